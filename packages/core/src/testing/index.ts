@@ -1,0 +1,10 @@
+/**
+ * `@featurestore/core/testing`: the conformance suites every driver runs against its real
+ * backend, and the helpers they share.
+ */
+export {
+  type ObjectStorageConformanceOptions,
+  objectStorageConformance,
+} from './object-storage-conformance.js';
+export { serviceEnv } from './service-env.js';
+export { type SuiteApi, uniqueName } from './suite-api.js';
