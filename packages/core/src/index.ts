@@ -1,6 +1,14 @@
 export * from './errors.js';
 export * from './identifiers.js';
+export * from './model/duration.js';
+export * from './model/feature-types.js';
+export * from './model/records.js';
+export type * from './ports/compute-engine.js';
+export type * from './ports/identity-provider.js';
+export type * from './ports/message-queue.js';
+export type * from './ports/metadata-store.js';
 export type * from './ports/object-storage.js';
+export type * from './ports/online-store.js';
 export { LocalFileStorage } from './storage/local-file-storage.js';
 export { readAll, toReadable } from './storage/object-body.js';
 export { listAll, validateObjectKey } from './storage/object-keys.js';

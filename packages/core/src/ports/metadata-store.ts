@@ -1,0 +1,127 @@
+import type {
+  AccessToken,
+  FeatureSet,
+  FeatureSetVersion,
+  Page,
+  Permission,
+  Project,
+  Tags,
+  User,
+} from '../model/records.js';
+
+/** A tag filter: the key must be present, and equal `value` when given. */
+export interface TagFilter {
+  key: string;
+  value?: string;
+}
+
+export interface PageRequest {
+  /** At most this many items (default 100, max 1000). */
+  pageSize?: number;
+  /** The `nextPageToken` of the previous page. */
+  pageToken?: string;
+}
+
+export interface ProjectFilter extends PageRequest {
+  namePrefix?: string;
+  ownerId?: string;
+  tag?: TagFilter;
+  /** Case-insensitive substring of the description. */
+  text?: string;
+  /** Only these project ids (used to hide projects a principal may not see). */
+  ids?: readonly string[];
+}
+
+export interface FeatureSetFilter extends PageRequest {
+  projectId?: string;
+  namePrefix?: string;
+  /** Matches tags of the feature set (latest version). */
+  tag?: TagFilter;
+  /** Feature sets whose latest schema has a feature with this name. */
+  feature?: string;
+  /** Case-insensitive substring of the name, the description or a feature description. */
+  text?: string;
+  projectIds?: readonly string[];
+}
+
+export interface ProjectPatch {
+  description?: string;
+  tags?: Tags;
+  ownerId?: string;
+}
+
+export type ProjectRef = { id: string } | { name: string };
+export type UserRef = { id: string } | { name: string } | { oidcSubject: string };
+
+/**
+ * The metadata operations, available on the store and inside a transaction. Ids are chosen
+ * by the engine (UUIDs); the store enforces uniqueness of names (`AlreadyExistsError`) and
+ * optimistic concurrency (`ConflictError` when `expectedRevision` is stale). Listings are
+ * ordered by name.
+ */
+export interface MetadataOperations {
+  insertProject(project: Project): Promise<Project>;
+  getProject(ref: ProjectRef): Promise<Project | undefined>;
+  listProjects(filter?: ProjectFilter): Promise<Page<Project>>;
+  /** Applies `patch`, bumps the revision; `ConflictError` when the revision moved on. */
+  updateProject(id: string, patch: ProjectPatch, expectedRevision: number): Promise<Project>;
+  /** Deletes the project with its feature sets, versions and permissions. */
+  deleteProject(id: string): Promise<void>;
+
+  /** Inserts the feature set with its first version (`featureSet` describes that version). */
+  insertFeatureSet(featureSet: FeatureSet): Promise<FeatureSet>;
+  /**
+   * The feature set at `version` (latest when omitted; the latest minor of a major when only
+   * `major` is given); `undefined` when the set or that version does not exist.
+   */
+  getFeatureSet(
+    projectId: string,
+    name: string,
+    version?: { major: number; minor?: number },
+  ): Promise<FeatureSet | undefined>;
+  getFeatureSetById(id: string): Promise<FeatureSet | undefined>;
+  /** Latest versions of the matching feature sets. */
+  listFeatureSets(filter?: FeatureSetFilter): Promise<Page<FeatureSet>>;
+  /**
+   * Appends a version (which becomes the latest) and bumps the feature set's revision;
+   * `ConflictError` when `expectedRevision` is stale or the version already exists.
+   */
+  insertFeatureSetVersion(
+    version: FeatureSetVersion,
+    expectedRevision: number,
+  ): Promise<FeatureSet>;
+  /** All versions, oldest first. */
+  listFeatureSetVersions(featureSetId: string): Promise<FeatureSetVersion[]>;
+  deleteFeatureSet(id: string): Promise<void>;
+
+  insertUser(user: User): Promise<User>;
+  getUser(ref: UserRef): Promise<User | undefined>;
+  listUsers(page?: PageRequest): Promise<Page<User>>;
+  updateUser(id: string, patch: { admin?: boolean; email?: string }): Promise<User>;
+
+  insertToken(token: AccessToken): Promise<AccessToken>;
+  getToken(id: string): Promise<AccessToken | undefined>;
+  getTokenByHash(secretHash: string): Promise<AccessToken | undefined>;
+  listTokens(userId: string): Promise<AccessToken[]>;
+  updateToken(id: string, patch: { revokedAt?: Date; lastUsedAt?: Date }): Promise<AccessToken>;
+
+  /** Grants or replaces the role of a user in a project. */
+  putPermission(permission: Permission): Promise<Permission>;
+  /** `false` when there was nothing to revoke. */
+  deletePermission(projectId: string, userId: string): Promise<boolean>;
+  getPermission(projectId: string, userId: string): Promise<Permission | undefined>;
+  listPermissions(filter: { projectId?: string; userId?: string }): Promise<Permission[]>;
+}
+
+/**
+ * Where Featurestore keeps what exists, which version, and who may do what. Every driver
+ * runs `metadataStoreConformance` from `@featurestore/core/testing`.
+ */
+export interface MetadataStore extends MetadataOperations {
+  readonly driver: string;
+  /** Runs `work` in one transaction: all of its writes commit, or none. */
+  transaction<T>(work: (tx: MetadataOperations) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export type { Version };
