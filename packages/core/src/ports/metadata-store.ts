@@ -123,5 +123,3 @@ export interface MetadataStore extends MetadataOperations {
   transaction<T>(work: (tx: MetadataOperations) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
-
-export type { Version };
