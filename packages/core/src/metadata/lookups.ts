@@ -1,0 +1,50 @@
+import { NotFoundError } from '../errors.js';
+import { validateName } from '../identifiers.js';
+import type { FeatureSet, Project, User } from '../model/records.js';
+import type { MetadataOperations } from '../ports/metadata-store.js';
+
+/** Lookups that turn a missing name into a `NotFoundError` saying what to do. */
+export async function requireProject(store: MetadataOperations, name: string): Promise<Project> {
+  validateName('project', name);
+  const project = await store.getProject({ name });
+  if (!project) {
+    throw new NotFoundError(`project "${name}" does not exist: list projects to see the names`, {
+      details: { field: 'project', value: name },
+    });
+  }
+  return project;
+}
+
+export async function requireFeatureSet(
+  store: MetadataOperations,
+  project: Project,
+  name: string,
+  version?: { major: number; minor?: number },
+): Promise<FeatureSet> {
+  validateName('feature set', name);
+  const featureSet = await store.getFeatureSet(project.id, name, version);
+  if (featureSet) return featureSet;
+  if (version && (await store.getFeatureSet(project.id, name))) {
+    const shown =
+      version.minor === undefined ? `${version.major}` : `${version.major}.${version.minor}`;
+    throw new NotFoundError(
+      `feature set "${project.name}/${name}" has no version ${shown}: list its versions to see them`,
+      { details: { field: 'version', value: shown } },
+    );
+  }
+  throw new NotFoundError(
+    `feature set "${name}" does not exist in project "${project.name}": list feature sets to see the names`,
+    { details: { field: 'featureSet', value: name } },
+  );
+}
+
+export async function requireUser(store: MetadataOperations, name: string): Promise<User> {
+  validateName('user', name);
+  const user = await store.getUser({ name });
+  if (!user) {
+    throw new NotFoundError(`user "${name}" does not exist: create it first (user create)`, {
+      details: { field: 'user', value: name },
+    });
+  }
+  return user;
+}

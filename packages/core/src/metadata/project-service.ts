@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { Authorizer } from '../auth/authorizer.js';
+import { ConflictError } from '../errors.js';
+import { validateName } from '../identifiers.js';
+import type { Page, Project, Tags } from '../model/records.js';
+import type { Principal } from '../ports/identity-provider.js';
+import type { MetadataStore, ProjectFilter } from '../ports/metadata-store.js';
+import { requireProject } from './lookups.js';
+
+export interface CreateProjectInput {
+  name: string;
+  description?: string;
+  tags?: Tags;
+}
+
+export interface UpdateProjectInput {
+  description?: string;
+  tags?: Tags;
+  /** The revision the caller read; a newer one in the store means `ConflictError`. */
+  expectedRevision?: number;
+}
+
+export type ListProjectsInput = Omit<ProjectFilter, 'ids' | 'ownerId'> & {
+  /** Name of the owning user. */
+  owner?: string;
+};
+
+/** Projects: the unit of ownership and permissions. */
+export class ProjectService {
+  readonly #store: MetadataStore;
+  readonly #authorizer: Authorizer;
+
+  constructor(store: MetadataStore, authorizer: Authorizer) {
+    this.#store = store;
+    this.#authorizer = authorizer;
+  }
+
+  /** Creates a project; the caller becomes its owner. */
+  async create(principal: Principal, input: CreateProjectInput): Promise<Project> {
+    await this.#authorizer.require(principal, 'project.create');
+    const name = validateName('project', input.name);
+    const now = new Date();
+    const project: Project = {
+      id: randomUUID(),
+      name,
+      description: input.description ?? '',
+      ownerId: principal.userId,
+      tags: input.tags ?? {},
+      createdAt: now,
+      updatedAt: now,
+      revision: 1,
+    };
+    return this.#store.transaction(async (tx) => {
+      const created = await tx.insertProject(project);
+      await tx.putPermission({
+        projectId: created.id,
+        userId: principal.userId,
+        role: 'owner',
+        grantedAt: now,
+        grantedBy: principal.userId,
+      });
+      return created;
+    });
+  }
+
+  async get(principal: Principal, name: string): Promise<Project> {
+    const project = await requireProject(this.#store, name);
+    await this.#authorizer.require(principal, 'project.get', this.#target(project));
+    return project;
+  }
+
+  /** Projects the caller can see (all of them for admins), filtered and paginated. */
+  async list(principal: Principal, input: ListProjectsInput = {}): Promise<Page<Project>> {
+    const { owner, ...filter } = input;
+    const query: ProjectFilter = { ...filter };
+    if (owner !== undefined) {
+      const user = await this.#store.getUser({ name: validateName('owner', owner) });
+      if (!user) return { items: [] };
+      query.ownerId = user.id;
+    }
+    if (!principal.admin) {
+      const memberships = await this.#store.listPermissions({ userId: principal.userId });
+      query.ids = memberships.map((permission) => permission.projectId);
+    }
+    return this.#store.listProjects(query);
+  }
+
+  async update(principal: Principal, name: string, input: UpdateProjectInput): Promise<Project> {
+    const project = await requireProject(this.#store, name);
+    await this.#authorizer.require(principal, 'project.update', this.#target(project));
+    const { expectedRevision, ...patch } = input;
+    return this.#store.updateProject(project.id, patch, expectedRevision ?? project.revision);
+  }
+
+  /** Refused while the project holds feature sets, unless `force` deletes them too. */
+  async delete(
+    principal: Principal,
+    name: string,
+    options: { force?: boolean } = {},
+  ): Promise<void> {
+    const project = await requireProject(this.#store, name);
+    await this.#authorizer.require(principal, 'project.delete', this.#target(project));
+    const held = await this.#store.listFeatureSets({ projectId: project.id, pageSize: 1 });
+    if (held.items.length > 0 && !options.force) {
+      throw new ConflictError(
+        `project "${name}" still holds feature sets (e.g. "${held.items[0]!.name}"): delete them first, or delete with force`,
+        { details: { project: name } },
+      );
+    }
+    await this.#store.deleteProject(project.id);
+  }
+
+  #target(project: Project) {
+    return { projectId: project.id, projectName: project.name };
+  }
+}
