@@ -1,1 +1,5 @@
-export {};
+export type { CliIo } from './cli/io.js';
+export { runCli } from './cli/program.js';
+export * from './config.js';
+export * from './open-feature-store.js';
+export { StoreLock } from './store-lock.js';

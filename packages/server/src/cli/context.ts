@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { type FeatureStore, openFeatureStore } from '../open-feature-store.js';
+import type { CliIo } from './io.js';
+import { formatRecord, formatTable } from './io.js';
+
+export interface GlobalOptions {
+  store?: string;
+  config?: string;
+  metadata?: string;
+  storage?: string;
+  token?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** What every command action gets: the open store and the output helpers. */
+export interface CommandContext {
+  store: FeatureStore;
+  options: GlobalOptions;
+  /** Prints a record (or JSON with --json). */
+  record(value: object, human?: Record<string, unknown>): void;
+  /** Prints a listing (or JSON with --json). */
+  table(rows: object[], columns: string[], extra?: Record<string, unknown>): void;
+  /** Prints a plain message (nothing with --json, where `json` is printed instead). */
+  message(text: string, json?: unknown): void;
+}
+
+export type Action<A extends unknown[]> = (context: CommandContext, ...args: A) => Promise<void>;
+
+/**
+ * Wraps a command action: loads the config (file < environment < flags), opens the store,
+ * runs, and always closes it (releasing the embedded store's lock).
+ */
+export function withStore<A extends unknown[]>(io: CliIo, action: Action<A>) {
+  return async (...args: unknown[]): Promise<void> => {
+    const command = args.at(-1) as Command;
+    const options = command.optsWithGlobals<GlobalOptions>();
+    const config = await loadConfig({
+      ...(options.config === undefined ? {} : { file: options.config }),
+      overrides: { store: options.store, metadata: options.metadata, storage: options.storage },
+    });
+    const token = options.token ?? process.env.FEATURESTORE_TOKEN;
+    const store = await openFeatureStore(config, token === undefined ? {} : { token });
+    const json = (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+    const context: CommandContext = {
+      store,
+      options,
+      record: (value, human) =>
+        options.json
+          ? json(value)
+          : io.stdout(`${formatRecord(human ?? (value as Record<string, unknown>))}\n`),
+      table: (rows, columns, extra) =>
+        options.json
+          ? json({ items: rows, ...extra })
+          : io.stdout(
+              `${formatTable(rows as Record<string, unknown>[], columns)}${
+                extra?.nextPageToken ? `\nnext page: --page-token ${extra.nextPageToken}` : ''
+              }\n`,
+            ),
+      message: (text, value) =>
+        options.json ? json(value ?? { message: text }) : io.stdout(`${text}\n`),
+    };
+    try {
+      // commander passes the positional arguments, the command's options, then the command.
+      await action(context, ...(args.slice(0, -1) as A));
+    } finally {
+      await store.close();
+    }
+  };
+}

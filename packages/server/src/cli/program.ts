@@ -1,0 +1,48 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { registerAccessCommands } from './access-commands.js';
+import { registerFeatureSetCommands } from './featureset-commands.js';
+import { type CliIo, formatError, processIo } from './io.js';
+import { registerProjectCommands } from './project-commands.js';
+import { registerQuickstart } from './quickstart.js';
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('featurestore')
+    .description('Featurestore: define, ingest, version and serve ML features')
+    .version(VERSION)
+    .option('--store <dir>', 'embedded store folder', process.env.FEATURESTORE_STORE)
+    .option(
+      '--config <file>',
+      'JSON config file (fields: store, metadata, metadataSchema, storage)',
+    )
+    .option('--metadata <url>', 'postgres://… metadata store instead of the embedded PGlite')
+    .option('--storage <url>', 'file://… storage root (default <store>/data)')
+    .option('--token <secret>', 'act as the owner of this access token (or FEATURESTORE_TOKEN)')
+    .option('--json', 'machine-readable output')
+    .option('--verbose', 'show stack traces on errors')
+    .showHelpAfterError()
+    // Set before the commands are added: subcommands inherit both.
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  registerProjectCommands(program, io);
+  registerFeatureSetCommands(program, io);
+  registerAccessCommands(program, io);
+  registerQuickstart(program, io);
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (without `node` and the script) and returns the exit code: 0 on
+ * success, 1 on an error (printed as one line; the stack only with --verbose).
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    io.stderr(formatError(error, argv.includes('--verbose')));
+    return 1;
+  }
+}

@@ -1,0 +1,144 @@
+import 'reflect-metadata';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  FeatureStoreEngine,
+  LocalFileStorage,
+  type MetadataStore,
+  type ObjectStorage,
+  type Principal,
+  UnauthenticatedError,
+} from '@featurestore/core';
+import { PostgresMetadataStore } from '@featurestore/driver-postgres';
+import { container, type DependencyContainer } from 'tsyringe';
+import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } from './config.js';
+import { StoreLock } from './store-lock.js';
+
+/** Injection tokens of the composition root; nothing outside this package sees tsyringe. */
+export const TOKENS = {
+  config: Symbol('FeatureStoreConfig'),
+  metadata: Symbol('MetadataStore'),
+  storage: Symbol('ObjectStorage'),
+} as const;
+
+/** An open feature store: the engine, its drivers, and the principal in-process calls use. */
+export interface FeatureStore {
+  readonly config: FeatureStoreConfig;
+  readonly engine: FeatureStoreEngine;
+  readonly storage: ObjectStorage;
+  /** The local admin, unless `openFeatureStore` was given a token or user to act as. */
+  readonly principal: Principal;
+  /** Resolves a bearer token (a personal access token) to its principal. */
+  authenticate(token: string): Promise<Principal>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Act as the owner of this personal access token instead of the local admin. */
+  token?: string;
+  /** How long to wait for another process holding the embedded store (default 3 s). */
+  lockWaitMs?: number;
+}
+
+/**
+ * Opens a feature store from a config; with none, everything is embedded under
+ * `./.featurestore` (PGlite metadata, local files).
+ *
+ * @example
+ * const fs = await openFeatureStore();
+ * await fs.engine.projects.create(fs.principal, { name: 'fraud' });
+ * await fs.close();
+ */
+export async function openFeatureStore(
+  input: FeatureStoreConfigInput | FeatureStoreConfig = {},
+  options: OpenOptions = {},
+): Promise<FeatureStore> {
+  const config = parseConfig(input);
+  const storeDir = resolve(config.store);
+  // Only the embedded PGlite needs one owner per folder; PostgreSQL serves many processes.
+  const lock =
+    config.metadata === undefined
+      ? await StoreLock.acquire(
+          storeDir,
+          options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs },
+        )
+      : undefined;
+  const scope = container.createChildContainer();
+  try {
+    scope.register(TOKENS.config, { useValue: config });
+    scope.register(TOKENS.metadata, { useValue: await openMetadata(config, storeDir) });
+    scope.register(TOKENS.storage, { useValue: await openStorage(config, storeDir) });
+    scope.register(FeatureStoreEngine, {
+      useFactory: (c: DependencyContainer) =>
+        new FeatureStoreEngine({ metadata: c.resolve<MetadataStore>(TOKENS.metadata) }),
+    });
+    const engine = scope.resolve(FeatureStoreEngine);
+    const authenticate = async (token: string): Promise<Principal> => {
+      const principal = await engine.tokens.authenticate({ kind: 'bearer', token });
+      if (!principal)
+        throw new UnauthenticatedError('the token is not a Featurestore access token');
+      return principal;
+    };
+    const principal =
+      options.token === undefined
+        ? await engine.access.localAdmin()
+        : await authenticate(options.token);
+    return {
+      config,
+      engine,
+      storage: scope.resolve<ObjectStorage>(TOKENS.storage),
+      principal,
+      authenticate,
+      async close() {
+        await engine.close();
+        await scope.dispose();
+        await lock?.release();
+      },
+    };
+  } catch (error) {
+    if (scope.isRegistered(TOKENS.metadata)) {
+      await scope
+        .resolve<MetadataStore>(TOKENS.metadata)
+        .close()
+        .catch(() => undefined);
+    }
+    await lock?.release();
+    throw error;
+  }
+}
+
+async function openMetadata(config: FeatureStoreConfig, storeDir: string): Promise<MetadataStore> {
+  if (config.metadata !== undefined) {
+    return PostgresMetadataStore.open({
+      connectionString: config.metadata,
+      schema: config.metadataSchema,
+    });
+  }
+  const pgliteDir = join(storeDir, 'metadata');
+  await mkdir(pgliteDir, { recursive: true });
+  return PostgresMetadataStore.open({ pgliteDir, schema: config.metadataSchema });
+}
+
+async function openStorage(config: FeatureStoreConfig, storeDir: string): Promise<ObjectStorage> {
+  const root =
+    config.storage === undefined ? join(storeDir, 'data') : fileURLToPath(config.storage);
+  await mkdir(root, { recursive: true });
+  return new LocalFileStorage(root);
+}
+
+/** The composed configuration with defaults filled in, as `quickstart` and `config` show it. */
+export function describeConfig(config: FeatureStoreConfig): Record<string, string> {
+  const storeDir = resolve(config.store);
+  return {
+    store: storeDir,
+    metadata: config.metadata
+      ? `postgresql (${redact(config.metadata)}, schema ${config.metadataSchema})`
+      : `pglite (${join(storeDir, 'metadata')})`,
+    storage: config.storage ?? pathToFileURL(join(storeDir, 'data')).href,
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
