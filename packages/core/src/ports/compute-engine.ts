@@ -1,12 +1,102 @@
-/**
- * A job spec is plain data: inputs and outputs are storage URIs, so the same spec runs on
- * DuckDB on one machine or on Spark in a cluster.
+import type { FeatureSetSchema } from '../model/records.js';
+
+/*
+ * Job specs are plain, JSON-serializable data: inputs and outputs are storage URIs
+ * (`file://…`, `s3://…`, `abfss://…`) and schemas, so the same spec runs on DuckDB on one
+ * machine or on Spark in a cluster. Results (row counts, files, statistics) come back as data.
  */
-export interface JobSpec {
-  /** The kind of work: `ingest`, `retrieve`, `historical`, `materialize`, `statistics`… */
-  type: string;
-  /** Kind-specific parameters (URIs, schema, filters); JSON-serializable. */
-  parameters: Record<string, unknown>;
+
+export type DataFormat = 'csv' | 'parquet' | 'json';
+
+/** One committed ingestion's data files, with the sequence that orders it among the others. */
+export interface IngestionInput {
+  /** Monotonic across the feature set: greater = committed later; breaks event-time ties. */
+  sequence: number;
+  uris: string[];
+}
+
+/**
+ * Validate and coerce a source against a schema, then write Parquet parts. Every part row
+ * carries the schema's columns plus `__row` (int64, the row's 0-based position in the
+ * source, in file order), which breaks ties between equal keys and event times.
+ */
+export interface IngestJobSpec {
+  type: 'ingest';
+  /** Files to read, all of one format (a folder or prefix already expanded, in order). */
+  sources: string[];
+  format: DataFormat;
+  schema: FeatureSetSchema;
+  /** Columns in the source that the schema lacks are an error unless this is set. */
+  ignoreExtraColumns?: boolean;
+  /** The folder URI the parts are written under (`…/part-<n>.parquet`). */
+  outputPrefix: string;
+}
+
+export interface FeatureStatistics {
+  count: number;
+  nulls: number;
+  /** Numbers for numeric features; ISO strings for times; absent for lists and bytes. */
+  min?: number | string | boolean;
+  max?: number | string | boolean;
+  mean?: number;
+  stddev?: number;
+  approxDistinct?: number;
+}
+
+export interface IngestJobResult {
+  rowCount: number;
+  /** URIs of the written parts. */
+  files: string[];
+  statistics: Record<string, FeatureStatistics>;
+}
+
+/** Read a feature set version's committed data: all rows, an event-time range, or the latest per key. */
+export interface RetrieveJobSpec {
+  type: 'retrieve';
+  schema: FeatureSetSchema;
+  inputs: IngestionInput[];
+  /** Inclusive lower bound on event time (ISO 8601). */
+  from?: string;
+  /** Exclusive upper bound on event time (ISO 8601). */
+  to?: string;
+  /** Only the newest row per key (ties: greater sequence, then later row). */
+  latest?: boolean;
+  output: { uri: string; format: Exclude<DataFormat, 'json'> };
+}
+
+export interface HistoricalFeatureSetSpec {
+  /** Output columns are `<name>__<feature>`. */
+  name: string;
+  schema: FeatureSetSchema;
+  inputs: IngestionInput[];
+  features: string[];
+  /** Rows older than this (relative to the entity time) do not match. */
+  timeToLiveMs?: number;
+}
+
+/**
+ * The point-in-time join (ARCHITECTURE.md, "Point-in-time correctness"): one output row per
+ * entity row, in input order, duplicates kept; the entity file's columns first, then
+ * `<featureset>__<feature>` per requested feature.
+ */
+export interface HistoricalJobSpec {
+  type: 'historical';
+  entities: { uri: string; format: DataFormat; timeColumn: string };
+  featureSets: HistoricalFeatureSetSpec[];
+  output: { uri: string; format: Exclude<DataFormat, 'json'> };
+}
+
+export interface OutputJobResult {
+  rowCount: number;
+  uri: string;
+}
+
+export type JobSpec = IngestJobSpec | RetrieveJobSpec | HistoricalJobSpec;
+
+export interface JobResultOf {
+  ingest: IngestJobResult;
+  retrieve: OutputJobResult;
+  historical: OutputJobResult;
 }
 
 export interface JobProgress {
@@ -16,19 +106,23 @@ export interface JobProgress {
 }
 
 export interface JobRunContext {
+  /** Aborted when the job is cancelled: the engine stops and rejects with `CancelledError`. */
   signal: AbortSignal;
   reportProgress(progress: JobProgress): void;
 }
 
 export interface ComputeEngineCapabilities {
   /** Job types this engine can run. */
-  jobTypes: readonly string[];
+  jobTypes: readonly JobSpec['type'][];
 }
 
-/** Runs job specs; results (row counts, statistics, output URIs) come back as data. */
+/**
+ * Runs job specs. Bad input (a value that doesn't parse, a missing column…) rejects with a
+ * `ValidationError` naming the file, row, column and value, and leaves no output behind.
+ */
 export interface ComputeEngine {
   readonly driver: string;
   readonly capabilities: ComputeEngineCapabilities;
-  run(spec: JobSpec, context: JobRunContext): Promise<Record<string, unknown>>;
+  run<S extends JobSpec>(spec: S, context: JobRunContext): Promise<JobResultOf[S['type']]>;
   close(): Promise<void>;
 }
