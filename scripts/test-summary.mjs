@@ -26,7 +26,9 @@ for (const file of process.argv.slice(2)) {
     );
     const statuses = smoke?.assertionResults.map((assertion) => assertion.status) ?? [];
     if (statuses.length === 0 || statuses.some((status) => status !== 'passed')) {
-      problems.push(`${file}: the ${service} service smoke test did not pass (${statuses.join(', ') || 'not run'})`);
+      problems.push(
+        `${file}: the ${service} service smoke test did not pass (${statuses.join(', ') || 'not run'})`,
+      );
     }
   }
 }
