@@ -1,1 +1,10 @@
-export {};
+export { convertPostgresError, type PostgresErrorContext } from './errors.js';
+export { MIGRATIONS, type Migration } from './migrations.js';
+export type { PgPoolClientLike, PgPoolLike } from './pg-client.js';
+export type { PGliteLike, PGliteTransactionLike } from './pglite-client.js';
+export {
+  DEFAULT_SCHEMA,
+  type PostgresConnection,
+  PostgresMetadataStore,
+  type PostgresMetadataStoreOptions,
+} from './postgres-metadata-store.js';

@@ -3,6 +3,11 @@
  * backend, and the helpers they share.
  */
 export {
+  type MetadataStoreCapability,
+  type MetadataStoreConformanceOptions,
+  metadataStoreConformance,
+} from './metadata-store-conformance.js';
+export {
   type ObjectStorageConformanceOptions,
   objectStorageConformance,
 } from './object-storage-conformance.js';

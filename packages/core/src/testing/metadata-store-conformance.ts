@@ -1,0 +1,962 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type {
+  AccessToken,
+  FeatureSet,
+  FeatureSetSchema,
+  FeatureSetVersion,
+  Page,
+  Permission,
+  Project,
+  Role,
+  User,
+} from '../model/records.js';
+import type { MetadataStore, PageRequest } from '../ports/metadata-store.js';
+import { type SuiteApi, uniqueName } from './suite-api.js';
+
+/** The groups of `metadataStoreConformance`, one per capability of the port. */
+export type MetadataStoreCapability =
+  | 'projects'
+  | 'featureSets'
+  | 'users'
+  | 'tokens'
+  | 'permissions'
+  | 'transactions'
+  | 'concurrency';
+
+export interface MetadataStoreConformanceOptions {
+  /** Groups to leave out, e.g. while a driver is being written. A finished driver skips none. */
+  skip?: readonly MetadataStoreCapability[];
+}
+
+const SCHEMA: FeatureSetSchema = {
+  primaryKey: ['customer_id'],
+  eventTime: 'ts',
+  features: [
+    { name: 'customer_id', type: 'string' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'amount', type: 'float64', description: 'Amount in EUR', sensitive: false },
+    { name: 'merchants', type: 'list<string>', tags: { pii: 'no' } },
+  ],
+};
+
+/**
+ * The contract every `MetadataStore` driver meets, one group per capability. Names come from
+ * `uniqueName` and listings are filtered to what each case created, so several suites can
+ * share one database; `factory` is called once per suite and may return a fresh store.
+ *
+ * @example
+ * // packages/driver-x/test/suite.test.ts
+ * import { afterAll, beforeAll, describe, it } from 'vitest';
+ * import { metadataStoreConformance } from '@featurestore/core/testing';
+ * metadataStoreConformance({ describe, it, beforeAll, afterAll }, () => XMetadataStore.open(…));
+ */
+export function metadataStoreConformance(
+  t: SuiteApi,
+  factory: () => Promise<MetadataStore>,
+  options: MetadataStoreConformanceOptions = {},
+): void {
+  let store: MetadataStore;
+  const createdProjects: string[] = [];
+  const group = (capability: MetadataStoreCapability, name: string, body: () => void) => {
+    if (!options.skip?.includes(capability)) t.describe(name, body);
+  };
+
+  // Records as the engine would build them: whole, with ids and times chosen by the caller.
+
+  function newProject(overrides: Partial<Project> = {}): Project {
+    const now = new Date();
+    return {
+      id: randomUUID(),
+      name: uniqueName('project'),
+      description: 'a project',
+      ownerId: randomUUID(),
+      tags: {},
+      createdAt: now,
+      updatedAt: now,
+      revision: 1,
+      ...overrides,
+    };
+  }
+
+  async function insertProject(overrides: Partial<Project> = {}): Promise<Project> {
+    const project = await store.insertProject(newProject(overrides));
+    createdProjects.push(project.id);
+    return project;
+  }
+
+  function newFeatureSet(project: Project, overrides: Partial<FeatureSet> = {}): FeatureSet {
+    const id = overrides.id ?? randomUUID();
+    const now = new Date();
+    return {
+      id,
+      featureSetId: id,
+      projectId: project.id,
+      projectName: project.name,
+      name: uniqueName('features'),
+      ownerId: project.ownerId,
+      version: { major: 1, minor: 0 },
+      latestVersion: { major: 1, minor: 0 },
+      schema: SCHEMA,
+      description: 'card transactions',
+      tags: { team: 'fraud' },
+      createdAt: now,
+      updatedAt: now,
+      createdBy: project.ownerId,
+      changes: ['created'],
+      revision: 1,
+      ...overrides,
+    };
+  }
+
+  function nextVersion(
+    featureSet: FeatureSet,
+    major: number,
+    minor: number,
+    overrides: Partial<FeatureSetVersion> = {},
+  ): FeatureSetVersion {
+    return {
+      featureSetId: featureSet.id,
+      version: { major, minor },
+      schema: featureSet.schema,
+      description: featureSet.description,
+      tags: featureSet.tags,
+      createdAt: new Date(),
+      createdBy: featureSet.ownerId,
+      changes: [`version ${major}.${minor}`],
+      ...overrides,
+    };
+  }
+
+  /** The version part of a feature set as read, as `listFeatureSetVersions` returns it. */
+  function versionOf(featureSet: FeatureSet): FeatureSetVersion {
+    const version: FeatureSetVersion = {
+      featureSetId: featureSet.id,
+      version: featureSet.version,
+      schema: featureSet.schema,
+      description: featureSet.description,
+      tags: featureSet.tags,
+      createdAt: featureSet.createdAt,
+      createdBy: featureSet.createdBy,
+      changes: featureSet.changes,
+    };
+    if (featureSet.timeToLive !== undefined) version.timeToLive = featureSet.timeToLive;
+    return version;
+  }
+
+  function newUser(overrides: Partial<User> = {}): User {
+    return {
+      id: randomUUID(),
+      name: uniqueName('user'),
+      admin: false,
+      createdAt: new Date(),
+      ...overrides,
+    };
+  }
+
+  function newToken(user: User, overrides: Partial<AccessToken> = {}): AccessToken {
+    return {
+      id: randomUUID(),
+      userId: user.id,
+      name: uniqueName('token'),
+      secretHash: randomUUID().replaceAll('-', '').repeat(2),
+      createdAt: new Date(),
+      ...overrides,
+    };
+  }
+
+  function newPermission(project: Project, user: User, role: Role): Permission {
+    return {
+      projectId: project.id,
+      userId: user.id,
+      role,
+      grantedAt: new Date(),
+      grantedBy: project.ownerId,
+    };
+  }
+
+  /** Follows `nextPageToken` to the end, checking every page's size. */
+  async function collect<T>(
+    list: (page: PageRequest) => Promise<Page<T>>,
+    pageSize: number,
+  ): Promise<{ items: T[]; pages: number }> {
+    const items: T[] = [];
+    let pageToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await list(pageToken === undefined ? { pageSize } : { pageSize, pageToken });
+      assert.ok(page.items.length <= pageSize, `a page holds at most ${pageSize} items`);
+      items.push(...page.items);
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken !== undefined && pages < 1000);
+    return { items, pages };
+  }
+
+  async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp) {
+    await assert.rejects(promise, (error: Error & { code?: string }) => {
+      assert.equal(error.code, code, `expected a ${code} error, got: ${error.message}`);
+      if (message) assert.match(error.message, message);
+      return true;
+    });
+  }
+
+  const names = (items: readonly { name: string }[]) => items.map((item) => item.name);
+  const sorted = (values: readonly string[]) => [...values].sort();
+
+  t.describe('MetadataStore conformance', () => {
+    t.beforeAll(async () => {
+      store = await factory();
+    });
+    t.afterAll(async () => {
+      if (!store) return;
+      for (const id of createdProjects) await store.deleteProject(id).catch(() => {});
+      await store.close();
+    });
+
+    group('projects', 'projects', () => {
+      t.it('inserts a project and reads it back by id and by name', async () => {
+        const project = newProject({ description: 'Card fraud', tags: { team: 'risk' } });
+        assert.deepEqual(await store.insertProject(project), project);
+        createdProjects.push(project.id);
+        assert.deepEqual(await store.getProject({ id: project.id }), project);
+        assert.deepEqual(await store.getProject({ name: project.name }), project);
+      });
+
+      t.it('returns undefined for a missing project', async () => {
+        assert.equal(await store.getProject({ id: randomUUID() }), undefined);
+        assert.equal(await store.getProject({ name: uniqueName('missing') }), undefined);
+      });
+
+      t.it('refuses a duplicate name with ALREADY_EXISTS naming it', async () => {
+        const project = await insertProject();
+        await rejectsWith(
+          store.insertProject(newProject({ name: project.name })),
+          'ALREADY_EXISTS',
+          new RegExp(project.name),
+        );
+        assert.deepEqual(await store.getProject({ name: project.name }), project);
+      });
+
+      t.it('update applies the patch and bumps the revision', async () => {
+        const project = await insertProject({ tags: { a: '1' } });
+        const updated = await store.updateProject(
+          project.id,
+          { description: 'new description', tags: { b: '2' } },
+          project.revision,
+        );
+        assert.equal(updated.revision, project.revision + 1);
+        assert.equal(updated.description, 'new description');
+        assert.deepEqual(updated.tags, { b: '2' });
+        assert.equal(updated.name, project.name);
+        assert.equal(updated.ownerId, project.ownerId);
+        assert.deepEqual(updated.createdAt, project.createdAt);
+        assert.ok(updated.updatedAt >= project.updatedAt, 'updatedAt does not go back');
+        const owner = randomUUID();
+        const again = await store.updateProject(project.id, { ownerId: owner }, updated.revision);
+        assert.equal(again.revision, project.revision + 2);
+        assert.equal(again.ownerId, owner);
+        assert.equal(again.description, 'new description', 'fields not in the patch are kept');
+        assert.deepEqual(await store.getProject({ id: project.id }), again);
+      });
+
+      t.it('update with a stale revision is a CONFLICT and keeps the other change', async () => {
+        const project = await insertProject();
+        const first = await store.updateProject(
+          project.id,
+          { description: 'first' },
+          project.revision,
+        );
+        await rejectsWith(
+          store.updateProject(project.id, { description: 'second' }, project.revision),
+          'CONFLICT',
+          new RegExp(`${project.revision}[\\s\\S]*${first.revision}`),
+        );
+        assert.deepEqual(await store.getProject({ id: project.id }), first);
+      });
+
+      t.it('update and delete of a missing project are NOT_FOUND', async () => {
+        await rejectsWith(store.updateProject(randomUUID(), { description: 'x' }, 1), 'NOT_FOUND');
+        await rejectsWith(store.deleteProject(randomUUID()), 'NOT_FOUND');
+      });
+
+      t.it(
+        'delete removes the project with its feature sets, versions and permissions',
+        async () => {
+          const project = await insertProject();
+          const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+          await store.insertFeatureSetVersion(nextVersion(featureSet, 1, 1), featureSet.revision);
+          const user = await store.insertUser(newUser());
+          await store.putPermission(newPermission(project, user, 'editor'));
+          await store.deleteProject(project.id);
+          assert.equal(await store.getProject({ id: project.id }), undefined);
+          assert.equal(await store.getProject({ name: project.name }), undefined);
+          assert.equal(await store.getFeatureSetById(featureSet.id), undefined);
+          assert.deepEqual(await store.listFeatureSetVersions(featureSet.id), []);
+          assert.equal(await store.getPermission(project.id, user.id), undefined);
+          assert.deepEqual(await store.listPermissions({ userId: user.id }), []);
+          assert.deepEqual(await store.getUser({ id: user.id }), user, 'users outlive projects');
+        },
+      );
+
+      t.it('lists by name in code-point order, filtered by name prefix', async () => {
+        const prefix = uniqueName('list');
+        for (const suffix of ['c', 'a_z', 'ab', 'b', 'a']) {
+          await insertProject({ name: `${prefix}_${suffix}` });
+        }
+        await insertProject({ name: `${prefix}x` });
+        const page = await store.listProjects({ namePrefix: `${prefix}_` });
+        assert.deepEqual(
+          names(page.items),
+          ['a', 'a_z', 'ab', 'b', 'c'].map((suffix) => `${prefix}_${suffix}`),
+        );
+        assert.equal(page.nextPageToken, undefined);
+      });
+
+      t.it('pages through a listing without gaps or repeats', async () => {
+        const prefix = uniqueName('page');
+        const created: string[] = [];
+        for (let i = 6; i >= 0; i--)
+          created.push((await insertProject({ name: `${prefix}_${i}` })).name);
+        const { items, pages } = await collect(
+          (page) => store.listProjects({ ...page, namePrefix: prefix }),
+          3,
+        );
+        assert.deepEqual(names(items), sorted(created));
+        assert.equal(pages, 3);
+        const exact = await collect(
+          (page) => store.listProjects({ ...page, namePrefix: prefix }),
+          7,
+        );
+        assert.equal(exact.items.length, 7);
+        assert.ok(exact.pages <= 2, 'a last, empty page is allowed at most');
+      });
+
+      t.it(
+        'rejects page sizes outside 1..1000 and foreign page tokens with VALIDATION',
+        async () => {
+          await rejectsWith(store.listProjects({ pageSize: 1001 }), 'VALIDATION', /pageSize/);
+          await rejectsWith(store.listProjects({ pageSize: 0 }), 'VALIDATION', /pageSize/);
+          await rejectsWith(store.listProjects({ pageToken: 'not a token!' }), 'VALIDATION');
+          const prefix = uniqueName('max');
+          await insertProject({ name: `${prefix}_a` });
+          const page = await store.listProjects({ pageSize: 1000, namePrefix: prefix });
+          assert.equal(page.items.length, 1);
+        },
+      );
+
+      t.it('matches % and _ in filters literally', async () => {
+        const prefix = uniqueName('esc');
+        const a = await insertProject({ name: `${prefix}_a_1`, description: 'at 100% recall' });
+        const b = await insertProject({ name: `${prefix}_ab1`, description: 'under_score' });
+        await insertProject({ name: `${prefix}_ac1`, description: 'plain' });
+        const list = async (filter: { namePrefix: string; text?: string }) =>
+          names((await store.listProjects(filter)).items);
+        assert.deepEqual(await list({ namePrefix: `${prefix}_a_` }), [a.name]);
+        assert.deepEqual(await list({ namePrefix: `${prefix}%` }), []);
+        assert.deepEqual(await list({ namePrefix: prefix, text: '%' }), [a.name]);
+        assert.deepEqual(await list({ namePrefix: prefix, text: '_' }), [b.name]);
+      });
+
+      t.it('filters by owner, tag, tag value, text and ids', async () => {
+        const prefix = uniqueName('filter');
+        const owner = randomUUID();
+        const a = await insertProject({
+          name: `${prefix}_a`,
+          ownerId: owner,
+          tags: { team: 'risk', tier: 'gold' },
+          description: 'Detects CARD fraud',
+        });
+        const b = await insertProject({
+          name: `${prefix}_b`,
+          tags: { team: 'growth' },
+          description: 'Marketing',
+        });
+        const c = await insertProject({ name: `${prefix}_c`, ownerId: owner, description: '' });
+        const list = async (filter: Parameters<MetadataStore['listProjects']>[0]) =>
+          names((await store.listProjects({ namePrefix: prefix, ...filter })).items);
+        assert.deepEqual(await list({ ownerId: owner }), [a.name, c.name]);
+        assert.deepEqual(await list({ tag: { key: 'team' } }), [a.name, b.name]);
+        assert.deepEqual(await list({ tag: { key: 'team', value: 'risk' } }), [a.name]);
+        assert.deepEqual(await list({ tag: { key: 'tier', value: 'silver' } }), []);
+        assert.deepEqual(await list({ text: 'card FRAUD' }), [a.name]);
+        assert.deepEqual(await list({ text: 'ketin' }), [b.name]);
+        assert.deepEqual(await list({ ids: [a.id, b.id, randomUUID()] }), [a.name, b.name]);
+        assert.deepEqual(await list({ ids: [] }), []);
+        assert.deepEqual(await list({ ownerId: owner, tag: { key: 'team' } }), [a.name]);
+      });
+    });
+
+    group('featureSets', 'feature sets', () => {
+      let project: Project;
+      t.beforeAll(async () => {
+        project = await insertProject();
+      });
+
+      t.it('inserts a feature set with its first version and reads it back', async () => {
+        const featureSet = newFeatureSet(project);
+        assert.deepEqual(await store.insertFeatureSet(featureSet), featureSet);
+        assert.deepEqual(await store.getFeatureSet(project.id, featureSet.name), featureSet);
+        assert.deepEqual(await store.getFeatureSetById(featureSet.id), featureSet);
+        assert.deepEqual(await store.listFeatureSetVersions(featureSet.id), [
+          versionOf(featureSet),
+        ]);
+      });
+
+      t.it('keeps timeToLive when set and leaves it absent otherwise', async () => {
+        const withTtl = await store.insertFeatureSet(
+          newFeatureSet(project, { timeToLive: 'P30D' }),
+        );
+        assert.equal(withTtl.timeToLive, 'P30D');
+        assert.equal((await store.getFeatureSetById(withTtl.id))?.timeToLive, 'P30D');
+        const without = await store.insertFeatureSet(newFeatureSet(project));
+        assert.equal('timeToLive' in without, false);
+        const read = await store.getFeatureSetById(without.id);
+        assert.ok(read && !('timeToLive' in read), 'timeToLive is absent, not null');
+      });
+
+      t.it('refuses a duplicate name in one project and allows it in another', async () => {
+        const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+        await rejectsWith(
+          store.insertFeatureSet(newFeatureSet(project, { name: featureSet.name })),
+          'ALREADY_EXISTS',
+          new RegExp(featureSet.name),
+        );
+        const other = await insertProject();
+        const copy = newFeatureSet(other, { name: featureSet.name });
+        assert.deepEqual(await store.insertFeatureSet(copy), copy);
+      });
+
+      t.it('refuses a feature set in a missing project with NOT_FOUND', async () => {
+        const ghost = newProject();
+        await rejectsWith(store.insertFeatureSet(newFeatureSet(ghost)), 'NOT_FOUND');
+      });
+
+      t.it('appends versions and reads the latest, a major, or an exact version', async () => {
+        const v10 = await store.insertFeatureSet(newFeatureSet(project, { tags: { stage: 'a' } }));
+        const v11 = await store.insertFeatureSetVersion(
+          nextVersion(v10, 1, 1, { description: 'described', tags: { stage: 'b' } }),
+          v10.revision,
+        );
+        assert.deepEqual(v11.version, { major: 1, minor: 1 });
+        assert.deepEqual(v11.latestVersion, { major: 1, minor: 1 });
+        assert.equal(v11.revision, v10.revision + 1);
+        assert.equal(v11.description, 'described');
+        assert.deepEqual(v11.tags, { stage: 'b' });
+        assert.deepEqual(v11.changes, ['version 1.1']);
+        const schema2: FeatureSetSchema = {
+          ...SCHEMA,
+          features: [...SCHEMA.features, { name: 'country', type: 'string' }],
+        };
+        const v20 = await store.insertFeatureSetVersion(
+          nextVersion(v11, 2, 0, { schema: schema2 }),
+          v11.revision,
+        );
+        assert.equal(v20.revision, v10.revision + 2);
+        assert.deepEqual(v20.schema, schema2);
+
+        const latest = await store.getFeatureSet(project.id, v10.name);
+        assert.deepEqual(latest, v20);
+        assert.deepEqual(await store.getFeatureSetById(v10.id), v20);
+        const major1 = await store.getFeatureSet(project.id, v10.name, { major: 1 });
+        assert.deepEqual(major1?.version, { major: 1, minor: 1 });
+        assert.deepEqual(major1?.latestVersion, { major: 2, minor: 0 });
+        assert.equal(major1?.revision, v20.revision);
+        assert.equal(major1?.description, 'described');
+        const exact = await store.getFeatureSet(project.id, v10.name, { major: 1, minor: 0 });
+        assert.deepEqual(exact?.version, { major: 1, minor: 0 });
+        assert.deepEqual(exact?.schema, SCHEMA);
+        assert.deepEqual(exact?.tags, { stage: 'a' });
+        assert.equal(await store.getFeatureSet(project.id, v10.name, { major: 3 }), undefined);
+        assert.equal(
+          await store.getFeatureSet(project.id, v10.name, { major: 1, minor: 5 }),
+          undefined,
+        );
+        assert.equal(await store.getFeatureSet(project.id, uniqueName('missing')), undefined);
+        assert.equal(await store.getFeatureSetById(randomUUID()), undefined);
+      });
+
+      t.it('a new version with a stale revision is a CONFLICT', async () => {
+        const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+        const next = await store.insertFeatureSetVersion(
+          nextVersion(featureSet, 1, 1),
+          featureSet.revision,
+        );
+        await rejectsWith(
+          store.insertFeatureSetVersion(nextVersion(featureSet, 1, 2), featureSet.revision),
+          'CONFLICT',
+          /revision/,
+        );
+        assert.deepEqual(await store.getFeatureSetById(featureSet.id), next);
+      });
+
+      t.it('a version that already exists is a CONFLICT', async () => {
+        const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+        await rejectsWith(
+          store.insertFeatureSetVersion(nextVersion(featureSet, 1, 0), featureSet.revision),
+          'CONFLICT',
+          /1\.0/,
+        );
+        assert.equal((await store.listFeatureSetVersions(featureSet.id)).length, 1);
+        assert.equal((await store.getFeatureSetById(featureSet.id))?.revision, featureSet.revision);
+      });
+
+      t.it('a new version of a missing feature set is NOT_FOUND', async () => {
+        const ghost = newFeatureSet(project);
+        await rejectsWith(store.insertFeatureSetVersion(nextVersion(ghost, 1, 1), 1), 'NOT_FOUND');
+      });
+
+      t.it('lists versions oldest first with their changes', async () => {
+        const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+        const v11 = nextVersion(featureSet, 1, 1, { changes: ['description changed'] });
+        const after11 = await store.insertFeatureSetVersion(v11, featureSet.revision);
+        const v20 = nextVersion(featureSet, 2, 0, {
+          changes: ['feature amount removed', 'feature country added'],
+          timeToLive: 'PT12H',
+        });
+        await store.insertFeatureSetVersion(v20, after11.revision);
+        assert.deepEqual(await store.listFeatureSetVersions(featureSet.id), [
+          versionOf(featureSet),
+          v11,
+          v20,
+        ]);
+        assert.deepEqual(await store.listFeatureSetVersions(randomUUID()), []);
+      });
+
+      t.it('lists the latest versions of a project in name order', async () => {
+        const own = await insertProject();
+        const b = await store.insertFeatureSet(newFeatureSet(own, { name: 'b_set' }));
+        const a = await store.insertFeatureSet(newFeatureSet(own, { name: 'a_set' }));
+        const a11 = await store.insertFeatureSetVersion(nextVersion(a, 1, 1), a.revision);
+        const page = await store.listFeatureSets({ projectId: own.id });
+        assert.deepEqual(page.items, [a11, b]);
+        assert.equal(page.nextPageToken, undefined);
+      });
+
+      t.it('filters by tag of the latest version', async () => {
+        const own = await insertProject();
+        const moved = await store.insertFeatureSet(
+          newFeatureSet(own, { name: 'moved', tags: { team: 'risk' } }),
+        );
+        await store.insertFeatureSetVersion(
+          nextVersion(moved, 1, 1, { tags: { team: 'growth' } }),
+          moved.revision,
+        );
+        await store.insertFeatureSet(newFeatureSet(own, { name: 'stays', tags: { team: 'risk' } }));
+        await store.insertFeatureSet(newFeatureSet(own, { name: 'untagged', tags: {} }));
+        const list = async (tag: { key: string; value?: string }) =>
+          names((await store.listFeatureSets({ projectId: own.id, tag })).items);
+        assert.deepEqual(await list({ key: 'team', value: 'risk' }), ['stays']);
+        assert.deepEqual(await list({ key: 'team', value: 'growth' }), ['moved']);
+        assert.deepEqual(await list({ key: 'team' }), ['moved', 'stays']);
+        assert.deepEqual(await list({ key: 'other' }), []);
+      });
+
+      t.it('filters by a feature name of the latest schema', async () => {
+        const own = await insertProject();
+        const gained = await store.insertFeatureSet(newFeatureSet(own, { name: 'gained' }));
+        await store.insertFeatureSetVersion(
+          nextVersion(gained, 2, 0, {
+            schema: {
+              ...SCHEMA,
+              features: [...SCHEMA.features, { name: 'country', type: 'string' }],
+            },
+          }),
+          gained.revision,
+        );
+        await store.insertFeatureSet(newFeatureSet(own, { name: 'plain' }));
+        const list = async (feature: string) =>
+          names((await store.listFeatureSets({ projectId: own.id, feature })).items);
+        assert.deepEqual(await list('country'), ['gained']);
+        assert.deepEqual(await list('amount'), ['gained', 'plain']);
+        assert.deepEqual(await list('amoun'), [], 'feature names match whole');
+      });
+
+      t.it('filters by text in the name, the description or a feature description', async () => {
+        const own = await insertProject();
+        await store.insertFeatureSet(
+          newFeatureSet(own, { name: 'card_payments', description: 'plain' }),
+        );
+        await store.insertFeatureSet(
+          newFeatureSet(own, { name: 'described', description: 'All CARD swipes, 100% of them' }),
+        );
+        await store.insertFeatureSet(
+          newFeatureSet(own, {
+            name: 'featured',
+            description: 'plain',
+            schema: {
+              ...SCHEMA,
+              features: [...SCHEMA.features, { name: 'x', type: 'int64', description: 'Card age' }],
+            },
+          }),
+        );
+        await store.insertFeatureSet(
+          newFeatureSet(own, { name: 'unrelated', description: 'plain' }),
+        );
+        const list = async (text: string) =>
+          names((await store.listFeatureSets({ projectId: own.id, text })).items);
+        assert.deepEqual(await list('card'), ['card_payments', 'described', 'featured']);
+        assert.deepEqual(await list('CARD AGE'), ['featured']);
+        assert.deepEqual(await list('100%'), ['described']);
+        assert.deepEqual(await list('0% of'), ['described']);
+      });
+
+      t.it('filters by name prefix and by project ids', async () => {
+        const one = await insertProject();
+        const two = await insertProject();
+        const three = await insertProject();
+        const name = uniqueName('shared');
+        const inOne = await store.insertFeatureSet(newFeatureSet(one, { name }));
+        const inTwo = await store.insertFeatureSet(newFeatureSet(two, { name }));
+        await store.insertFeatureSet(newFeatureSet(three, { name }));
+        const more = await store.insertFeatureSet(newFeatureSet(one, { name: `${name}_more` }));
+        const page = await store.listFeatureSets({
+          namePrefix: name,
+          projectIds: [one.id, two.id],
+        });
+        assert.deepEqual(names(page.items), [name, name, `${name}_more`]);
+        assert.deepEqual(
+          sorted(page.items.slice(0, 2).map((set) => set.id)),
+          sorted([inOne.id, inTwo.id]),
+        );
+        assert.equal(page.items[2]?.id, more.id);
+        const exact = await store.listFeatureSets({ namePrefix: `${name}_`, projectIds: [one.id] });
+        assert.deepEqual(names(exact.items), [`${name}_more`]);
+        assert.deepEqual((await store.listFeatureSets({ projectIds: [] })).items, []);
+      });
+
+      t.it('pages through feature sets without gaps or repeats', async () => {
+        const one = await insertProject();
+        const two = await insertProject();
+        const prefix = uniqueName('paged');
+        const created: string[] = [];
+        for (const suffix of ['e', 'b', 'd', 'a', 'c']) {
+          // The same name in two projects: pages must cut between them without losing one.
+          for (const owner of [one, two]) {
+            const set = await store.insertFeatureSet(
+              newFeatureSet(owner, { name: `${prefix}_${suffix}` }),
+            );
+            created.push(set.id);
+          }
+        }
+        const { items, pages } = await collect(
+          (page) => store.listFeatureSets({ ...page, namePrefix: prefix }),
+          3,
+        );
+        assert.equal(pages, 4);
+        assert.deepEqual(sorted(items.map((set) => set.id)), sorted(created));
+        assert.deepEqual(names(items), sorted(names(items)));
+      });
+
+      t.it(
+        'delete removes the feature set and its versions; a missing one is NOT_FOUND',
+        async () => {
+          const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+          await store.insertFeatureSetVersion(nextVersion(featureSet, 1, 1), featureSet.revision);
+          await store.deleteFeatureSet(featureSet.id);
+          assert.equal(await store.getFeatureSetById(featureSet.id), undefined);
+          assert.equal(await store.getFeatureSet(project.id, featureSet.name), undefined);
+          assert.deepEqual(await store.listFeatureSetVersions(featureSet.id), []);
+          await rejectsWith(store.deleteFeatureSet(featureSet.id), 'NOT_FOUND');
+          const again = newFeatureSet(project, { name: featureSet.name });
+          assert.deepEqual(await store.insertFeatureSet(again), again, 'the name is free again');
+        },
+      );
+    });
+
+    group('users', 'users', () => {
+      t.it('inserts a user and reads it by id, name and OIDC subject', async () => {
+        const user = newUser({ oidcSubject: randomUUID(), email: 'ada@example.com', admin: true });
+        assert.deepEqual(await store.insertUser(user), user);
+        assert.deepEqual(await store.getUser({ id: user.id }), user);
+        assert.deepEqual(await store.getUser({ name: user.name }), user);
+        assert.deepEqual(await store.getUser({ oidcSubject: user.oidcSubject! }), user);
+        assert.equal(await store.getUser({ id: randomUUID() }), undefined);
+        assert.equal(await store.getUser({ name: uniqueName('missing') }), undefined);
+        assert.equal(await store.getUser({ oidcSubject: randomUUID() }), undefined);
+      });
+
+      t.it('leaves optional fields absent when unset', async () => {
+        const user = newUser();
+        const read = await store.insertUser(user);
+        assert.deepEqual(read, user);
+        assert.equal('email' in read, false);
+        assert.equal('oidcSubject' in read, false);
+      });
+
+      t.it('refuses a duplicate name or OIDC subject with ALREADY_EXISTS', async () => {
+        const user = await store.insertUser(newUser({ oidcSubject: randomUUID() }));
+        await rejectsWith(
+          store.insertUser(newUser({ name: user.name })),
+          'ALREADY_EXISTS',
+          new RegExp(user.name),
+        );
+        await rejectsWith(
+          store.insertUser(newUser({ oidcSubject: user.oidcSubject! })),
+          'ALREADY_EXISTS',
+        );
+      });
+
+      t.it('updates admin and email; a missing user is NOT_FOUND', async () => {
+        const user = await store.insertUser(newUser());
+        const admin = await store.updateUser(user.id, { admin: true });
+        assert.deepEqual(admin, { ...user, admin: true });
+        const emailed = await store.updateUser(user.id, { email: 'bob@example.com' });
+        assert.deepEqual(emailed, { ...user, admin: true, email: 'bob@example.com' });
+        assert.deepEqual(await store.getUser({ id: user.id }), emailed);
+        await rejectsWith(store.updateUser(randomUUID(), { admin: true }), 'NOT_FOUND');
+      });
+
+      t.it('lists users in name order across pages', async () => {
+        const created = [];
+        for (let i = 0; i < 3; i++) created.push(await store.insertUser(newUser()));
+        const { items } = await collect((page) => store.listUsers(page), 2);
+        const all = names(items);
+        assert.deepEqual(all, sorted(all), 'ordered by name');
+        assert.equal(new Set(all).size, all.length, 'no repeats');
+        for (const user of created) assert.ok(all.includes(user.name), `${user.name} is listed`);
+      });
+    });
+
+    group('tokens', 'access tokens', () => {
+      let user: User;
+      t.beforeAll(async () => {
+        user = await store.insertUser(newUser());
+      });
+
+      t.it('inserts a token and reads it by id and by secret hash', async () => {
+        const token = newToken(user, { expiresAt: new Date(Date.now() + 86_400_000) });
+        assert.deepEqual(await store.insertToken(token), token);
+        assert.deepEqual(await store.getToken(token.id), token);
+        assert.deepEqual(await store.getTokenByHash(token.secretHash), token);
+        assert.equal(await store.getToken(randomUUID()), undefined);
+        assert.equal(await store.getTokenByHash('0'.repeat(64)), undefined);
+        const plain = await store.insertToken(newToken(user));
+        for (const field of ['expiresAt', 'revokedAt', 'lastUsedAt']) {
+          assert.equal(field in plain, false, `${field} is absent, not null`);
+        }
+      });
+
+      t.it('lists the tokens of one user by name', async () => {
+        const owner = await store.insertUser(newUser());
+        const other = await store.insertUser(newUser());
+        const b = await store.insertToken(newToken(owner, { name: 'b_token' }));
+        const a = await store.insertToken(newToken(owner, { name: 'a_token' }));
+        await store.insertToken(newToken(other));
+        assert.deepEqual(await store.listTokens(owner.id), [a, b]);
+        assert.deepEqual(await store.listTokens(randomUUID()), []);
+      });
+
+      t.it('revokes and touches tokens; a missing token is NOT_FOUND', async () => {
+        const token = await store.insertToken(newToken(user));
+        const used = new Date(Date.now() + 1000);
+        const touched = await store.updateToken(token.id, { lastUsedAt: used });
+        assert.deepEqual(touched, { ...token, lastUsedAt: used });
+        const revokedAt = new Date(Date.now() + 2000);
+        const revoked = await store.updateToken(token.id, { revokedAt });
+        assert.deepEqual(revoked, { ...token, lastUsedAt: used, revokedAt });
+        assert.deepEqual(await store.getTokenByHash(token.secretHash), revoked);
+        await rejectsWith(store.updateToken(randomUUID(), { revokedAt }), 'NOT_FOUND');
+      });
+
+      t.it('refuses a duplicate secret hash and an unknown user', async () => {
+        const token = await store.insertToken(newToken(user));
+        await rejectsWith(
+          store.insertToken(newToken(user, { secretHash: token.secretHash })),
+          'ALREADY_EXISTS',
+        );
+        await rejectsWith(store.insertToken(newToken(newUser())), 'NOT_FOUND');
+      });
+    });
+
+    group('permissions', 'permissions', () => {
+      let project: Project;
+      let user: User;
+      t.beforeAll(async () => {
+        project = await insertProject();
+        user = await store.insertUser(newUser());
+      });
+
+      t.it('grants, reads and replaces a role', async () => {
+        const granted = newPermission(project, user, 'viewer');
+        assert.deepEqual(await store.putPermission(granted), granted);
+        assert.deepEqual(await store.getPermission(project.id, user.id), granted);
+        const replaced = { ...newPermission(project, user, 'owner'), grantedBy: randomUUID() };
+        assert.deepEqual(await store.putPermission(replaced), replaced);
+        assert.deepEqual(await store.getPermission(project.id, user.id), replaced);
+        assert.deepEqual(await store.listPermissions({ projectId: project.id, userId: user.id }), [
+          replaced,
+        ]);
+        assert.equal(await store.getPermission(project.id, randomUUID()), undefined);
+      });
+
+      t.it('lists by project and by user', async () => {
+        const one = await insertProject({ name: `${uniqueName('perm')}_a` });
+        const two = await insertProject({ name: `${one.name}_b` });
+        const ann = await store.insertUser(newUser({ name: `${uniqueName('ann')}` }));
+        const bob = await store.insertUser(newUser({ name: `${ann.name}_bob` }));
+        const grants = [
+          newPermission(one, bob, 'editor'),
+          newPermission(one, ann, 'consumer'),
+          newPermission(two, ann, 'sensitive_consumer'),
+        ];
+        for (const grant of grants) await store.putPermission(grant);
+        assert.deepEqual(await store.listPermissions({ projectId: one.id }), [
+          grants[1],
+          grants[0],
+        ]);
+        assert.deepEqual(await store.listPermissions({ userId: ann.id }), [grants[1], grants[2]]);
+        assert.deepEqual(await store.listPermissions({ userId: bob.id }), [grants[0]]);
+        assert.deepEqual(await store.listPermissions({ projectId: randomUUID() }), []);
+      });
+
+      t.it('delete returns whether there was something to revoke', async () => {
+        const other = await store.insertUser(newUser());
+        await store.putPermission(newPermission(project, other, 'consumer'));
+        assert.equal(await store.deletePermission(project.id, other.id), true);
+        assert.equal(await store.getPermission(project.id, other.id), undefined);
+        assert.equal(await store.deletePermission(project.id, other.id), false);
+      });
+
+      t.it('refuses unknown projects, unknown users and unknown roles', async () => {
+        await rejectsWith(
+          store.putPermission(newPermission(newProject(), user, 'viewer')),
+          'NOT_FOUND',
+        );
+        await rejectsWith(
+          store.putPermission(newPermission(project, newUser(), 'viewer')),
+          'NOT_FOUND',
+        );
+        await rejectsWith(
+          store.putPermission(newPermission(project, user, 'superuser' as Role)),
+          'VALIDATION',
+        );
+      });
+    });
+
+    group('transactions', 'transactions', () => {
+      t.it('commits every write of the callback and returns its result', async () => {
+        const project = newProject();
+        const user = newUser();
+        const result = await store.transaction(async (tx) => {
+          await tx.insertProject(project);
+          await tx.insertUser(user);
+          await tx.putPermission(newPermission(project, user, 'owner'));
+          return 'done';
+        });
+        createdProjects.push(project.id);
+        assert.equal(result, 'done');
+        assert.deepEqual(await store.getProject({ id: project.id }), project);
+        assert.equal((await store.getPermission(project.id, user.id))?.role, 'owner');
+      });
+
+      t.it('a throw rolls back every write and rethrows the same error', async () => {
+        const existing = await insertProject();
+        const project = newProject();
+        const user = newUser();
+        const boom = new Error('boom');
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.insertProject(project);
+            await tx.updateProject(existing.id, { description: 'changed' }, existing.revision);
+            await tx.insertUser(user);
+            const featureSet = await tx.insertFeatureSet(newFeatureSet(project));
+            await tx.insertFeatureSetVersion(nextVersion(featureSet, 1, 1), featureSet.revision);
+            await tx.putPermission(newPermission(existing, user, 'editor'));
+            throw boom;
+          }),
+          (error) => error === boom,
+        );
+        assert.equal(await store.getProject({ id: project.id }), undefined);
+        assert.deepEqual(await store.getProject({ id: existing.id }), existing);
+        assert.equal(await store.getUser({ id: user.id }), undefined);
+        assert.deepEqual((await store.listFeatureSets({ projectId: project.id })).items, []);
+        assert.equal(await store.getPermission(existing.id, user.id), undefined);
+      });
+
+      t.it('writes are visible to later reads in the same transaction', async () => {
+        const project = newProject();
+        await store.transaction(async (tx) => {
+          await tx.insertProject(project);
+          assert.deepEqual(await tx.getProject({ name: project.name }), project);
+          const updated = await tx.updateProject(
+            project.id,
+            { description: 'x' },
+            project.revision,
+          );
+          assert.deepEqual(await tx.getProject({ id: project.id }), updated);
+          const featureSet = await tx.insertFeatureSet(newFeatureSet(project));
+          const page = await tx.listFeatureSets({ projectId: project.id });
+          assert.deepEqual(page.items, [featureSet]);
+        });
+        createdProjects.push(project.id);
+        assert.equal((await store.getProject({ id: project.id }))?.description, 'x');
+      });
+
+      t.it('a failing operation rolls back the writes before it', async () => {
+        const existing = await insertProject();
+        const project = newProject();
+        await rejectsWith(
+          store.transaction(async (tx) => {
+            await tx.insertProject(project);
+            await tx.insertProject(newProject({ name: existing.name }));
+          }),
+          'ALREADY_EXISTS',
+        );
+        assert.equal(await store.getProject({ id: project.id }), undefined);
+      });
+    });
+
+    group('concurrency', 'concurrency', () => {
+      t.it('exactly one of two racing updates on one revision wins', async () => {
+        const project = await insertProject();
+        const results = await Promise.allSettled([
+          store.updateProject(project.id, { description: 'left' }, project.revision),
+          store.updateProject(project.id, { description: 'right' }, project.revision),
+        ]);
+        const won = results.filter((result) => result.status === 'fulfilled');
+        const lost = results.filter((result) => result.status === 'rejected');
+        assert.equal(won.length, 1, 'one update wins');
+        assert.equal(lost.length, 1, 'one update loses');
+        assert.equal((lost[0]!.reason as { code?: string }).code, 'CONFLICT');
+        const current = await store.getProject({ id: project.id });
+        assert.equal(current?.revision, project.revision + 1);
+        assert.deepEqual(current, won[0]!.value);
+      });
+
+      t.it('exactly one of two racing new versions on one revision wins', async () => {
+        const project = await insertProject();
+        const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+        const results = await Promise.allSettled([
+          store.insertFeatureSetVersion(nextVersion(featureSet, 1, 1), featureSet.revision),
+          store.insertFeatureSetVersion(nextVersion(featureSet, 2, 0), featureSet.revision),
+        ]);
+        const won = results.filter((result) => result.status === 'fulfilled');
+        const lost = results.filter((result) => result.status === 'rejected');
+        assert.equal(won.length, 1, 'one version wins');
+        assert.equal((lost[0]!.reason as { code?: string }).code, 'CONFLICT');
+        assert.equal((await store.listFeatureSetVersions(featureSet.id)).length, 2);
+        assert.deepEqual(await store.getFeatureSetById(featureSet.id), won[0]!.value);
+      });
+
+      t.it('concurrent transactions on different rows all commit', async () => {
+        const projects = Array.from({ length: 5 }, () => newProject());
+        await Promise.all(
+          projects.map((project) =>
+            store.transaction(async (tx) => {
+              await tx.insertProject(project);
+              await tx.updateProject(project.id, { description: 'in tx' }, project.revision);
+            }),
+          ),
+        );
+        createdProjects.push(...projects.map((project) => project.id));
+        for (const project of projects) {
+          assert.equal(
+            (await store.getProject({ id: project.id }))?.revision,
+            project.revision + 1,
+          );
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,508 @@
+import type {
+  AccessToken,
+  FeatureSet,
+  FeatureSetFilter,
+  FeatureSetVersion,
+  MetadataOperations,
+  Page,
+  PageRequest,
+  Permission,
+  Project,
+  ProjectFilter,
+  ProjectPatch,
+  ProjectRef,
+  TagFilter,
+  User,
+  UserRef,
+} from '@featurestore/core';
+import { ConflictError, NotFoundError, ValidationError } from '@featurestore/core';
+import { decodePageToken, pageSizeOf, toPage } from './pagination.js';
+import {
+  FEATURE_SET_COLUMNS,
+  toFeatureSet,
+  toFeatureSetVersion,
+  toPermission,
+  toProject,
+  toToken,
+  toUser,
+} from './rows.js';
+import type { SqlExecutor } from './sql-client.js';
+import { escapeLike, Params, type Tables } from './sql-text.js';
+
+/** Runs `work` atomically: in a new transaction, or in the one already open. */
+export type Atomic = <T>(work: (db: SqlExecutor) => Promise<T>) => Promise<T>;
+
+/**
+ * The metadata operations in SQL, over any executor: the pool (each call on its own) or one
+ * transaction's connection. Every statement is the same text on `pg` and PGlite.
+ */
+export class PostgresMetadataOperations implements MetadataOperations {
+  readonly #db: SqlExecutor;
+  readonly #t: Tables;
+  readonly #atomic: Atomic;
+
+  constructor(db: SqlExecutor, tables: Tables, atomic: Atomic) {
+    this.#db = db;
+    this.#t = tables;
+    this.#atomic = atomic;
+  }
+
+  // Projects
+
+  async insertProject(project: Project): Promise<Project> {
+    const p = new Params();
+    const rows = await this.#db.query(
+      `INSERT INTO ${this.#t.projects}
+        (id, name, description, owner_id, tags, created_at, updated_at, revision)
+       VALUES (${p.add(project.id)}, ${p.add(project.name)}, ${p.add(project.description ?? '')},
+        ${p.add(project.ownerId)}, ${p.json(project.tags ?? {})}, ${p.add(project.createdAt)},
+        ${p.add(project.updatedAt)}, ${p.add(project.revision)})
+       RETURNING *`,
+      p.values,
+    );
+    return toProject(rows[0]!);
+  }
+
+  async getProject(ref: ProjectRef): Promise<Project | undefined> {
+    const [column, value] = 'id' in ref ? ['id', ref.id] : ['name', ref.name];
+    const rows = await this.#db.query(`SELECT * FROM ${this.#t.projects} WHERE ${column} = $1`, [
+      value,
+    ]);
+    return rows[0] && toProject(rows[0]);
+  }
+
+  async listProjects(filter: ProjectFilter = {}): Promise<Page<Project>> {
+    const size = pageSizeOf(filter);
+    const p = new Params();
+    const where: string[] = [];
+    if (filter.namePrefix !== undefined) {
+      where.push(`name LIKE ${p.add(`${escapeLike(filter.namePrefix)}%`)}`);
+    }
+    if (filter.ownerId !== undefined) where.push(`owner_id = ${p.add(filter.ownerId)}`);
+    if (filter.tag !== undefined) where.push(tagCondition('tags', filter.tag, p));
+    if (filter.text !== undefined) {
+      where.push(`description ILIKE ${p.add(`%${escapeLike(filter.text)}%`)}`);
+    }
+    if (filter.ids !== undefined) where.push(`id = ANY(${p.add([...filter.ids])}::uuid[])`);
+    if (filter.pageToken !== undefined) {
+      const [after] = decodePageToken(filter.pageToken, 1);
+      where.push(`name > ${p.add(after)}`);
+    }
+    const rows = await this.#db.query(
+      `SELECT * FROM ${this.#t.projects} ${whereClause(where)}
+       ORDER BY name LIMIT ${p.add(size + 1)}`,
+      p.values,
+    );
+    return toPage(rows.map(toProject), size, (project) => [project.name]);
+  }
+
+  async updateProject(id: string, patch: ProjectPatch, expectedRevision: number): Promise<Project> {
+    const p = new Params();
+    const rows = await this.#db.query(
+      `UPDATE ${this.#t.projects} SET
+        description = coalesce(${p.add(patch.description)}, description),
+        tags = coalesce(${p.json(patch.tags)}, tags),
+        owner_id = coalesce(${p.add(patch.ownerId)}, owner_id),
+        updated_at = greatest(${p.add(new Date())}::timestamptz, updated_at),
+        revision = revision + 1
+       WHERE id = ${p.add(id)} AND revision = ${p.add(expectedRevision)}
+       RETURNING *`,
+      p.values,
+    );
+    if (rows[0]) return toProject(rows[0]);
+    const current = await this.#db.query(
+      `SELECT name, revision FROM ${this.#t.projects} WHERE id = $1`,
+      [id],
+    );
+    throw staleOrMissing('project', id, current[0], expectedRevision);
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    const rows = await this.#db.query(
+      `DELETE FROM ${this.#t.projects} WHERE id = $1 RETURNING id`,
+      [id],
+    );
+    if (rows.length === 0) throw notFound('project', id);
+  }
+
+  // Feature sets
+
+  async insertFeatureSet(featureSet: FeatureSet): Promise<FeatureSet> {
+    if (featureSet.featureSetId !== featureSet.id) {
+      throw new ValidationError(
+        `feature set ${featureSet.id} describes a version of ${featureSet.featureSetId}: set featureSetId to the feature set's id`,
+        { details: { field: 'featureSetId', value: featureSet.featureSetId } },
+      );
+    }
+    return this.#atomic(async (db) => {
+      const p = new Params();
+      await db.query(
+        `INSERT INTO ${this.#t.featureSets} (id, project_id, name, owner_id, latest_major,
+          latest_minor, created_at, updated_at, revision)
+         VALUES (${p.add(featureSet.id)}, ${p.add(featureSet.projectId)}, ${p.add(featureSet.name)},
+          ${p.add(featureSet.ownerId)}, ${p.add(featureSet.version.major)},
+          ${p.add(featureSet.version.minor)}, ${p.add(featureSet.createdAt)},
+          ${p.add(featureSet.updatedAt)}, ${p.add(featureSet.revision)})`,
+        p.values,
+      );
+      await this.#insertVersion(db, featureSet);
+      return (await this.#readFeatureSet(db, 'fs.id = $1', [featureSet.id], featureSet.version))!;
+    });
+  }
+
+  async getFeatureSet(
+    projectId: string,
+    name: string,
+    version?: { major: number; minor?: number },
+  ): Promise<FeatureSet | undefined> {
+    return this.#readFeatureSet(
+      this.#db,
+      'fs.project_id = $1 AND fs.name = $2',
+      [projectId, name],
+      version,
+    );
+  }
+
+  async getFeatureSetById(id: string): Promise<FeatureSet | undefined> {
+    return this.#readFeatureSet(this.#db, 'fs.id = $1', [id]);
+  }
+
+  async listFeatureSets(filter: FeatureSetFilter = {}): Promise<Page<FeatureSet>> {
+    const size = pageSizeOf(filter);
+    const p = new Params();
+    const where: string[] = [];
+    if (filter.projectId !== undefined) where.push(`fs.project_id = ${p.add(filter.projectId)}`);
+    if (filter.namePrefix !== undefined) {
+      where.push(`fs.name LIKE ${p.add(`${escapeLike(filter.namePrefix)}%`)}`);
+    }
+    if (filter.tag !== undefined) where.push(tagCondition('v.tags', filter.tag, p));
+    if (filter.feature !== undefined) {
+      where.push(`v.schema -> 'features' @> ${p.json([{ name: filter.feature }])}`);
+    }
+    if (filter.text !== undefined) {
+      const text = p.add(`%${escapeLike(filter.text)}%`);
+      where.push(`(fs.name ILIKE ${text} OR v.description ILIKE ${text} OR EXISTS (
+        SELECT 1 FROM jsonb_array_elements(v.schema -> 'features') AS feature
+        WHERE feature ->> 'description' ILIKE ${text}))`);
+    }
+    if (filter.projectIds !== undefined) {
+      where.push(`fs.project_id = ANY(${p.add([...filter.projectIds])}::uuid[])`);
+    }
+    if (filter.pageToken !== undefined) {
+      const [name, projectId] = decodePageToken(filter.pageToken, 2);
+      where.push(`(fs.name, fs.project_id) > (${p.add(name)}, ${p.add(projectId)}::uuid)`);
+    }
+    const rows = await this.#db.query(
+      `SELECT ${FEATURE_SET_COLUMNS}
+       FROM ${this.#t.featureSets} fs
+       JOIN ${this.#t.projects} p ON p.id = fs.project_id
+       JOIN ${this.#t.versions} v ON v.feature_set_id = fs.id
+        AND v.major = fs.latest_major AND v.minor = fs.latest_minor
+       ${whereClause(where)}
+       ORDER BY fs.name, fs.project_id LIMIT ${p.add(size + 1)}`,
+      p.values,
+    );
+    return toPage(rows.map(toFeatureSet), size, (set) => [set.name, set.projectId]);
+  }
+
+  async insertFeatureSetVersion(
+    version: FeatureSetVersion,
+    expectedRevision: number,
+  ): Promise<FeatureSet> {
+    const { major, minor } = version.version;
+    return this.#atomic(async (db) => {
+      const p = new Params();
+      const [newMajor, newMinor] = [p.add(major), p.add(minor)];
+      // Only a newer version bumps: an existing or older one matches no row, like a stale revision.
+      const bumped = await db.query(
+        `UPDATE ${this.#t.featureSets} SET
+          latest_major = ${newMajor}, latest_minor = ${newMinor},
+          updated_at = greatest(${p.add(version.createdAt)}::timestamptz, updated_at),
+          revision = revision + 1
+         WHERE id = ${p.add(version.featureSetId)} AND revision = ${p.add(expectedRevision)}
+          AND (latest_major, latest_minor) < (${newMajor}, ${newMinor})
+         RETURNING id`,
+        p.values,
+      );
+      if (bumped.length === 0) await this.#refuseVersion(db, version, expectedRevision);
+      await this.#insertVersion(db, version);
+      return (await this.#readFeatureSet(db, 'fs.id = $1', [version.featureSetId], {
+        major,
+        minor,
+      }))!;
+    });
+  }
+
+  async listFeatureSetVersions(featureSetId: string): Promise<FeatureSetVersion[]> {
+    const rows = await this.#db.query(
+      `SELECT * FROM ${this.#t.versions} WHERE feature_set_id = $1 ORDER BY major, minor`,
+      [featureSetId],
+    );
+    return rows.map(toFeatureSetVersion);
+  }
+
+  async deleteFeatureSet(id: string): Promise<void> {
+    const rows = await this.#db.query(
+      `DELETE FROM ${this.#t.featureSets} WHERE id = $1 RETURNING id`,
+      [id],
+    );
+    if (rows.length === 0) throw notFound('feature set', id);
+  }
+
+  // Users and tokens
+
+  async insertUser(user: User): Promise<User> {
+    const p = new Params();
+    const rows = await this.#db.query(
+      `INSERT INTO ${this.#t.users} (id, name, oidc_subject, email, admin, created_at)
+       VALUES (${p.add(user.id)}, ${p.add(user.name)}, ${p.add(user.oidcSubject)},
+        ${p.add(user.email)}, ${p.add(user.admin ?? false)}, ${p.add(user.createdAt)})
+       RETURNING *`,
+      p.values,
+    );
+    return toUser(rows[0]!);
+  }
+
+  async getUser(ref: UserRef): Promise<User | undefined> {
+    const [column, value] =
+      'id' in ref
+        ? ['id', ref.id]
+        : 'name' in ref
+          ? ['name', ref.name]
+          : ['oidc_subject', ref.oidcSubject];
+    const rows = await this.#db.query(`SELECT * FROM ${this.#t.users} WHERE ${column} = $1`, [
+      value,
+    ]);
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async listUsers(page: PageRequest = {}): Promise<Page<User>> {
+    const size = pageSizeOf(page);
+    const p = new Params();
+    const after =
+      page.pageToken === undefined
+        ? ''
+        : `WHERE name > ${p.add(decodePageToken(page.pageToken, 1)[0])}`;
+    const rows = await this.#db.query(
+      `SELECT * FROM ${this.#t.users} ${after} ORDER BY name LIMIT ${p.add(size + 1)}`,
+      p.values,
+    );
+    return toPage(rows.map(toUser), size, (user) => [user.name]);
+  }
+
+  async updateUser(id: string, patch: { admin?: boolean; email?: string }): Promise<User> {
+    const p = new Params();
+    const rows = await this.#db.query(
+      `UPDATE ${this.#t.users} SET admin = coalesce(${p.add(patch.admin)}, admin),
+        email = coalesce(${p.add(patch.email)}, email)
+       WHERE id = ${p.add(id)} RETURNING *`,
+      p.values,
+    );
+    if (!rows[0]) throw notFound('user', id);
+    return toUser(rows[0]);
+  }
+
+  async insertToken(token: AccessToken): Promise<AccessToken> {
+    const p = new Params();
+    const rows = await this.#db.query(
+      `INSERT INTO ${this.#t.tokens} (id, user_id, name, secret_hash, created_at, expires_at,
+        revoked_at, last_used_at)
+       VALUES (${p.add(token.id)}, ${p.add(token.userId)}, ${p.add(token.name)},
+        ${p.add(token.secretHash)}, ${p.add(token.createdAt)}, ${p.add(token.expiresAt)},
+        ${p.add(token.revokedAt)}, ${p.add(token.lastUsedAt)})
+       RETURNING *`,
+      p.values,
+    );
+    return toToken(rows[0]!);
+  }
+
+  async getToken(id: string): Promise<AccessToken | undefined> {
+    const rows = await this.#db.query(`SELECT * FROM ${this.#t.tokens} WHERE id = $1`, [id]);
+    return rows[0] && toToken(rows[0]);
+  }
+
+  async getTokenByHash(secretHash: string): Promise<AccessToken | undefined> {
+    const rows = await this.#db.query(`SELECT * FROM ${this.#t.tokens} WHERE secret_hash = $1`, [
+      secretHash,
+    ]);
+    return rows[0] && toToken(rows[0]);
+  }
+
+  async listTokens(userId: string): Promise<AccessToken[]> {
+    const rows = await this.#db.query(
+      `SELECT * FROM ${this.#t.tokens} WHERE user_id = $1 ORDER BY name, created_at, id`,
+      [userId],
+    );
+    return rows.map(toToken);
+  }
+
+  async updateToken(
+    id: string,
+    patch: { revokedAt?: Date; lastUsedAt?: Date },
+  ): Promise<AccessToken> {
+    const p = new Params();
+    // lastUsedAt only moves forward: concurrent requests touching a token race harmlessly.
+    const rows = await this.#db.query(
+      `UPDATE ${this.#t.tokens} SET
+        revoked_at = coalesce(${p.add(patch.revokedAt)}::timestamptz, revoked_at),
+        last_used_at = greatest(last_used_at, ${p.add(patch.lastUsedAt)}::timestamptz)
+       WHERE id = ${p.add(id)} RETURNING *`,
+      p.values,
+    );
+    if (!rows[0]) throw notFound('access token', id);
+    return toToken(rows[0]);
+  }
+
+  // Permissions
+
+  async putPermission(permission: Permission): Promise<Permission> {
+    const p = new Params();
+    const rows = await this.#db.query(
+      `INSERT INTO ${this.#t.permissions} (project_id, user_id, role, granted_at, granted_by)
+       VALUES (${p.add(permission.projectId)}, ${p.add(permission.userId)}, ${p.add(permission.role)},
+        ${p.add(permission.grantedAt)}, ${p.add(permission.grantedBy)})
+       ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
+        granted_at = excluded.granted_at, granted_by = excluded.granted_by
+       RETURNING *`,
+      p.values,
+    );
+    return toPermission(rows[0]!);
+  }
+
+  async deletePermission(projectId: string, userId: string): Promise<boolean> {
+    const rows = await this.#db.query(
+      `DELETE FROM ${this.#t.permissions} WHERE project_id = $1 AND user_id = $2
+       RETURNING project_id`,
+      [projectId, userId],
+    );
+    return rows.length > 0;
+  }
+
+  async getPermission(projectId: string, userId: string): Promise<Permission | undefined> {
+    const rows = await this.#db.query(
+      `SELECT * FROM ${this.#t.permissions} WHERE project_id = $1 AND user_id = $2`,
+      [projectId, userId],
+    );
+    return rows[0] && toPermission(rows[0]);
+  }
+
+  async listPermissions(filter: { projectId?: string; userId?: string }): Promise<Permission[]> {
+    const p = new Params();
+    const where: string[] = [];
+    if (filter.projectId !== undefined) where.push(`g.project_id = ${p.add(filter.projectId)}`);
+    if (filter.userId !== undefined) where.push(`g.user_id = ${p.add(filter.userId)}`);
+    // Ordered by project name, then user name: the order people read them in.
+    const rows = await this.#db.query(
+      `SELECT g.* FROM ${this.#t.permissions} g
+       JOIN ${this.#t.projects} p ON p.id = g.project_id
+       JOIN ${this.#t.users} u ON u.id = g.user_id
+       ${whereClause(where)} ORDER BY p.name, u.name`,
+      p.values,
+    );
+    return rows.map(toPermission);
+  }
+
+  // Helpers
+
+  async #insertVersion(db: SqlExecutor, version: FeatureSetVersion): Promise<void> {
+    const p = new Params();
+    await db.query(
+      `INSERT INTO ${this.#t.versions} (feature_set_id, major, minor, schema, description, tags,
+        time_to_live, created_at, created_by, changes)
+       VALUES (${p.add(version.featureSetId)}, ${p.add(version.version.major)},
+        ${p.add(version.version.minor)}, ${p.json(version.schema)}, ${p.add(version.description ?? '')},
+        ${p.json(version.tags ?? {})}, ${p.add(version.timeToLive)}, ${p.add(version.createdAt)},
+        ${p.add(version.createdBy)}, ${p.json(version.changes ?? [])})`,
+      p.values,
+    );
+  }
+
+  /** One feature set matching `where` (on `fs`), at `version` or its latest version. */
+  async #readFeatureSet(
+    db: SqlExecutor,
+    where: string,
+    params: unknown[],
+    version?: { major: number; minor?: number },
+  ): Promise<FeatureSet | undefined> {
+    const p = new Params();
+    p.values.push(...params);
+    let join = 'v.major = fs.latest_major AND v.minor = fs.latest_minor';
+    if (version !== undefined) {
+      join = `v.major = ${p.add(version.major)}`;
+      if (version.minor !== undefined) join += ` AND v.minor = ${p.add(version.minor)}`;
+    }
+    const rows = await db.query(
+      `SELECT ${FEATURE_SET_COLUMNS}
+       FROM ${this.#t.featureSets} fs
+       JOIN ${this.#t.projects} p ON p.id = fs.project_id
+       JOIN ${this.#t.versions} v ON v.feature_set_id = fs.id AND ${join}
+       WHERE ${where}
+       ORDER BY v.major DESC, v.minor DESC LIMIT 1`,
+      p.values,
+    );
+    return rows[0] && toFeatureSet(rows[0]);
+  }
+
+  /** Says why the conditional bump of a feature set matched no row, as an error. */
+  async #refuseVersion(
+    db: SqlExecutor,
+    version: FeatureSetVersion,
+    expectedRevision: number,
+  ): Promise<never> {
+    const rows = await db.query(
+      `SELECT name, revision, latest_major, latest_minor FROM ${this.#t.featureSets} WHERE id = $1`,
+      [version.featureSetId],
+    );
+    const current = rows[0];
+    if (!current || current.revision !== expectedRevision) {
+      throw staleOrMissing('feature set', version.featureSetId, current, expectedRevision);
+    }
+    const wanted = `${version.version.major}.${version.version.minor}`;
+    const latest = `${current.latest_major}.${current.latest_minor}`;
+    throw new ConflictError(
+      wanted === latest || (await this.#versionExists(db, version))
+        ? `version ${wanted} of feature set "${current.name}" already exists: re-read the feature set and create the next version`
+        : `version ${wanted} of feature set "${current.name}" is older than its latest version ${latest}: re-read the feature set and create the next version`,
+      { details: { featureSetId: version.featureSetId, version: wanted, latestVersion: latest } },
+    );
+  }
+
+  async #versionExists(db: SqlExecutor, version: FeatureSetVersion): Promise<boolean> {
+    const rows = await db.query(
+      `SELECT 1 FROM ${this.#t.versions} WHERE feature_set_id = $1 AND major = $2 AND minor = $3`,
+      [version.featureSetId, version.version.major, version.version.minor],
+    );
+    return rows.length > 0;
+  }
+}
+
+function whereClause(conditions: string[]): string {
+  return conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+}
+
+/** `tags ? key`, or containment of `{key: value}`: both served by the GIN index on tags. */
+function tagCondition(column: string, tag: TagFilter, p: Params): string {
+  return tag.value === undefined
+    ? `${column} ? ${p.add(tag.key)}`
+    : `${column} @> ${p.json({ [tag.key]: tag.value })}`;
+}
+
+function notFound(entity: string, id: string): NotFoundError {
+  return new NotFoundError(`${entity} ${id} does not exist: it may have been deleted; re-read`, {
+    details: { entity, id },
+  });
+}
+
+/** The error for a conditional update that matched no row: the row is gone, or moved on. */
+function staleOrMissing(
+  entity: string,
+  id: string,
+  current: Record<string, unknown> | undefined,
+  expectedRevision: number,
+): Error {
+  if (!current) return notFound(entity, id);
+  return new ConflictError(
+    `${entity} "${current.name}" was changed concurrently: expected revision ${expectedRevision}, current revision ${current.revision}; re-read it and retry`,
+    { details: { entity, id, expectedRevision, currentRevision: current.revision } },
+  );
+}

@@ -1,0 +1,56 @@
+import type { Page, PageRequest } from '@featurestore/core';
+import { ValidationError } from '@featurestore/core';
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+/** The page size a request asks for: 100 by default, 1 to 1000. */
+export function pageSizeOf(request: PageRequest | undefined): number {
+  const size = request?.pageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new ValidationError(
+      `pageSize ${size} is invalid: pass an integer from 1 to ${MAX_PAGE_SIZE}, and follow nextPageToken for more`,
+      { details: { field: 'pageSize', value: size } },
+    );
+  }
+  return size;
+}
+
+/**
+ * Keyset pagination: a token holds the sort key of the last item returned (base64url of a JSON
+ * array), so the next page starts strictly after it, whatever was inserted or deleted since.
+ */
+export function encodePageToken(key: readonly string[]): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** The sort key inside `token`, checked to be `parts` strings; `ValidationError` otherwise. */
+export function decodePageToken(token: string, parts: number): string[] {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  if (
+    !Array.isArray(key) ||
+    key.length !== parts ||
+    !key.every((part) => typeof part === 'string')
+  ) {
+    throw new ValidationError(
+      `pageToken ${JSON.stringify(token)} is not a token this listing returned: pass the nextPageToken of the previous page unchanged, or omit it to start over`,
+      { details: { field: 'pageToken', value: token } },
+    );
+  }
+  return key as string[];
+}
+
+/**
+ * Cuts the `size + 1` rows a query fetched to one page; the extra row only says that another
+ * page exists.
+ */
+export function toPage<T>(items: T[], size: number, keyOf: (item: T) => string[]): Page<T> {
+  if (items.length <= size) return { items };
+  const page = items.slice(0, size);
+  return { items: page, nextPageToken: encodePageToken(keyOf(page.at(-1)!)) };
+}

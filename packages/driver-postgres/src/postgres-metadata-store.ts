@@ -1,0 +1,137 @@
+import type { MetadataOperations, MetadataStore } from '@featurestore/core';
+import { FeatureStoreError } from '@featurestore/core';
+import { PostgresMetadataOperations } from './metadata-operations.js';
+import { migrate } from './migrations.js';
+import { openPgClient, type PgPoolLike } from './pg-client.js';
+import { openPGliteClient, type PGliteLike } from './pglite-client.js';
+import type { SqlClient, SqlExecutor } from './sql-client.js';
+import { tablesOf, validateSchemaName } from './sql-text.js';
+
+/** Where the metadata lives: a server (`pg`) or an embedded PGlite database. */
+export type PostgresConnection =
+  /** A `postgres://user:password@host:port/database` URL; the store creates and ends a pool. */
+  | { connectionString: string }
+  /** A `pg.Pool` the caller owns: the store never ends it. */
+  | { pool: PgPoolLike }
+  /** A PGlite data directory; the store creates the instance and closes it. */
+  | { pgliteDir: string }
+  /** A PGlite instance the caller owns: the store never closes it. */
+  | { pglite: PGliteLike };
+
+export type PostgresMetadataStoreOptions = PostgresConnection & {
+  /**
+   * The schema holding every table (default `featurestore`), created when missing. Separate
+   * schemas keep separate stores in one database, e.g. one per test suite.
+   */
+  schema?: string;
+};
+
+export const DEFAULT_SCHEMA = 'featurestore';
+
+/**
+ * `MetadataStore` on PostgreSQL, over `pg` or PGlite with the very same SQL. Opening migrates
+ * the schema (safely when several processes open at once); revisions give optimistic
+ * concurrency; database errors arrive as `FeatureStoreError`s.
+ *
+ * @example
+ * const store = await PostgresMetadataStore.open({ connectionString: process.env.DATABASE_URL! });
+ * const embedded = await PostgresMetadataStore.open({ pgliteDir: './.featurestore/metadata' });
+ * await store.transaction(async (tx) => {
+ *   const project = await tx.getProject({ name: 'fraud' });
+ *   // …
+ * });
+ * await store.close();
+ */
+export class PostgresMetadataStore extends PostgresMetadataOperations implements MetadataStore {
+  readonly driver: string;
+  /** The schema holding the tables. */
+  readonly schema: string;
+  readonly #client: SqlClient;
+  readonly #state: { closed: boolean };
+
+  private constructor(client: SqlClient, schema: string, driver: string) {
+    const state = { closed: false };
+    const assertOpen = () => {
+      if (state.closed) throw closedError(driver, schema);
+    };
+    const guarded: SqlExecutor = {
+      query: (text, params) => {
+        assertOpen();
+        return client.query(text, params);
+      },
+    };
+    super(guarded, tablesOf(schema), (work) => {
+      assertOpen();
+      return client.transaction(work);
+    });
+    this.#client = client;
+    this.#state = state;
+    this.schema = schema;
+    this.driver = driver;
+  }
+
+  /**
+   * Connects, migrates the schema to the newest version and returns the store. Loads only
+   * the client it needs (`pg` or `@electric-sql/pglite`).
+   *
+   * @example
+   * await PostgresMetadataStore.open({ pool, schema: 'featurestore_staging' });
+   */
+  static async open(options: PostgresMetadataStoreOptions): Promise<PostgresMetadataStore> {
+    const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
+    const pglite = 'pgliteDir' in options || 'pglite' in options;
+    const client = pglite ? await openPGliteClient(options) : await openPgClient(options);
+    try {
+      await migrate(client, schema);
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
+    return new PostgresMetadataStore(client, schema, pglite ? 'pglite' : 'postgres');
+  }
+
+  /**
+   * Runs `work` in one transaction on one connection: all of its writes commit, or none.
+   * Use only `tx` inside: on PGlite (one connection) a call on the store itself would wait
+   * for this very transaction to end.
+   */
+  async transaction<T>(work: (tx: MetadataOperations) => Promise<T>): Promise<T> {
+    if (this.#state.closed) throw closedError(this.driver, this.schema);
+    const tables = tablesOf(this.schema);
+    return this.#client.transaction(async (connection) => {
+      let active = true;
+      const tx: SqlExecutor = {
+        query: (text, params) => {
+          if (!active) {
+            return Promise.reject(
+              new FeatureStoreError(
+                'INTERNAL',
+                'this transaction has ended: use its tx object only inside the transaction callback',
+              ),
+            );
+          }
+          return connection.query(text, params);
+        },
+      };
+      try {
+        return await work(new PostgresMetadataOperations(tx, tables, (step) => step(tx)));
+      } finally {
+        active = false;
+      }
+    });
+  }
+
+  /** Ends the pool or PGlite instance if the store created it; later calls fail. */
+  async close(): Promise<void> {
+    if (this.#state.closed) return;
+    this.#state.closed = true;
+    await this.#client.close();
+  }
+}
+
+function closedError(driver: string, schema: string): FeatureStoreError {
+  return new FeatureStoreError(
+    'UNAVAILABLE',
+    `the ${driver} metadata store on schema "${schema}" is closed: open a new one with PostgresMetadataStore.open()`,
+  );
+}
