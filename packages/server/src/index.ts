@@ -1,5 +1,6 @@
 export type { CliIo } from './cli/io.js';
 export { runCli } from './cli/program.js';
 export * from './config.js';
+export * from './oidc-identity-provider.js';
 export * from './open-feature-store.js';
 export { StoreLock } from './store-lock.js';

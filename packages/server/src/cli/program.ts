@@ -8,8 +8,9 @@ import { registerQuickstart } from './quickstart.js';
 
 function buildProgram(io: CliIo): Command {
   const program = new Command('featurestore')
-    .description('Featurestore: define, ingest, version and serve ML features')
-    .version(VERSION)
+    .description(
+      `Featurestore ${VERSION}: define, ingest, version and serve ML features (featurestore --version prints the version)`,
+    )
     .option('--store <dir>', 'embedded store folder', process.env.FEATURESTORE_STORE)
     .option(
       '--config <file>',
@@ -36,7 +37,16 @@ function buildProgram(io: CliIo): Command {
  * success, 1 on an error (printed as one line; the stack only with --verbose).
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  // Not commander's .version(): a root --version would swallow the commands' own --version V.
   const program = buildProgram(io);
+  const commands = new Set(program.commands.map((command) => command.name()));
+  if (
+    argv.some((arg) => arg === '--version' || arg === '-V') &&
+    !argv.some((arg) => commands.has(arg))
+  ) {
+    io.stdout(`${VERSION}\n`);
+    return 0;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

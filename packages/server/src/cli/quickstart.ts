@@ -66,8 +66,10 @@ export function registerQuickstart(program: Command, io: CliIo): void {
         say(`3. updated its metadata → ${formatVersion(featureSet.version)}`);
 
         featureSet = await engine.featureSets.update(principal, PROJECT, 'customers', {
+          // Only the schema: description and tags, absent here, keep their current values.
           schema: {
-            ...customers,
+            primaryKey: customers.primaryKey,
+            eventTime: customers.eventTime,
             features: [...customers.features, { name: 'segment', type: 'string' }],
           },
         });
