@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MetadataOperations, MetadataStore } from '@featurestore/core';
 import { FeatureStoreError } from '@featurestore/core';
 import { PostgresMetadataOperations } from './metadata-operations.js';
@@ -47,21 +48,18 @@ export class PostgresMetadataStore extends PostgresMetadataOperations implements
   /** The schema holding the tables. */
   readonly schema: string;
   readonly #client: SqlClient;
-  readonly #state: { closed: boolean };
+  readonly #state: StoreState;
 
   private constructor(client: SqlClient, schema: string, driver: string) {
-    const state = { closed: false };
-    const assertOpen = () => {
-      if (state.closed) throw closedError(driver, schema);
-    };
+    const state: StoreState = { closed: false, transaction: new AsyncLocalStorage() };
     const guarded: SqlExecutor = {
       query: (text, params) => {
-        assertOpen();
+        assertUsable(state, driver, schema);
         return client.query(text, params);
       },
     };
     super(guarded, tablesOf(schema), (work) => {
-      assertOpen();
+      assertUsable(state, driver, schema);
       return client.transaction(work);
     });
     this.#client = client;
@@ -92,17 +90,17 @@ export class PostgresMetadataStore extends PostgresMetadataOperations implements
 
   /**
    * Runs `work` in one transaction on one connection: all of its writes commit, or none.
-   * Use only `tx` inside: on PGlite (one connection) a call on the store itself would wait
-   * for this very transaction to end.
+   * Make every call inside on `tx`: a call on the store itself fails, since it would run
+   * outside the transaction (and on PGlite, a single connection, wait for it forever).
    */
   async transaction<T>(work: (tx: MetadataOperations) => Promise<T>): Promise<T> {
-    if (this.#state.closed) throw closedError(this.driver, this.schema);
+    assertUsable(this.#state, this.driver, this.schema);
     const tables = tablesOf(this.schema);
     return this.#client.transaction(async (connection) => {
-      let active = true;
+      const scope = { active: true };
       const tx: SqlExecutor = {
         query: (text, params) => {
-          if (!active) {
+          if (!scope.active) {
             return Promise.reject(
               new FeatureStoreError(
                 'INTERNAL',
@@ -114,9 +112,11 @@ export class PostgresMetadataStore extends PostgresMetadataOperations implements
         },
       };
       try {
-        return await work(new PostgresMetadataOperations(tx, tables, (step) => step(tx)));
+        return await this.#state.transaction.run(scope, () =>
+          work(new PostgresMetadataOperations(tx, tables, (step) => step(tx))),
+        );
       } finally {
-        active = false;
+        scope.active = false;
       }
     });
   }
@@ -129,9 +129,28 @@ export class PostgresMetadataStore extends PostgresMetadataOperations implements
   }
 }
 
-function closedError(driver: string, schema: string): FeatureStoreError {
-  return new FeatureStoreError(
-    'UNAVAILABLE',
-    `the ${driver} metadata store on schema "${schema}" is closed: open a new one with PostgresMetadataStore.open()`,
-  );
+interface StoreState {
+  closed: boolean;
+  /** Marks the async work a `transaction()` callback started, while the transaction runs. */
+  transaction: AsyncLocalStorage<{ active: boolean }>;
+}
+
+/**
+ * Refuses calls on a closed store, and calls on the store from inside its own transaction
+ * callback: they would run outside the transaction (and on PGlite, with its one connection,
+ * wait for it forever), so they fail with a message instead of hanging.
+ */
+function assertUsable(state: StoreState, driver: string, schema: string): void {
+  if (state.closed) {
+    throw new FeatureStoreError(
+      'UNAVAILABLE',
+      `the ${driver} metadata store on schema "${schema}" is closed: open a new one with PostgresMetadataStore.open()`,
+    );
+  }
+  if (state.transaction.getStore()?.active) {
+    throw new FeatureStoreError(
+      'INTERNAL',
+      `the ${driver} metadata store was called inside its own transaction callback: make every call in the callback on its tx argument`,
+    );
+  }
 }

@@ -60,6 +60,23 @@ describe('store lifecycle', () => {
     await expect(leaked!.listUsers()).rejects.toThrow(/transaction has ended/);
   });
 
+  it('refuses calls on the store from inside its own transaction callback', async () => {
+    await expect(
+      store.transaction(async () => {
+        await store.listUsers();
+      }),
+    ).rejects.toThrow(/inside its own transaction callback: make every call .* on its tx/);
+    await expect(store.transaction(() => store.transaction(async () => 1))).rejects.toThrow(
+      /inside its own transaction callback/,
+    );
+    // Work the callback started may use the store once the transaction is over.
+    let later: Promise<unknown> | undefined;
+    await store.transaction(async () => {
+      later = new Promise((resolve) => setTimeout(resolve, 20)).then(() => store.listUsers());
+    });
+    await expect(later).resolves.toMatchObject({ items: [] });
+  });
+
   it('rejects an invalid schema name before connecting', async () => {
     for (const bad of ['Bad', 'pg_catalog', 'a-b', '', 'x'.repeat(64)]) {
       await expect(
@@ -84,6 +101,8 @@ describe('an injected PGlite', () => {
       const own = await PostgresMetadataStore.open({ pglite: db, schema: 'injected' });
       expect(own.driver).toBe('pglite');
       expect((await own.listProjects()).items).toEqual([]);
+      // With one connection, a store call inside the transaction would wait forever: it fails.
+      await expect(own.transaction(() => own.listUsers())).rejects.toThrow(/tx argument/);
       await own.close();
       const tables = await db.query<{ count: number }>(
         "SELECT count(*)::int AS count FROM pg_tables WHERE schemaname = 'injected'",
