@@ -1,1 +1,5 @@
-export {};
+/**
+ * `@featurestore/driver-duckdb`: the local compute engine. Ingestion, retrieval and
+ * point-in-time joins on one machine with DuckDB.
+ */
+export { DuckDbComputeEngine, type DuckDbComputeEngineOptions } from './duckdb-compute-engine.js';

@@ -1,0 +1,298 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type FeatureSetSchema,
+  type FeatureSpec,
+  type IngestJobResult,
+  type IngestJobSpec,
+  ValidationError,
+} from '@featurestore/core';
+import type { JobRun, Row } from './job-run.js';
+import { joinUri, localPath } from './local-paths.js';
+import { ensureFolder, PARQUET_OPTIONS } from './output-files.js';
+import { type ColumnParser, columnParser, typeHint } from './parse-values.js';
+import { checkSchema } from './schema-checks.js';
+import { columnList, openSource, type RawColumn, type SourceFile } from './sources.js';
+import { ident, literal } from './sql.js';
+import { computeStatistics } from './statistics.js';
+
+/** Parts are split at about this size; each holds row groups of 122,880 rows. */
+const PART_SIZE = '256MB';
+
+interface PlannedColumn {
+  feature: FeatureSpec;
+  raw: RawColumn;
+  parser: ColumnParser;
+  /** Key or event-time column: may not be empty. */
+  required: 'primary key' | 'event time' | undefined;
+}
+
+interface PlannedFile {
+  file: SourceFile;
+  index: number;
+  columns: PlannedColumn[];
+}
+
+/** A per-row condition of the validation pass and how to report its first failing row. */
+interface Check {
+  sql: string;
+  /** The value shown in the message. */
+  value?: string;
+  describe(value: unknown): { message: string; column?: string };
+}
+
+function checkColumns(files: readonly SourceFile[], spec: IngestJobSpec): void {
+  const [first] = files;
+  if (!first) {
+    throw new ValidationError('the ingestion names no source files: give at least one', {
+      details: { field: 'sources' },
+    });
+  }
+  const names = (file: SourceFile) => new Set(file.columns.map((column) => column.name));
+  const firstNames = names(first);
+  for (const file of files.slice(1)) {
+    const other = names(file);
+    const same = other.size === firstNames.size && [...other].every((name) => firstNames.has(name));
+    if (!same) {
+      throw new ValidationError(
+        `${first.name} and ${file.name} have different columns (${first.name}: ${columnList(first.columns)}; ` +
+          `${file.name}: ${columnList(file.columns)}): all files of one ingestion need the same columns; ingest them separately or fix the odd file`,
+        { details: { files: [first.uri, file.uri] } },
+      );
+    }
+  }
+  for (const feature of spec.schema.features) {
+    if (!firstNames.has(feature.name)) {
+      throw new ValidationError(
+        `${first.name} has no column "${feature.name}" (found: ${columnList(first.columns)}): add the column to the file or fix the schema`,
+        { details: { file: first.uri, column: feature.name } },
+      );
+    }
+  }
+  if (spec.ignoreExtraColumns) return;
+  const known = new Set(spec.schema.features.map((feature) => feature.name));
+  const extra = first.columns.find((column) => !known.has(column.name));
+  if (extra) {
+    throw new ValidationError(
+      `${first.name} has column "${extra.name}", which the schema does not define: remove it from the file, add it to the schema, or set ignoreExtraColumns`,
+      { details: { file: first.uri, column: extra.name } },
+    );
+  }
+}
+
+function planFile(file: SourceFile, index: number, schema: FeatureSetSchema): PlannedFile {
+  const columns = schema.features.map((feature): PlannedColumn => {
+    const raw = file.column(feature.name);
+    const parser = columnParser(feature.type, raw.kind);
+    if (!parser) {
+      const found = raw.kind.kind === 'native' ? raw.kind.sqlType : 'text';
+      throw new ValidationError(
+        `${file.name} column "${feature.name}" has type ${found}, which cannot hold ${feature.type} values: write it as ${feature.type} or change the feature's type`,
+        { details: { file: file.uri, column: feature.name, found, expected: feature.type } },
+      );
+    }
+    const required = schema.primaryKey.includes(feature.name)
+      ? 'primary key'
+      : feature.name === schema.eventTime
+        ? 'event time'
+        : undefined;
+    return { feature, raw, parser, required };
+  });
+  return { file, index, columns };
+}
+
+/**
+ * One file's rows, each with its place in the whole source (`__row`) and per feature the
+ * parsed value `__p<i>`; to validate, also the display text `__d<i>` and the flags
+ * `__invalid<i>` (present but not a valid value) and `__empty<i>` (absent).
+ */
+function fileRowsSql(plan: PlannedFile, offset: bigint, mode: 'validate' | 'write'): string {
+  const raw = ['__ord'];
+  plan.columns.forEach(({ raw: column, parser }, i) => {
+    raw.push(`${parser.normalize(column.raw)} AS __n${i}`);
+    if (mode === 'validate') {
+      raw.push(`${column.display} AS __d${i}`, `${column.nested ?? 'false'} AS __x${i}`);
+    }
+  });
+  if (mode === 'validate') raw.push(`${plan.file.badRecord ?? 'false'} AS __bad_record`);
+  const parsed = plan.columns.map(({ parser }, i) => `${parser.parse(`__n${i}`)} AS __p${i}`);
+  const out = [
+    `${plan.index} AS __file`,
+    '__ord',
+    `CAST(${offset} + __ord - 1 AS BIGINT) AS __row`,
+  ];
+  plan.columns.forEach(({ feature, parser }, i) => {
+    out.push(`__p${i}`);
+    if (mode === 'write') return;
+    const nested = feature.type.startsWith('list<') ? '' : ` OR (__n${i} IS NOT NULL AND __x${i})`;
+    out.push(
+      `__d${i}`,
+      `(${parser.invalid(`__n${i}`, `__p${i}`)}${nested}) AS __invalid${i}`,
+      `(__n${i} IS NULL) AS __empty${i}`,
+    );
+  });
+  if (mode === 'validate') out.push('__bad_record');
+  return (
+    `SELECT ${out.join(', ')} FROM (SELECT *, ${parsed.join(', ')} ` +
+    `FROM (SELECT ${raw.join(', ')} FROM ${plan.file.from}))`
+  );
+}
+
+function shown(raw: RawColumn, value: unknown): string {
+  return raw.displayIsJson ? String(value) : JSON.stringify(String(value));
+}
+
+/** The checks of the validation pass, in the order reported when two fail on one row. */
+function checksOf(plan: PlannedFile): Check[] {
+  const checks: Check[] = [
+    {
+      sql: '__bad_record',
+      describe: () => ({ message: ': the record is not a JSON object: write one object per line' }),
+    },
+  ];
+  plan.columns.forEach(({ feature, raw, required }, i) => {
+    checks.push({
+      sql: `__invalid${i}`,
+      value: `__d${i}`,
+      describe: (value) => ({
+        message: `, column "${feature.name}": ${shown(raw, value)} is not a ${feature.type} (expected ${typeHint(feature.type)}): fix the value or change the feature's type`,
+        column: feature.name,
+      }),
+    });
+    if (required) {
+      checks.push({
+        sql: `__empty${i}`,
+        describe: () => ({
+          message: `, column "${feature.name}": the ${required} is empty: every row needs a ${required} value`,
+          column: feature.name,
+        }),
+      });
+    }
+  });
+  return checks;
+}
+
+interface Summary {
+  rowsPerFile: bigint[];
+  problem?: ValidationError;
+}
+
+/** One streaming pass over every file: its row count and the first row failing each check. */
+async function validate(run: JobRun, plans: readonly PlannedFile[]): Promise<Summary> {
+  const checks = plans[0] ? checksOf(plans[0]) : [];
+  const aggregates = ['__file', 'count(*) AS __rows'];
+  checks.forEach((check, k) => {
+    aggregates.push(`min(__ord) FILTER (WHERE ${check.sql}) AS r${k}`);
+    if (check.value) {
+      aggregates.push(`arg_min(${check.value}, __ord) FILTER (WHERE ${check.sql}) AS v${k}`);
+    }
+  });
+  const rows = plans.map((plan) => fileRowsSql(plan, 0n, 'validate')).join(' UNION ALL ');
+  const result = await run.query(
+    `SELECT ${aggregates.join(', ')} FROM (${rows}) GROUP BY __file ORDER BY __file`,
+  );
+  const byFile = new Map<number, Row>(result.map((row) => [Number(row.__file), row]));
+  const rowsPerFile = plans.map((plan) => BigInt((byFile.get(plan.index)?.__rows as bigint) ?? 0n));
+  for (const plan of plans) {
+    const row = byFile.get(plan.index);
+    if (!row) continue;
+    let best: { line: bigint; check: Check; k: number } | undefined;
+    checks.forEach((check, k) => {
+      const line = row[`r${k}`];
+      if (line === null || line === undefined) return;
+      const at = BigInt(line as bigint);
+      if (!best || at < best.line) best = { line: at, check, k };
+    });
+    if (!best) continue;
+    const { line, check, k } = best;
+    const value = row[`v${k}`];
+    const { message, column } = check.describe(value);
+    return {
+      rowsPerFile,
+      problem: new ValidationError(
+        `${plan.file.name} row ${line} (${plan.file.rowsAre})${message}`,
+        {
+          details: {
+            file: plan.file.uri,
+            row: Number(line),
+            ...(column === undefined ? {} : { column }),
+            ...(value === undefined || value === null ? {} : { value: String(value) }),
+          },
+        },
+      ),
+    };
+  }
+  return { rowsPerFile };
+}
+
+/** The part files DuckDB wrote, in part order. */
+async function partFiles(folder: string): Promise<string[]> {
+  const names = (await readdir(folder)).filter((name) => /^part-\d+\.parquet$/.test(name));
+  const number = (name: string) => Number(/\d+/.exec(name)![0]);
+  return names.sort((a, b) => number(a) - number(b));
+}
+
+/**
+ * Validates a source against its schema, then writes it as typed Parquet parts plus `__row`.
+ * Nothing is written before validation passes, and a failure removes whatever was written.
+ */
+export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<IngestJobResult> {
+  checkSchema(spec.schema);
+  const prefix = localPath(spec.outputPrefix);
+  run.progress(0, 'reading the source headers');
+  const files: SourceFile[] = [];
+  for (const uri of spec.sources) files.push(await openSource(run, uri, spec.format));
+  checkColumns(files, spec);
+  const plans = files.map((file, index) => planFile(file, index, spec.schema));
+
+  run.progress(0.1, `validating ${files.length} file(s)`);
+  const summary = await validate(run, plans);
+  if (summary.problem) throw summary.problem;
+  const total = summary.rowsPerFile.reduce((sum, rows) => sum + rows, 0n);
+  if (total === 0n) {
+    const names = files.map((file) => file.name).join(', ');
+    throw new ValidationError(`${names}: the source has no rows, only a header: add rows`, {
+      details: { files: files.map((file) => file.uri) },
+    });
+  }
+
+  run.progress(0.5, `writing ${total} rows as Parquet`);
+  await ensureFolder(run, prefix);
+  const staging = join(prefix, `.staging-${randomUUID()}`);
+  run.onFailure(() => rm(staging, { recursive: true, force: true }));
+  let offset = 0n;
+  const rows = plans.map((plan, i) => {
+    const sql = fileRowsSql(plan, offset, 'write');
+    offset += summary.rowsPerFile[i] ?? 0n;
+    return sql;
+  });
+  const select = spec.schema.features.map((feature, i) => `__p${i} AS ${ident(feature.name)}`);
+  await run.query(
+    `COPY (SELECT ${select.join(', ')}, __row FROM (${rows.join(' UNION ALL ')})) ` +
+      `TO ${literal(staging)} (${PARQUET_OPTIONS}, FILE_SIZE_BYTES '${PART_SIZE}', FILENAME_PATTERN 'part-{i}')`,
+  );
+
+  run.progress(0.8, 'computing statistics');
+  const parts = await partFiles(staging);
+  const { rowCount, statistics } = await computeStatistics(
+    run,
+    parts.map((name) => join(staging, name)),
+    spec.schema,
+  );
+
+  run.throwIfCancelled();
+  // Parts of an earlier, failed attempt at the same prefix would otherwise mix in.
+  for (const stale of await partFiles(prefix)) await rm(join(prefix, stale), { force: true });
+  for (const name of parts) {
+    await rename(join(staging, name), join(prefix, name));
+    run.onFailure(() => rm(join(prefix, name), { force: true }));
+  }
+  await rm(staging, { recursive: true, force: true });
+  run.progress(1, `ingested ${rowCount} rows`);
+  return {
+    rowCount,
+    files: parts.map((name) => joinUri(spec.outputPrefix, name)),
+    statistics,
+  };
+}

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { DataFormat, FeatureType } from '@featurestore/core';
+import { csvTextSql } from './column-types.js';
+import type { JobRun } from './job-run.js';
+import { localPath } from './local-paths.js';
+import { ident, literal } from './sql.js';
+
+export const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880';
+const CSV_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', NULLSTR ''`;
+
+/** Creates a folder (and its parents) and arranges for whatever was created to go on failure. */
+export async function ensureFolder(run: JobRun, path: string): Promise<void> {
+  const created = await mkdir(path, { recursive: true });
+  if (created !== undefined) {
+    run.onFailure(() => rm(created, { recursive: true, force: true }));
+  }
+}
+
+/** One output column: SQL, its name, and its feature type when it has one. */
+export interface OutputColumn {
+  sql: string;
+  name: string;
+  type?: FeatureType;
+}
+
+/** The SELECT list of an output: CSV gets the text conventions of ingestion, Parquet types. */
+export function outputList(columns: readonly OutputColumn[], format: DataFormat): string {
+  return columns
+    .map(({ sql, name, type }) => {
+      const value = format === 'csv' && type !== undefined ? csvTextSql(sql, type) : sql;
+      return `${value} AS ${ident(name)}`;
+    })
+    .join(', ');
+}
+
+/**
+ * Writes a query's rows to one file, through a temporary file renamed into place, so a
+ * reader never sees half a file and a failure leaves nothing. Returns the row count.
+ */
+export async function writeOutputFile(
+  run: JobRun,
+  query: string,
+  output: { uri: string; format: Exclude<DataFormat, 'json'> },
+): Promise<number> {
+  const path = localPath(output.uri);
+  await ensureFolder(run, dirname(path));
+  const temporary = `${path}.tmp-${randomUUID()}`;
+  run.onFailure(() => rm(temporary, { force: true }));
+  const options = output.format === 'csv' ? CSV_OPTIONS : PARQUET_OPTIONS;
+  const [result] = await run.query(`COPY (${query}) TO ${literal(temporary)} (${options})`);
+  run.throwIfCancelled();
+  await rename(temporary, path);
+  run.onFailure(() => rm(path, { force: true }));
+  return Number(result?.Count ?? 0);
+}

@@ -1,0 +1,181 @@
+import { elementType, type FeatureType, type ScalarType } from '@featurestore/core';
+import { isList, sqlType } from './column-types.js';
+
+/*
+ * SQL that turns a source column into its feature type, and tells an absent value from one
+ * that does not parse. Text (CSV fields, JSON values) is parsed strictly, so a value is never
+ * silently rounded or truncated: integers must be integer literals, dates `YYYY-MM-DD`,
+ * times ISO 8601 (no zone = UTC), bytes base64, lists JSON arrays. Parquet columns keep their
+ * native types and are converted only where no information is lost.
+ */
+
+/** A raw column is text (CSV, JSON) or has a native DuckDB type (Parquet, JSON entities). */
+export type RawKind = { kind: 'text' } | { kind: 'native'; sqlType: string };
+
+const TEXT: RawKind = { kind: 'text' };
+
+const INTEGER_TYPES = new Set([
+  'TINYINT',
+  'SMALLINT',
+  'INTEGER',
+  'BIGINT',
+  'HUGEINT',
+  'UTINYINT',
+  'USMALLINT',
+  'UINTEGER',
+  'UBIGINT',
+  'UHUGEINT',
+]);
+const TIME_TYPES = new Set([
+  'TIMESTAMP',
+  'TIMESTAMP_S',
+  'TIMESTAMP_MS',
+  'TIMESTAMP_NS',
+  'TIMESTAMP WITH TIME ZONE',
+  'DATE',
+]);
+
+const isFloat = (type: string) =>
+  type === 'FLOAT' || type === 'DOUBLE' || type.startsWith('DECIMAL');
+const isNumeric = (type: string) => INTEGER_TYPES.has(type) || isFloat(type);
+
+const ISO_TIME =
+  '-?[0-9]{4,}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?';
+// DuckDB wants seconds: `2024-01-31T12:00Z` becomes `2024-01-31T12:00:00Z`.
+const NO_SECONDS = '^(-?[0-9]{4,}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})([Z+-].*)?$';
+
+function textScalar(x: string, type: ScalarType): string {
+  const t = `trim(${x})`;
+  switch (type) {
+    case 'string':
+      return x;
+    case 'bytes':
+      return `TRY(from_base64(${x}))`;
+    case 'bool':
+      return `TRY_CAST(${t} AS BOOLEAN)`;
+    case 'int32':
+    case 'int64':
+      return `CASE WHEN regexp_full_match(${t}, '[+-]?[0-9]+') THEN TRY_CAST(${t} AS ${sqlType(type)}) END`;
+    case 'float64':
+      return `TRY_CAST(${t} AS DOUBLE)`;
+    case 'float32':
+      return `CASE WHEN isinf(TRY_CAST(${t} AS FLOAT)) AND NOT isinf(TRY_CAST(${t} AS DOUBLE)) THEN NULL ELSE TRY_CAST(${t} AS FLOAT) END`;
+    case 'date':
+      return `CASE WHEN regexp_full_match(${t}, '-?[0-9]{4,}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST(${t} AS DATE) END`;
+    case 'timestamp': {
+      const u = `upper(${t})`;
+      return `CASE WHEN regexp_full_match(${u}, '${ISO_TIME}') THEN TRY_CAST(regexp_replace(${u}, '${NO_SECONDS}', '\\1:00\\2') AS TIMESTAMPTZ) END`;
+    }
+  }
+}
+
+/** The conversion of a native value, or undefined when the types don't fit. */
+function nativeScalar(x: string, from: string, type: ScalarType): string | undefined {
+  if (from === 'VARCHAR') return textScalar(x, type);
+  switch (type) {
+    case 'bool':
+      return from === 'BOOLEAN' ? x : undefined;
+    case 'int32':
+    case 'int64':
+      if (INTEGER_TYPES.has(from)) return `TRY_CAST(${x} AS ${sqlType(type)})`;
+      if (isFloat(from)) {
+        return `CASE WHEN ${x} = trunc(${x}) THEN TRY_CAST(${x} AS ${sqlType(type)}) END`;
+      }
+      return undefined;
+    case 'float64':
+      return isNumeric(from) ? `TRY_CAST(${x} AS DOUBLE)` : undefined;
+    case 'float32':
+      return isNumeric(from)
+        ? `CASE WHEN isinf(TRY_CAST(${x} AS FLOAT)) AND NOT isinf(CAST(${x} AS DOUBLE)) THEN NULL ELSE TRY_CAST(${x} AS FLOAT) END`
+        : undefined;
+    case 'string':
+      return undefined;
+    case 'bytes':
+      return from === 'BLOB' ? x : undefined;
+    case 'date':
+      return from === 'DATE' ? x : undefined;
+    case 'timestamp':
+      return TIME_TYPES.has(from) ? `TRY_CAST(${x} AS TIMESTAMPTZ)` : undefined;
+  }
+}
+
+/** How one raw column becomes one typed column, as SQL over the column's expression. */
+export interface ColumnParser {
+  /** The raw value with blanks as NULL: NULL means the value is absent. */
+  normalize(raw: string): string;
+  /** The typed value of a normalized value; NULL when absent or invalid. */
+  parse(normalized: string): string;
+  /** True when a normalized value is present but is not a valid value of the type. */
+  invalid(normalized: string, parsed: string): string;
+}
+
+const countPresent = (list: string) => `len(list_filter(${list}, lambda __x: __x IS NOT NULL))`;
+
+/**
+ * The parser of a raw column into `type`, or undefined when a native column can never hold
+ * that type (say, a Parquet BLOB for an int64 feature).
+ */
+export function columnParser(type: FeatureType, raw: RawKind = TEXT): ColumnParser | undefined {
+  const scalar = elementType(type);
+  const from = raw.kind === 'native' ? raw.sqlType : 'VARCHAR';
+  const text = from === 'VARCHAR';
+  const keepBlanks = scalar === 'string' || scalar === 'bytes';
+  const normalize = (x: string) =>
+    text && (isList(type) || !keepBlanks) ? `NULLIF(trim(${x}), '')` : x;
+
+  if (!isList(type)) {
+    const probe = nativeScalar('__probe', from, scalar);
+    if (probe === undefined) return undefined;
+    return {
+      normalize,
+      parse: (n) => `CAST(${nativeScalar(n, from, scalar)} AS ${sqlType(type)})`,
+      invalid: (n, p) => `(${n} IS NOT NULL AND ${p} IS NULL)`,
+    };
+  }
+
+  if (text) {
+    // A JSON array; each element is parsed like a scalar of the element type.
+    const elements = (n: string) => `CAST(json(${n}) AS VARCHAR[])`;
+    return {
+      normalize,
+      parse: (n) =>
+        `CAST(CASE WHEN json_valid(${n}) THEN CASE WHEN json_type(${n}) = 'ARRAY' THEN list_transform(${elements(n)}, lambda __e: ${textScalar('__e', scalar)}) END END AS ${sqlType(type)})`,
+      invalid: (n, p) =>
+        `(CASE WHEN ${n} IS NULL THEN false WHEN ${p} IS NULL THEN true ELSE ${countPresent(elements(n))} <> ${countPresent(p)} END)`,
+    };
+  }
+
+  if (!from.endsWith('[]')) return undefined;
+  const fromElement = from.slice(0, -2);
+  const element = nativeScalar('__e', fromElement, scalar);
+  if (element === undefined) return undefined;
+  return {
+    normalize,
+    parse: (n) => `CAST(list_transform(${n}, lambda __e: ${element}) AS ${sqlType(type)})`,
+    invalid: (n, p) =>
+      `(CASE WHEN ${n} IS NULL THEN false WHEN ${p} IS NULL THEN true ELSE ${countPresent(n)} <> ${countPresent(p)} END)`,
+  };
+}
+
+/** What a valid value looks like, for error messages. */
+export function typeHint(type: FeatureType): string {
+  if (isList(type)) return `a JSON array such as ["a", "b"] or [1, 2]`;
+  switch (type as ScalarType) {
+    case 'bool':
+      return 'true or false';
+    case 'int32':
+    case 'int64':
+      return 'an integer such as 42';
+    case 'float32':
+    case 'float64':
+      return 'a number such as 12.5, with a dot for decimals';
+    case 'bytes':
+      return 'base64 such as aGVsbG8=';
+    case 'date':
+      return 'YYYY-MM-DD';
+    case 'timestamp':
+      return 'ISO 8601 such as 2024-01-31T12:00:00Z (no zone = UTC)';
+    default:
+      return 'text';
+  }
+}

@@ -1,0 +1,69 @@
+import { elementType, type FeatureSetSchema, type FeatureStatistics } from '@featurestore/core';
+import { isList, isoTimeSql } from './column-types.js';
+import type { JobRun } from './job-run.js';
+import { ident, literalList } from './sql.js';
+
+const NUMERIC = new Set(['int32', 'int64', 'float32', 'float64']);
+
+const toNumber = (value: unknown) =>
+  typeof value === 'bigint' ? Number(value) : (value as number | null);
+
+/**
+ * Row count and per-feature statistics of written Parquet files, computed by DuckDB in one
+ * scan. `count` is the number of non-null values (as in pandas and Spark `describe`).
+ */
+export async function computeStatistics(
+  run: JobRun,
+  paths: readonly string[],
+  schema: FeatureSetSchema,
+): Promise<{ rowCount: number; statistics: Record<string, FeatureStatistics> }> {
+  const select = ['count(*) AS __rows'];
+  schema.features.forEach((feature, i) => {
+    const column = ident(feature.name);
+    const scalar = elementType(feature.type);
+    select.push(`count(${column}) AS c${i}`, `approx_count_distinct(${column}) AS d${i}`);
+    if (isList(feature.type) || scalar === 'bytes') return;
+    if (NUMERIC.has(scalar)) {
+      select.push(
+        `CAST(min(${column}) AS DOUBLE) AS lo${i}`,
+        `CAST(max(${column}) AS DOUBLE) AS hi${i}`,
+        `avg(${column}) AS mean${i}`,
+        `stddev_samp(${column}) AS sd${i}`,
+      );
+    } else if (scalar === 'timestamp') {
+      select.push(
+        `${isoTimeSql(`min(${column})`)} AS lo${i}`,
+        `${isoTimeSql(`max(${column})`)} AS hi${i}`,
+      );
+    } else if (scalar === 'date') {
+      select.push(
+        `strftime(min(${column}), '%Y-%m-%d') AS lo${i}`,
+        `strftime(max(${column}), '%Y-%m-%d') AS hi${i}`,
+      );
+    } else {
+      select.push(`min(${column}) AS lo${i}`, `max(${column}) AS hi${i}`);
+    }
+  });
+  const [row = {}] = await run.query(
+    `SELECT ${select.join(', ')} FROM read_parquet(${literalList(paths)})`,
+  );
+  const rowCount = toNumber(row.__rows) ?? 0;
+  const statistics: Record<string, FeatureStatistics> = {};
+  schema.features.forEach((feature, i) => {
+    const count = toNumber(row[`c${i}`]) ?? 0;
+    const stats: FeatureStatistics = { count, nulls: rowCount - count };
+    const approxDistinct = toNumber(row[`d${i}`]);
+    if (approxDistinct !== null && approxDistinct !== undefined)
+      stats.approxDistinct = approxDistinct;
+    const lo = row[`lo${i}`];
+    const hi = row[`hi${i}`];
+    if (lo !== null && lo !== undefined) stats.min = lo as number | string | boolean;
+    if (hi !== null && hi !== undefined) stats.max = hi as number | string | boolean;
+    const mean = toNumber(row[`mean${i}`]);
+    const stddev = toNumber(row[`sd${i}`]);
+    if (typeof mean === 'number') stats.mean = mean;
+    if (typeof stddev === 'number') stats.stddev = stddev;
+    statistics[feature.name] = stats;
+  });
+  return { rowCount, statistics };
+}
