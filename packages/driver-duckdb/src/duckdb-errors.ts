@@ -1,4 +1,5 @@
 import { FeatureStoreError, ValidationError } from '@featurestore/core';
+import { firstInvalidJsonLine } from './json-lines.js';
 
 /** A file a job reads, as DuckDB names it (its local path) and as users know it. */
 export interface KnownFile {
@@ -38,16 +39,23 @@ function csvError(message: string, files: readonly KnownFile[]): Problem | undef
   };
 }
 
-function jsonError(message: string, files: readonly KnownFile[]): Problem | undefined {
-  const match = /Malformed JSON in file "(.*)", at byte (\d+) in line (\d+): ([^\n]*)/.exec(
-    message,
-  );
+async function jsonError(
+  message: string,
+  files: readonly KnownFile[],
+): Promise<Problem | undefined> {
+  const match = /Malformed JSON in file "(.*)", at byte \d+ in line \d+: ([^\n]*)/.exec(message);
   if (!match) return undefined;
-  const [, path = '', byte, line, reason = ''] = match;
+  const [, path = '', reason = ''] = match;
   const file = fileNamed(files, path);
+  const line = await firstInvalidJsonLine(path).catch(() => undefined);
+  const where = line === undefined ? '' : ` line ${line}`;
   return {
-    message: `${file?.name ?? path} line ${line} is not valid JSON (${reason.trim().replace(/\.$/, '')}, at byte ${byte}): write one JSON object per line`,
-    details: { file: file?.uri ?? path, line: Number(line), reason: reason.trim() },
+    message: `${file?.name ?? path}${where} is not valid JSON (${reason.trim().replace(/\.$/, '')}): write one JSON object per line`,
+    details: {
+      file: file?.uri ?? path,
+      ...(line === undefined ? {} : { line }),
+      reason: reason.trim(),
+    },
   };
 }
 
@@ -76,12 +84,15 @@ function unicodeError(message: string, files: readonly KnownFile[]): Problem | u
  * `ValidationError` naming the file and line; anything else is an internal error that keeps
  * DuckDB's message.
  */
-export function convertDuckDbError(error: unknown, files: readonly KnownFile[]): Error {
+export async function convertDuckDbError(
+  error: unknown,
+  files: readonly KnownFile[],
+): Promise<Error> {
   if (error instanceof FeatureStoreError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const converted =
     csvError(message, files) ??
-    jsonError(message, files) ??
+    (await jsonError(message, files)) ??
     parquetError(message, files) ??
     unicodeError(message, files);
   if (converted) {

@@ -34,7 +34,7 @@ export class JobRun {
       return reader.getRowObjectsJS() as Row[];
     } catch (error) {
       this.throwIfCancelled();
-      throw convertDuckDbError(error, this.#files);
+      throw await convertDuckDbError(error, this.#files);
     }
   }
 

@@ -2,6 +2,11 @@
  * `@featurestore/core/testing`: the conformance suites every driver runs against its real
  * backend, and the helpers they share.
  */
+
+export {
+  type ComputeEngineConformanceOptions,
+  computeEngineConformance,
+} from './compute-engine-conformance.js';
 export {
   type MetadataStoreCapability,
   type MetadataStoreConformanceOptions,

@@ -1,0 +1,1479 @@
+import assert from 'node:assert/strict';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { FeatureType } from '../model/feature-types.js';
+import type { FeatureSetSchema } from '../model/records.js';
+import type {
+  ComputeEngine,
+  DataFormat,
+  IngestionInput,
+  IngestJobResult,
+  JobProgress,
+  JobRunContext,
+  JobSpec,
+} from '../ports/compute-engine.js';
+import type { SuiteApi } from './suite-api.js';
+
+export interface ComputeEngineConformanceOptions {
+  /** Entity rows of the randomized point-in-time test (default 300); 0 switches it off. */
+  randomizedEntities?: number;
+  /** Seed of the randomized test's generator (default 20240131). */
+  seed?: number;
+  /** Rows of the input that is cancelled while running (default 100,000). */
+  cancelRows?: number;
+  /** Timeout of each case in milliseconds (default 60 s). */
+  timeout?: number;
+}
+
+/*
+ * The job contract every ComputeEngine meets, on files in a temp folder (file:// URIs).
+ * CSV conventions checked here: a header line; times ISO 8601 (no zone = UTC, written with
+ * `Z`); lists as JSON arrays; bytes as base64; an empty field is NULL, `""` an empty string.
+ */
+
+type Cell = string | null;
+
+interface CsvTable {
+  header: string[];
+  rows: Cell[][];
+}
+
+/** RFC 4180 as written by the engines: an unquoted empty field is NULL, `""` is ''. */
+function parseCsv(text: string): Cell[][] {
+  const rows: Cell[][] = [];
+  let row: Cell[] = [];
+  const endRow = () => {
+    rows.push(row);
+    row = [];
+  };
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] === '"') {
+      let value = '';
+      i++;
+      for (;;) {
+        const quote = text.indexOf('"', i);
+        assert.ok(quote >= 0, 'unterminated quote in CSV output');
+        value += text.slice(i, quote);
+        i = quote + 1;
+        if (text[i] !== '"') break;
+        value += '"';
+        i++;
+      }
+      row.push(value);
+    } else {
+      let end = i;
+      while (end < text.length && !',\r\n'.includes(text[end]!)) end++;
+      const value = text.slice(i, end);
+      row.push(value === '' ? null : value);
+      i = end;
+    }
+    if (text[i] === ',') {
+      i++;
+      if (i === text.length) {
+        row.push(null);
+        endRow();
+      }
+      continue;
+    }
+    if (text[i] === '\r') i++;
+    if (text[i] === '\n') i++;
+    endRow();
+  }
+  return rows;
+}
+
+async function readCsv(uri: string): Promise<CsvTable> {
+  const [header = [], ...rows] = parseCsv(await readFile(fileURLToPath(uri), 'utf8'));
+  return { header: header.map(String), rows };
+}
+
+/** Every file under a folder, recursively; none when it doesn't exist. */
+async function filesUnder(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true, recursive: true }).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    },
+  );
+  return entries
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+/** mulberry32: a small, seedable generator, so a failing case can be replayed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return /[",\n\r]/.test(text) || text === '' ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csvText(header: readonly string[], rows: readonly unknown[][]): string {
+  return `${[header, ...rows].map((row) => row.map(csvField).join(',')).join('\n')}\n`;
+}
+
+/** Asserts one output cell against the expected value of a feature type. */
+function assertCell(type: FeatureType, actual: Cell, expected: unknown, where: string): void {
+  if (expected === null || expected === undefined) {
+    assert.equal(actual, null, `${where}: expected NULL (an empty field)`);
+    return;
+  }
+  assert.notEqual(actual, null, `${where}: expected ${JSON.stringify(expected)}, got NULL`);
+  const text = actual as string;
+  if (type === 'timestamp') {
+    assert.match(text, /Z$/, `${where}: times are written in UTC with Z`);
+    assert.equal(new Date(text).toISOString(), new Date(expected as string).toISOString(), where);
+  } else if (type === 'float32') {
+    assert.equal(Math.fround(Number(text)), Math.fround(expected as number), where);
+  } else if (type === 'float64') {
+    assert.equal(Number(text), expected, where);
+  } else if (type.startsWith('list<')) {
+    assert.deepEqual(JSON.parse(text), expected, where);
+  } else {
+    assert.equal(text, String(expected), where);
+  }
+}
+
+function assertTable(
+  table: CsvTable,
+  schema: FeatureSetSchema,
+  expected: readonly Record<string, unknown>[],
+  label: string,
+): void {
+  assert.deepEqual(
+    table.header,
+    schema.features.map((feature) => feature.name),
+    `${label}: exactly the schema's columns, in order`,
+  );
+  assert.equal(table.rows.length, expected.length, `${label}: row count`);
+  expected.forEach((row, r) => {
+    schema.features.forEach((feature, c) => {
+      assertCell(
+        feature.type,
+        table.rows[r]![c] ?? null,
+        row[feature.name],
+        `${label} row ${r + 1} "${feature.name}"`,
+      );
+    });
+  });
+}
+
+const ALL_TYPES: FeatureSetSchema = {
+  primaryKey: ['id'],
+  eventTime: 'ts',
+  features: [
+    { name: 'id', type: 'int64' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'flag', type: 'bool' },
+    { name: 'small', type: 'int32' },
+    { name: 'big', type: 'int64' },
+    { name: 'ratio', type: 'float32' },
+    { name: 'amount', type: 'float64' },
+    { name: 'name', type: 'string' },
+    { name: 'blob', type: 'bytes' },
+    { name: 'day', type: 'date' },
+    { name: 'tags', type: 'list<string>' },
+    { name: 'scores', type: 'list<int64>' },
+  ],
+};
+
+const ALL_TYPES_CSV = `id,ts,flag,small,big,ratio,amount,name,blob,day,tags,scores
+1,2024-01-31T12:00:00Z,true,-7,9007199254740993,0.5,12.25,"Zoë, ""quoted""",aGVsbG8=,2024-01-31,"[""a"",""b c""]","[1,-2]"
+2,2024-02-01T00:00:00.123Z,false,2147483647,-9223372036854775808,-1.25,0,"",AA==,1999-12-31,[],[]
+3,2024-02-02T08:30:00Z,,,,,,,,,,
+`;
+
+const ALL_TYPES_JSONL = [
+  '{"id":1,"ts":"2024-01-31T12:00:00Z","flag":true,"small":-7,"big":9007199254740993,"ratio":0.5,"amount":12.25,"name":"Zoë, \\"quoted\\"","blob":"aGVsbG8=","day":"2024-01-31","tags":["a","b c"],"scores":[1,-2]}',
+  '{"id":2,"ts":"2024-02-01T00:00:00.123Z","flag":false,"small":2147483647,"big":-9223372036854775808,"ratio":-1.25,"amount":0,"name":"","blob":"AA==","day":"1999-12-31","tags":[],"scores":[]}',
+  '{"id":3,"ts":"2024-02-02T08:30:00Z","flag":null,"small":null,"big":null,"ratio":null,"amount":null,"name":null,"blob":null,"day":null,"tags":null}',
+].join('\n');
+
+const ALL_TYPES_ROWS: Record<string, unknown>[] = [
+  {
+    id: '1',
+    ts: '2024-01-31T12:00:00Z',
+    flag: 'true',
+    small: '-7',
+    big: '9007199254740993',
+    ratio: 0.5,
+    amount: 12.25,
+    name: 'Zoë, "quoted"',
+    blob: 'aGVsbG8=',
+    day: '2024-01-31',
+    tags: ['a', 'b c'],
+    scores: [1, -2],
+  },
+  {
+    id: '2',
+    ts: '2024-02-01T00:00:00.123Z',
+    flag: 'false',
+    small: '2147483647',
+    big: '-9223372036854775808',
+    ratio: -1.25,
+    amount: 0,
+    name: '',
+    blob: 'AA==',
+    day: '1999-12-31',
+    tags: [],
+    scores: [],
+  },
+  { id: '3', ts: '2024-02-02T08:30:00Z' },
+];
+
+/** The schema of the bad-input cases. */
+const TX: FeatureSetSchema = {
+  primaryKey: ['customer_id'],
+  eventTime: 'ts',
+  features: [
+    { name: 'customer_id', type: 'string' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'amount', type: 'float64' },
+    { name: 'n', type: 'int32' },
+    { name: 'ok', type: 'bool' },
+    { name: 'day', type: 'date' },
+    { name: 'tags', type: 'list<int64>' },
+    { name: 'raw', type: 'bytes' },
+  ],
+};
+const TX_HEADER = 'customer_id,ts,amount,n,ok,day,tags,raw';
+const TX_ROW = 'c1,2024-01-01T00:00:00Z,1.5,1,true,2024-01-01,"[1,2]",aGk=';
+const tx = (...rows: string[]) => `${[TX_HEADER, ...rows].join('\n')}\n`;
+/** TX_ROW with one field replaced. */
+const txWith = (column: string, value: string) => {
+  const fields = [
+    'c1',
+    '2024-01-01T00:00:00Z',
+    '1.5',
+    '1',
+    'true',
+    '2024-01-01',
+    '"[1,2]"',
+    'aGk=',
+  ];
+  fields[TX_HEADER.split(',').indexOf(column)] = value;
+  return fields.join(',');
+};
+const TX_JSON =
+  '{"customer_id":"c1","ts":"2024-01-01T00:00:00Z","amount":1.5,"n":1,"ok":true,"day":"2024-01-01","tags":[1,2],"raw":"aGk="}';
+
+interface BadInput {
+  name: string;
+  format: DataFormat;
+  /** Source files, in order. */
+  files: [string, string][];
+  /** Sources that are not written (missing files). */
+  missing?: string[];
+  /** Regular expressions the message must match. */
+  expect: RegExp[];
+  /** Ones it must not match. */
+  reject?: RegExp[];
+}
+
+const BAD_INPUTS: BadInput[] = [
+  {
+    name: 'a missing column (named, with the found columns)',
+    format: 'csv',
+    files: [
+      [
+        'nocol.csv',
+        'customer_id,ts,n,ok,day,tags,raw\nc1,2024-01-01T00:00:00Z,1,true,2024-01-01,[],\n',
+      ],
+    ],
+    expect: [/nocol\.csv/, /"amount"/, /customer_id/, /found/i],
+  },
+  {
+    name: 'an extra column',
+    format: 'csv',
+    files: [['extra.csv', `${TX_HEADER},color\n${TX_ROW},red\n`]],
+    expect: [/extra\.csv/, /"color"/, /ignoreExtraColumns/],
+  },
+  {
+    name: 'a float with a decimal comma',
+    format: 'csv',
+    files: [['comma.csv', tx(TX_ROW, txWith('amount', '"12,5"'))]],
+    expect: [/comma\.csv/, /row 2\b/, /"amount"/, /12,5/, /float64/],
+  },
+  {
+    name: 'an int32 with decimals',
+    format: 'csv',
+    files: [['int.csv', tx(txWith('n', '1.5'))]],
+    expect: [/int\.csv/, /row 1\b/, /"n"/, /1\.5/, /int32/],
+  },
+  {
+    name: 'an int32 out of range',
+    format: 'csv',
+    files: [['range.csv', tx(TX_ROW, TX_ROW, txWith('n', '3000000000'))]],
+    expect: [/range\.csv/, /row 3\b/, /"n"/, /3000000000/],
+  },
+  {
+    name: 'a bool that is neither true nor false',
+    format: 'csv',
+    files: [['bool.csv', tx(txWith('ok', 'maybe'))]],
+    expect: [/bool\.csv/, /row 1\b/, /"ok"/, /maybe/],
+  },
+  {
+    name: 'a timestamp that is not ISO 8601',
+    format: 'csv',
+    files: [['time.csv', tx(TX_ROW, txWith('ts', 'yesterday'))]],
+    expect: [/time\.csv/, /row 2\b/, /"ts"/, /yesterday/],
+  },
+  {
+    name: 'an impossible date',
+    format: 'csv',
+    files: [['date.csv', tx(txWith('day', '2024-13-45'))]],
+    expect: [/date\.csv/, /row 1\b/, /"day"/, /2024-13-45/],
+  },
+  {
+    name: 'a list that is not a JSON array',
+    format: 'csv',
+    files: [['list.csv', tx(TX_ROW, txWith('tags', '"[1,"'))]],
+    expect: [/list\.csv/, /row 2\b/, /"tags"/, /\[1,/],
+  },
+  {
+    name: 'a list element of the wrong type',
+    format: 'csv',
+    files: [['element.csv', tx(txWith('tags', '"[1,""x""]"'))]],
+    expect: [/element\.csv/, /row 1\b/, /"tags"/, /x/],
+  },
+  {
+    name: 'bytes that are not base64',
+    format: 'csv',
+    files: [['bytes.csv', tx(txWith('raw', '!!!'))]],
+    expect: [/bytes\.csv/, /row 1\b/, /"raw"/, /!!!/],
+  },
+  {
+    name: 'an empty primary key',
+    format: 'csv',
+    files: [['nokey.csv', tx(TX_ROW, txWith('customer_id', ''))]],
+    expect: [/nokey\.csv/, /row 2\b/, /customer_id/],
+  },
+  {
+    name: 'an empty event time',
+    format: 'csv',
+    files: [['notime.csv', tx(TX_ROW, TX_ROW, txWith('ts', ''))]],
+    expect: [/notime\.csv/, /row 3\b/, /"ts"/],
+  },
+  {
+    name: 'the first of several bad rows',
+    format: 'csv',
+    files: [
+      ['first.csv', tx(TX_ROW, TX_ROW, txWith('amount', 'abc'), TX_ROW, txWith('amount', 'xyz'))],
+    ],
+    expect: [/first\.csv/, /row 3\b/, /abc/],
+    reject: [/row 5\b/, /xyz/],
+  },
+  {
+    name: 'a bad row in the second file (row counted within that file)',
+    format: 'csv',
+    files: [
+      ['one.csv', tx(TX_ROW, TX_ROW, TX_ROW)],
+      ['two.csv', tx(TX_ROW, txWith('n', 'seven'))],
+    ],
+    expect: [/two\.csv/, /row 2\b/, /"n"/, /seven/],
+  },
+  {
+    name: 'a CSV line with an unterminated quote',
+    format: 'csv',
+    files: [['quote.csv', tx(TX_ROW, 'c2,"2024-01-01T00:00:00Z,1.5,1,true,2024-01-01,[],')]],
+    expect: [/quote\.csv/, /line 3\b/],
+  },
+  {
+    name: 'a CSV line with too few fields',
+    format: 'csv',
+    files: [['short.csv', tx(TX_ROW, 'c2,2024-01-01T00:00:00Z', TX_ROW)]],
+    expect: [/short\.csv/, /line 3\b/],
+  },
+  {
+    name: 'an empty file',
+    format: 'csv',
+    files: [['empty.csv', '']],
+    expect: [/empty\.csv/, /empty/i],
+  },
+  {
+    name: 'a header without rows',
+    format: 'csv',
+    files: [['header.csv', `${TX_HEADER}\n`]],
+    expect: [/header\.csv/, /no rows/i],
+  },
+  {
+    name: 'a folder of files with different columns (both named)',
+    format: 'csv',
+    files: [
+      ['mixed/a.csv', tx(TX_ROW)],
+      ['mixed/b.csv', `${TX_HEADER},color\n${TX_ROW},red\n`],
+    ],
+    expect: [/a\.csv/, /b\.csv/],
+  },
+  {
+    name: 'a source that does not exist',
+    format: 'csv',
+    files: [],
+    missing: ['nowhere.csv'],
+    expect: [/nowhere\.csv/, /not exist|not found|missing/i],
+  },
+  {
+    name: 'a malformed JSON line',
+    format: 'json',
+    files: [['broken.jsonl', `${TX_JSON}\n{"customer_id": "c2" "ts": 1}\n${TX_JSON}\n`]],
+    expect: [/broken\.jsonl/, /line 2\b/],
+  },
+  {
+    name: 'a JSON line that is not an object',
+    format: 'json',
+    files: [['array.jsonl', `${TX_JSON}\n[1, 2]\n`]],
+    expect: [/array\.jsonl/, /row 2\b/, /object/i],
+  },
+  {
+    name: 'a JSON value of the wrong type',
+    format: 'json',
+    files: [['value.jsonl', `${TX_JSON}\n${TX_JSON.replace('"amount":1.5', '"amount":"abc"')}\n`]],
+    expect: [/value\.jsonl/, /row 2\b/, /"amount"/, /abc/],
+  },
+  {
+    name: 'a JSON file without a schema column',
+    format: 'json',
+    files: [['nokey.jsonl', `${TX_JSON.replace('"amount":1.5,', '')}\n`]],
+    expect: [/nokey\.jsonl/, /"amount"/],
+  },
+  {
+    name: 'a file that is not Parquet',
+    format: 'parquet',
+    files: [['fake.parquet', 'this is not parquet']],
+    expect: [/fake\.parquet/],
+  },
+];
+
+/**
+ * The contract every `ComputeEngine` meets, one group per job type: ingestion (formats,
+ * coercion, every kind of bad input, statistics), retrieval, the point-in-time join
+ * (hand-made edge cases and a randomized comparison with a brute-force reference), and
+ * cancellation.
+ *
+ * @example
+ * // packages/driver-x/test/suite.test.ts
+ * import { afterAll, beforeAll, describe, it } from 'vitest';
+ * import { computeEngineConformance } from '@featurestore/core/testing';
+ * computeEngineConformance({ describe, it, beforeAll, afterAll }, async () => new XEngine());
+ */
+export function computeEngineConformance(
+  t: SuiteApi,
+  factory: () => Promise<ComputeEngine>,
+  options: ComputeEngineConformanceOptions = {},
+): void {
+  const timeout = options.timeout ?? 60_000;
+  let engine: ComputeEngine;
+  let root: string;
+  let counter = 0;
+
+  const path = (name: string) => join(root, name);
+  const uri = (name: string) => pathToFileURL(path(name)).href;
+  const unique = (name: string) => `${name}-${++counter}`;
+  const write = async (name: string, content: string) => {
+    await mkdir(dirname(path(name)), { recursive: true });
+    await writeFile(path(name), content);
+    return uri(name);
+  };
+  const context = (progress: JobProgress[] = []): JobRunContext => ({
+    signal: new AbortController().signal,
+    reportProgress: (report) => progress.push(report),
+  });
+  const run = <S extends JobSpec>(spec: S, ctx: JobRunContext = context()) => engine.run(spec, ctx);
+  const ingest = async (
+    sources: string[],
+    schema: FeatureSetSchema,
+    format: DataFormat = 'csv',
+    extra: { ignoreExtraColumns?: boolean } = {},
+  ): Promise<IngestJobResult> =>
+    run({
+      type: 'ingest',
+      sources,
+      format,
+      schema,
+      outputPrefix: uri(unique('ingested')),
+      ...extra,
+    });
+  const ingestText = async (
+    name: string,
+    content: string,
+    schema: FeatureSetSchema,
+    format: DataFormat = 'csv',
+  ) => ingest([await write(unique(name), content)], schema, format);
+  const retrieveCsv = async (
+    schema: FeatureSetSchema,
+    inputs: IngestionInput[],
+    extra: { from?: string; to?: string; latest?: boolean } = {},
+  ): Promise<CsvTable> => {
+    const output = uri(`${unique('retrieved')}.csv`);
+    const result = await run({
+      type: 'retrieve',
+      schema,
+      inputs,
+      ...extra,
+      output: { uri: output, format: 'csv' },
+    });
+    const table = await readCsv(output);
+    assert.equal(result.rowCount, table.rows.length, 'rowCount matches the rows written');
+    assert.equal(result.uri, output);
+    return table;
+  };
+  const supports = (type: JobSpec['type']) => engine.capabilities.jobTypes.includes(type);
+  const sortRows = (table: CsvTable) => [...table.rows].sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+
+  t.describe(`ComputeEngine conformance`, () => {
+    t.beforeAll(async () => {
+      engine = await factory();
+      root = await mkdtemp(join(tmpdir(), 'featurestore-compute-'));
+    });
+    t.afterAll(async () => {
+      await engine?.close();
+      if (root) await rm(root, { recursive: true, force: true });
+    });
+
+    t.describe('ingest', () => {
+      t.it(
+        'ingests CSV with every scalar type, lists and nulls, and reports progress',
+        async () => {
+          if (!supports('ingest')) return;
+          const progress: JobProgress[] = [];
+          const prefix = uri(unique('all-types'));
+          const source = await write('all-types.csv', ALL_TYPES_CSV);
+          const result = await run(
+            {
+              type: 'ingest',
+              sources: [source],
+              format: 'csv',
+              schema: ALL_TYPES,
+              outputPrefix: prefix,
+            },
+            context(progress),
+          );
+          assert.equal(result.rowCount, 3);
+          assert.ok(result.files.length >= 1, 'at least one part');
+          for (const file of result.files) {
+            assert.ok(file.startsWith(`${prefix}/`), `${file} is under the output prefix`);
+            assert.match(file, /\/part-\d+\.parquet$/);
+            assert.ok((await stat(fileURLToPath(file))).size > 0, `${file} exists`);
+          }
+          assert.ok(progress.length > 0, 'progress is reported');
+          progress.forEach((report, i) => {
+            assert.ok(report.fraction >= 0 && report.fraction <= 1, 'fraction within 0…1');
+            if (i > 0) assert.ok(report.fraction >= progress[i - 1]!.fraction, 'never goes back');
+          });
+          const table = await retrieveCsv(ALL_TYPES, [{ sequence: 1, uris: result.files }]);
+          assertTable(table, ALL_TYPES, ALL_TYPES_ROWS, 'CSV');
+        },
+        timeout,
+      );
+
+      t.it(
+        'ingests JSON lines with the same values',
+        async () => {
+          if (!supports('ingest')) return;
+          const result = await ingestText('all-types.jsonl', ALL_TYPES_JSONL, ALL_TYPES, 'json');
+          assert.equal(result.rowCount, 3);
+          const table = await retrieveCsv(ALL_TYPES, [{ sequence: 1, uris: result.files }]);
+          assertTable(table, ALL_TYPES, ALL_TYPES_ROWS, 'JSON');
+        },
+        timeout,
+      );
+
+      t.it(
+        'ingests Parquet (a retrieved Parquet output) with the same values',
+        async () => {
+          if (!supports('ingest') || !supports('retrieve')) return;
+          const first = await ingestText('all-types.csv', ALL_TYPES_CSV, ALL_TYPES);
+          const parquet = uri(`${unique('all-types')}.parquet`);
+          await run({
+            type: 'retrieve',
+            schema: ALL_TYPES,
+            inputs: [{ sequence: 1, uris: first.files }],
+            output: { uri: parquet, format: 'parquet' },
+          });
+          const second = await ingest([parquet], ALL_TYPES, 'parquet');
+          assert.equal(second.rowCount, 3);
+          const table = await retrieveCsv(ALL_TYPES, [{ sequence: 1, uris: second.files }]);
+          assertTable(table, ALL_TYPES, ALL_TYPES_ROWS, 'Parquet');
+        },
+        timeout,
+      );
+
+      t.it(
+        'coerces text: blanks around numbers, zones to UTC, times without zone as UTC',
+        async () => {
+          if (!supports('ingest')) return;
+          const schema: FeatureSetSchema = {
+            primaryKey: ['id'],
+            eventTime: 'ts',
+            features: [
+              { name: 'id', type: 'int32' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'x', type: 'float64' },
+              { name: 'flag', type: 'bool' },
+              { name: 'ratio', type: 'float32' },
+            ],
+          };
+          const csv = [
+            'id,ts,x,flag,ratio',
+            ' 1 ,2024-01-31T12:00:00+02:00, 1e3 ,TRUE,2',
+            '+2,2024-01-31 12:00:00,-0.5,False,0.1',
+            '3,2024-01-31,7,true,-3',
+            '4,2024-01-31T12:00Z,8,false,1',
+            '5,2024-01-31T12:00:00.5-01:30,9,true,1',
+          ].join('\n');
+          const result = await ingestText('coerce.csv', csv, schema);
+          const table = await retrieveCsv(schema, [{ sequence: 1, uris: result.files }]);
+          const byId = new Map(table.rows.map((row) => [row[0], row]));
+          const expected: [string, string, number, string, number][] = [
+            ['1', '2024-01-31T10:00:00.000Z', 1000, 'true', 2],
+            ['2', '2024-01-31T12:00:00.000Z', -0.5, 'false', 0.1],
+            ['3', '2024-01-31T00:00:00.000Z', 7, 'true', -3],
+            ['4', '2024-01-31T12:00:00.000Z', 8, 'false', 1],
+            ['5', '2024-01-31T13:30:00.500Z', 9, 'true', 1],
+          ];
+          for (const [id, ts, x, flag, ratio] of expected) {
+            const row = byId.get(id);
+            assert.ok(row, `row ${id} is there`);
+            assertCell('timestamp', row[1]!, ts, `row ${id} ts`);
+            assertCell('float64', row[2]!, x, `row ${id} x`);
+            assertCell('bool', row[3]!, flag, `row ${id} flag`);
+            assertCell('float32', row[4]!, ratio, `row ${id} ratio`);
+          }
+        },
+        timeout,
+      );
+
+      t.it(
+        'coerces JSON numbers to floats and Parquet int32/float32/date to int64/float64/timestamp',
+        async () => {
+          if (!supports('ingest') || !supports('retrieve')) return;
+          const narrow: FeatureSetSchema = {
+            primaryKey: ['id'],
+            eventTime: 'day',
+            features: [
+              { name: 'id', type: 'int32' },
+              { name: 'day', type: 'date' },
+              { name: 'x', type: 'float32' },
+            ],
+          };
+          const wide: FeatureSetSchema = {
+            primaryKey: ['id'],
+            eventTime: 'day',
+            features: [
+              { name: 'id', type: 'int64' },
+              { name: 'day', type: 'timestamp' },
+              { name: 'x', type: 'float64' },
+            ],
+          };
+          const json = '{"id":1,"day":"2024-01-31","x":3}\n{"id":2,"day":"2024-02-01","x":-0.25}\n';
+          const fromJson = await ingestText('narrow.jsonl', json, narrow, 'json');
+          const parquet = uri(`${unique('narrow')}.parquet`);
+          await run({
+            type: 'retrieve',
+            schema: narrow,
+            inputs: [{ sequence: 1, uris: fromJson.files }],
+            output: { uri: parquet, format: 'parquet' },
+          });
+          const widened = await ingest([parquet], wide, 'parquet');
+          const table = await retrieveCsv(wide, [{ sequence: 1, uris: widened.files }]);
+          assertTable(
+            table,
+            wide,
+            [
+              { id: '1', day: '2024-01-31T00:00:00Z', x: 3 },
+              { id: '2', day: '2024-02-01T00:00:00Z', x: -0.25 },
+            ],
+            'widened',
+          );
+        },
+        timeout,
+      );
+
+      t.it(
+        'ignores extra columns when asked to',
+        async () => {
+          if (!supports('ingest')) return;
+          const source = await write(unique('extra.csv'), `${TX_HEADER},color\n${TX_ROW},red\n`);
+          const result = await ingest([source], TX, 'csv', { ignoreExtraColumns: true });
+          assert.equal(result.rowCount, 1);
+          const table = await retrieveCsv(TX, [{ sequence: 1, uris: result.files }]);
+          assert.deepEqual(
+            table.header,
+            TX.features.map((feature) => feature.name),
+          );
+        },
+        timeout,
+      );
+    });
+
+    t.describe('ingest rejects bad input with a ValidationError and leaves nothing', () => {
+      for (const bad of BAD_INPUTS) {
+        t.it(
+          bad.name,
+          async () => {
+            if (!supports('ingest')) return;
+            const folder = unique('bad');
+            const sources: string[] = [];
+            for (const [name, content] of bad.files)
+              sources.push(await write(`${folder}/${name}`, content));
+            for (const name of bad.missing ?? []) sources.push(uri(`${folder}/${name}`));
+            const prefix = `${folder}-out`;
+            await assert.rejects(
+              run({
+                type: 'ingest',
+                sources,
+                format: bad.format,
+                schema: TX,
+                outputPrefix: uri(prefix),
+              }),
+              (error: Error & { code?: string }) => {
+                assert.equal(error.code, 'VALIDATION', `${error.code}: ${error.message}`);
+                for (const pattern of bad.expect) assert.match(error.message, pattern);
+                for (const pattern of bad.reject ?? []) assert.doesNotMatch(error.message, pattern);
+                return true;
+              },
+            );
+            assert.deepEqual(
+              await filesUnder(path(prefix)),
+              [],
+              'no files under the output prefix',
+            );
+          },
+          timeout,
+        );
+      }
+
+      t.it(
+        'a Parquet column whose values do not parse (row and value named)',
+        async () => {
+          if (!supports('ingest') || !supports('retrieve')) return;
+          const loose: FeatureSetSchema = {
+            ...TX,
+            features: TX.features.map((feature) =>
+              feature.name === 'amount' ? { name: 'amount', type: 'string' } : feature,
+            ),
+          };
+          const csv = tx(TX_ROW, txWith('amount', 'abc'));
+          const loaded = await ingestText('loose.csv', csv, loose);
+          const parquet = uri(`${unique('loose')}.parquet`);
+          await run({
+            type: 'retrieve',
+            schema: loose,
+            inputs: [{ sequence: 1, uris: loaded.files }],
+            output: { uri: parquet, format: 'parquet' },
+          });
+          const prefix = unique('loose-out');
+          await assert.rejects(
+            run({
+              type: 'ingest',
+              sources: [parquet],
+              format: 'parquet',
+              schema: TX,
+              outputPrefix: uri(prefix),
+            }),
+            (error: Error & { code?: string }) => {
+              assert.equal(error.code, 'VALIDATION', error.message);
+              assert.match(error.message, /loose-\d+\.parquet/);
+              assert.match(error.message, /row 2\b/);
+              assert.match(error.message, /"amount"/);
+              assert.match(error.message, /abc/);
+              return true;
+            },
+          );
+          assert.deepEqual(await filesUnder(path(prefix)), []);
+        },
+        timeout,
+      );
+    });
+
+    t.describe('statistics', () => {
+      t.it(
+        'reports count, nulls, min, max, mean, stddev and distinct values per feature',
+        async () => {
+          if (!supports('ingest')) return;
+          const schema: FeatureSetSchema = {
+            primaryKey: ['id'],
+            eventTime: 'ts',
+            features: [
+              { name: 'id', type: 'string' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'amount', type: 'float64' },
+              { name: 'n', type: 'int64' },
+              { name: 'tags', type: 'list<string>' },
+            ],
+          };
+          const csv = [
+            'id,ts,amount,n,tags',
+            'a,2024-01-02T00:00:00Z,1,10,[]',
+            'b,2024-01-01T00:00:00Z,2,10,"[""x""]"',
+            'c,2024-01-03T00:00:00Z,3,20,',
+            'a,2024-01-04T00:00:00Z,,,',
+          ].join('\n');
+          const { statistics, rowCount } = await ingestText('stats.csv', csv, schema);
+          assert.equal(rowCount, 4);
+          const amount = statistics.amount!;
+          assert.equal(amount.count, 3, 'count is the non-null values');
+          assert.equal(amount.nulls, 1);
+          assert.equal(amount.min, 1);
+          assert.equal(amount.max, 3);
+          assert.equal(amount.mean, 2);
+          assert.ok(Math.abs((amount.stddev ?? 0) - 1) < 1e-9, 'sample standard deviation');
+          const n = statistics.n!;
+          assert.equal(n.min, 10);
+          assert.equal(n.max, 20);
+          assert.ok(Math.abs((n.mean ?? 0) - 40 / 3) < 1e-9);
+          const id = statistics.id!;
+          assert.equal(id.count, 4);
+          assert.equal(id.nulls, 0);
+          assert.equal(id.min, 'a');
+          assert.equal(id.max, 'c');
+          assert.ok(id.approxDistinct !== undefined && Math.abs(id.approxDistinct - 3) <= 1);
+          const ts = statistics.ts!;
+          assert.equal(new Date(String(ts.min)).toISOString(), '2024-01-01T00:00:00.000Z');
+          assert.equal(new Date(String(ts.max)).toISOString(), '2024-01-04T00:00:00.000Z');
+          assert.equal(statistics.tags?.count, 2);
+          assert.equal(statistics.tags?.nulls, 2);
+        },
+        timeout,
+      );
+    });
+
+    const EVENTS: FeatureSetSchema = {
+      primaryKey: ['user'],
+      eventTime: 'ts',
+      features: [
+        { name: 'user', type: 'string' },
+        { name: 'ts', type: 'timestamp' },
+        { name: 'v', type: 'int64' },
+        { name: 'note', type: 'string' },
+      ],
+    };
+
+    t.describe('retrieve', () => {
+      let inputs: IngestionInput[];
+      t.beforeAll(async () => {
+        if (!supports('ingest')) return;
+        const one = await ingestText(
+          'events-1.csv',
+          [
+            'user,ts,v,note',
+            'u1,2024-01-02T00:00:00Z,1,first',
+            'u2,2024-01-05T00:00:00Z,10,',
+            'u2,2024-01-05T00:00:00Z,11,later row',
+            'u3,2024-01-09T00:00:00Z,30,newest time',
+            'u1,2024-01-01T00:00:00Z,0,oldest',
+          ].join('\n'),
+          EVENTS,
+        );
+        const two = await ingest(
+          [
+            await write(unique('events-2a.csv'), 'user,ts,v,note\nu1,2024-01-02T00:00:00Z,2,a\n'),
+            await write(
+              unique('events-2b.csv'),
+              'user,ts,v,note\nu1,2024-01-02T00:00:00Z,3,b\nu3,2024-01-03T00:00:00Z,31,\n',
+            ),
+          ],
+          EVENTS,
+        );
+        // Listed out of order: the sequence decides, not the position.
+        inputs = [
+          { sequence: 7, uris: two.files },
+          { sequence: 3, uris: one.files },
+        ];
+      }, timeout);
+
+      t.it(
+        'returns all rows with exactly the schema columns',
+        async () => {
+          if (!supports('retrieve')) return;
+          const table = await retrieveCsv(EVENTS, inputs);
+          assert.deepEqual(table.header, ['user', 'ts', 'v', 'note']);
+          assert.deepEqual(table.rows.map((row) => row[2]).sort(), [
+            '0',
+            '1',
+            '10',
+            '11',
+            '2',
+            '3',
+            '30',
+            '31',
+          ]);
+        },
+        timeout,
+      );
+
+      t.it(
+        'returns an event-time range [from, to)',
+        async () => {
+          if (!supports('retrieve')) return;
+          const table = await retrieveCsv(EVENTS, inputs, {
+            from: '2024-01-02T00:00:00Z',
+            to: '2024-01-09T00:00:00Z',
+          });
+          assert.deepEqual(table.rows.map((row) => row[2]).sort(), [
+            '1',
+            '10',
+            '11',
+            '2',
+            '3',
+            '31',
+          ]);
+          const open = await retrieveCsv(EVENTS, inputs, { from: '2024-01-05T00:00:00' });
+          assert.deepEqual(open.rows.map((row) => row[2]).sort(), ['10', '11', '30']);
+        },
+        timeout,
+      );
+
+      t.it(
+        'returns the latest row per key: newest time, then greater sequence, then later row',
+        async () => {
+          if (!supports('retrieve')) return;
+          const table = await retrieveCsv(EVENTS, inputs, { latest: true });
+          const rows = sortRows(table);
+          assert.deepEqual(
+            rows.map(([user, , v, note]) => [user, v, note]),
+            [
+              ['u1', '3', 'b'], // a tie across ingestions, then across the files of one
+              ['u2', '11', 'later row'], // a tie within one file
+              ['u3', '30', 'newest time'], // a newer time beats a greater sequence
+            ],
+          );
+          assertCell('timestamp', rows[0]![1]!, '2024-01-02T00:00:00Z', 'u1 ts');
+          assertCell('timestamp', rows[2]![1]!, '2024-01-09T00:00:00Z', 'u3 ts');
+        },
+        timeout,
+      );
+
+      t.it(
+        'writes NULL as an empty field and times in UTC with Z',
+        async () => {
+          if (!supports('retrieve')) return;
+          const table = await retrieveCsv(EVENTS, inputs, {
+            from: '2024-01-05T00:00:00Z',
+            to: '2024-01-05T00:00:00.001Z',
+          });
+          const row = table.rows.find((candidate) => candidate[2] === '10');
+          assert.equal(row?.[3], null);
+          assert.match(row?.[1] ?? '', /^2024-01-05T00:00:00(\.0+)?Z$/);
+        },
+        timeout,
+      );
+
+      t.it(
+        'returns no rows (a header only) without inputs',
+        async () => {
+          if (!supports('retrieve')) return;
+          const table = await retrieveCsv(EVENTS, []);
+          assert.deepEqual(table.header, ['user', 'ts', 'v', 'note']);
+          assert.equal(table.rows.length, 0);
+        },
+        timeout,
+      );
+
+      t.it(
+        'rejects a bound that is not a time',
+        async () => {
+          if (!supports('retrieve')) return;
+          await assert.rejects(retrieveCsv(EVENTS, inputs, { from: 'last tuesday' }), {
+            code: 'VALIDATION',
+          });
+        },
+        timeout,
+      );
+    });
+
+    t.describe('historical (point-in-time join)', () => {
+      const USER_STATS: FeatureSetSchema = {
+        primaryKey: ['user_id'],
+        eventTime: 'ts',
+        features: [
+          { name: 'user_id', type: 'string' },
+          { name: 'ts', type: 'timestamp' },
+          { name: 'clicks', type: 'int64' },
+          { name: 'country', type: 'string' },
+        ],
+      };
+      const MERCHANT_RISK: FeatureSetSchema = {
+        primaryKey: ['user_id', 'merchant_id'],
+        eventTime: 'ts',
+        features: [
+          { name: 'user_id', type: 'string' },
+          { name: 'merchant_id', type: 'string' },
+          { name: 'ts', type: 'timestamp' },
+          { name: 'risk', type: 'float64' },
+        ],
+      };
+      const ENTITIES = [
+        'user_id,merchant_id,event_ts,label',
+        'u1,m1,2024-01-07T00:00:00Z,a',
+        'u1,m1,2024-01-20T00:00:00Z,b',
+        'u1,m1,2024-01-20T00:00:00Z,b',
+        'u2,m2,2024-01-10T12:00:00Z,c',
+        'u3,m1,2024-01-16T00:00:00Z,d',
+        'u1,m1,2024-01-01T00:00:00Z,e',
+        'u9,m1,2024-01-30T00:00:00Z,f',
+        'u1,m2,2024-01-24T23:59:59Z,g',
+        'u1,m2,2024-01-25 00:00:00,h',
+        'u1,m2,2024-01-25T01:00:00+02:00,i',
+        'u2,m2,2024-01-20T00:00:00Z,j',
+      ].join('\n');
+      // [clicks, country, risk] per entity row.
+      const EXPECTED: [string | null, string | null, number | null][] = [
+        ['5', 'FR', null], // a: out-of-order row; risk exactly one TTL old: expired
+        ['21', 'IT', 0.95], // b: same-time tie in one ingestion: the later row; risk 1 ms inside the TTL
+        ['21', 'IT', 0.95], // b again: duplicates kept
+        ['200', 'CA', 0.1], // c: same-time tie across ingestions: the greater sequence
+        [null, null, null], // d: the newest row's features are null: stay null
+        [null, null, null], // e: before any feature row
+        [null, null, null], // f: unknown key
+        ['21', 'IT', 0.3], // g: 1 s before a newer row
+        ['25', 'DE', null], // h: no zone = UTC: exactly at the newer row; risk exactly at TTL
+        ['21', 'IT', 0.3], // i: +02:00 → 2024-01-24T23:00Z
+        ['200', 'CA', null], // j: risk long expired, clicks have no TTL
+      ];
+      let userInputs: IngestionInput[];
+      let riskInputs: IngestionInput[];
+
+      t.beforeAll(async () => {
+        if (!supports('ingest')) return;
+        const one = await ingestText(
+          'user-stats-1.csv',
+          [
+            'user_id,ts,clicks,country',
+            'u1,2024-01-10T00:00:00Z,10,DE',
+            'u1,2024-01-05T00:00:00Z,5,FR',
+            'u1,2024-01-20T00:00:00Z,20,DE',
+            'u1,2024-01-20T00:00:00Z,21,IT',
+            'u2,2024-01-10T00:00:00Z,100,US',
+            'u3,2024-01-10T00:00:00Z,7,ES',
+            'u3,2024-01-15T00:00:00Z,,',
+          ].join('\n'),
+          USER_STATS,
+        );
+        const two = await ingestText(
+          'user-stats-2.csv',
+          [
+            'user_id,ts,clicks,country',
+            'u2,2024-01-10T00:00:00Z,200,CA',
+            'u1,2024-01-25T00:00:00Z,25,DE',
+          ].join('\n'),
+          USER_STATS,
+        );
+        userInputs = [
+          { sequence: 12, uris: two.files },
+          { sequence: 11, uris: one.files },
+        ];
+        const risk = await ingestText(
+          'merchant-risk.csv',
+          [
+            'user_id,merchant_id,ts,risk',
+            'u1,m1,2024-01-06T00:00:00Z,0.5',
+            'u1,m1,2024-01-19T00:00:00Z,0.9',
+            'u1,m1,2024-01-19T00:00:00.001Z,0.95',
+            'u2,m2,2024-01-10T00:00:00Z,0.1',
+            'u1,m2,2024-01-24T00:00:00Z,0.3',
+          ].join('\n'),
+          MERCHANT_RISK,
+        );
+        riskInputs = [{ sequence: 1, uris: risk.files }];
+      }, timeout);
+
+      const historical = async (
+        entities: string,
+        timeColumn = 'event_ts',
+        format: 'csv' | 'parquet' = 'csv',
+      ) => {
+        const output = uri(`${unique('training')}.${format}`);
+        const result = await run({
+          type: 'historical',
+          entities: {
+            uri: await write(`${unique('entities')}.csv`, entities),
+            format: 'csv',
+            timeColumn,
+          },
+          featureSets: [
+            {
+              name: 'user_stats',
+              schema: USER_STATS,
+              inputs: userInputs,
+              features: ['clicks', 'country'],
+            },
+            {
+              name: 'merchant_risk',
+              schema: MERCHANT_RISK,
+              inputs: riskInputs,
+              features: ['risk'],
+              timeToLiveMs: 86_400_000,
+            },
+          ],
+          output: { uri: output, format },
+        });
+        assert.equal(result.uri, output);
+        return { result, output };
+      };
+
+      t.it(
+        'joins each entity row with the newest row at or before its time, exactly',
+        async () => {
+          if (!supports('historical')) return;
+          const { result, output } = await historical(ENTITIES);
+          const table = await readCsv(output);
+          assert.deepEqual(table.header, [
+            'user_id',
+            'merchant_id',
+            'event_ts',
+            'label',
+            'user_stats__clicks',
+            'user_stats__country',
+            'merchant_risk__risk',
+          ]);
+          const input = parseCsv(`${ENTITIES}\n`).slice(1);
+          assert.equal(result.rowCount, input.length);
+          assert.equal(table.rows.length, input.length, 'one output row per entity row');
+          table.rows.forEach((row, r) => {
+            const where = `entity row ${r + 1} (${input[r]![3]})`;
+            assert.deepEqual(
+              row.slice(0, 4),
+              input[r],
+              `${where}: entity columns as read, in order`,
+            );
+            const [clicks, country, risk] = EXPECTED[r]!;
+            assertCell('int64', row[4] ?? null, clicks, `${where} clicks`);
+            assertCell('string', row[5] ?? null, country, `${where} country`);
+            assertCell('float64', row[6] ?? null, risk, `${where} risk`);
+          });
+        },
+        timeout,
+      );
+
+      t.it(
+        'writes Parquet with one row per entity row',
+        async () => {
+          if (!supports('historical')) return;
+          const { result, output } = await historical(ENTITIES, 'event_ts', 'parquet');
+          assert.equal(result.rowCount, EXPECTED.length);
+          assert.ok((await stat(fileURLToPath(output))).size > 0);
+        },
+        timeout,
+      );
+
+      t.it(
+        'rejects an entity file without a key column, naming it',
+        async () => {
+          if (!supports('historical')) return;
+          const entities = 'user_id,event_ts\nu1,2024-01-07T00:00:00Z\n';
+          await assert.rejects(historical(entities), (error: Error & { code?: string }) => {
+            assert.equal(error.code, 'VALIDATION', error.message);
+            assert.match(error.message, /merchant_id/);
+            return true;
+          });
+        },
+        timeout,
+      );
+
+      t.it(
+        'rejects an entity file without the time column, naming it',
+        async () => {
+          if (!supports('historical')) return;
+          await assert.rejects(historical(ENTITIES, 'when'), (error: Error & { code?: string }) => {
+            assert.equal(error.code, 'VALIDATION', error.message);
+            assert.match(error.message, /"when"/);
+            return true;
+          });
+        },
+        timeout,
+      );
+
+      t.it(
+        'rejects an entity time that does not parse, naming the row',
+        async () => {
+          if (!supports('historical')) return;
+          const entities = 'user_id,merchant_id,event_ts\nu1,m1,2024-01-07T00:00:00Z\nu1,m1,soon\n';
+          await assert.rejects(historical(entities), (error: Error & { code?: string }) => {
+            assert.equal(error.code, 'VALIDATION', error.message);
+            assert.match(error.message, /row 2\b/);
+            assert.match(error.message, /soon/);
+            return true;
+          });
+        },
+        timeout,
+      );
+    });
+
+    const randomized = options.randomizedEntities ?? 300;
+    if (randomized > 0) {
+      t.describe('historical, randomized against a brute-force reference', () => {
+        t.it(
+          `matches the reference on every cell (${randomized} entity rows, seed ${options.seed ?? 20240131})`,
+          async () => {
+            if (!supports('historical') || !supports('ingest')) return;
+            await randomizedPointInTime(randomized, options.seed ?? 20240131);
+          },
+          timeout * 2,
+        );
+      });
+    }
+
+    /** Many equal times, several ingestions, a TTL on one set; every output cell compared. */
+    async function randomizedPointInTime(entityRows: number, seed: number): Promise<void> {
+      const random = mulberry32(seed);
+      const pick = (n: number) => Math.floor(random() * n);
+      const base = Date.UTC(2024, 0, 1);
+      const minute = 60_000;
+      const iso = (ms: number) => new Date(ms).toISOString();
+
+      interface RandomRow {
+        keys: string[];
+        time: number;
+        values: (string | null)[];
+        sequence: number;
+        row: number;
+      }
+      interface RandomSet {
+        name: string;
+        schema: FeatureSetSchema;
+        keyCount: number;
+        ttlMs?: number;
+        rows: RandomRow[];
+        inputs: IngestionInput[];
+      }
+      const sets: RandomSet[] = [
+        {
+          name: 'activity',
+          schema: {
+            primaryKey: ['user'],
+            eventTime: 'ts',
+            features: [
+              { name: 'user', type: 'int64' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'a', type: 'int64' },
+              { name: 'b', type: 'string' },
+            ],
+          },
+          keyCount: 1,
+          rows: [],
+          inputs: [],
+        },
+        {
+          name: 'pair',
+          schema: {
+            primaryKey: ['user', 'shop'],
+            eventTime: 'ts',
+            features: [
+              { name: 'user', type: 'int64' },
+              { name: 'shop', type: 'string' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'm', type: 'int64' },
+            ],
+          },
+          keyCount: 2,
+          ttlMs: 7 * minute,
+          rows: [],
+          inputs: [],
+        },
+      ];
+      const keysFor = (set: RandomSet) =>
+        set.keyCount === 1 ? [String(1 + pick(40))] : [String(1 + pick(40)), `s${pick(3)}`];
+      for (const set of sets) {
+        const ingestions = set.name === 'activity' ? 3 : 2;
+        // Sequences are not in list order, and not consecutive.
+        const sequences = Array.from({ length: ingestions }, (_, i) => 100 + i * 10).sort(
+          () => random() - 0.5,
+        );
+        for (const sequence of sequences) {
+          const rows: RandomRow[] = [];
+          const count = 150 + pick(150);
+          for (let row = 0; row < count; row++) {
+            const values =
+              set.name === 'activity'
+                ? [
+                    random() < 0.1 ? null : String(pick(1000)),
+                    random() < 0.1 ? null : `b${pick(50)}`,
+                  ]
+                : [random() < 0.1 ? null : String(pick(1000))];
+            rows.push({
+              keys: keysFor(set),
+              time: base + pick(30) * minute,
+              values,
+              sequence,
+              row,
+            });
+          }
+          const header = [
+            ...set.schema.primaryKey,
+            'ts',
+            ...set.schema.features.slice(set.keyCount + 1).map((f) => f.name),
+          ];
+          const csv = csvText(
+            header,
+            rows.map((row) => [...row.keys, iso(row.time), ...row.values]),
+          );
+          const result = await ingestText(`${set.name}.csv`, csv, set.schema);
+          set.rows.push(...rows);
+          set.inputs.push({ sequence, uris: result.files });
+        }
+      }
+
+      const entities: { user: string; shop: string; time: number; text: string }[] = [];
+      for (let i = 0; i < entityRows; i++) {
+        if (i > 0 && random() < 0.1) {
+          entities.push({ ...entities[pick(entities.length)]! });
+          continue;
+        }
+        const time = base + (pick(40) - 5) * minute + (random() < 0.3 ? 30_000 : 0);
+        entities.push({ user: String(1 + pick(45)), shop: `s${pick(3)}`, time, text: iso(time) });
+      }
+      const entityCsv = csvText(
+        ['user', 'shop', 'at'],
+        entities.map((entity) => [entity.user, entity.shop, entity.text]),
+      );
+      const output = uri(`${unique('randomized')}.csv`);
+      const result = await run({
+        type: 'historical',
+        entities: {
+          uri: await write(`${unique('entities')}.csv`, entityCsv),
+          format: 'csv',
+          timeColumn: 'at',
+        },
+        featureSets: sets.map((set) => ({
+          name: set.name,
+          schema: set.schema,
+          inputs: set.inputs,
+          features: set.schema.features.slice(set.keyCount + 1).map((feature) => feature.name),
+          ...(set.ttlMs === undefined ? {} : { timeToLiveMs: set.ttlMs }),
+        })),
+        output: { uri: output, format: 'csv' },
+      });
+      assert.equal(result.rowCount, entities.length);
+      const table = await readCsv(output);
+      assert.deepEqual(table.header, [
+        'user',
+        'shop',
+        'at',
+        'activity__a',
+        'activity__b',
+        'pair__m',
+      ]);
+      assert.equal(table.rows.length, entities.length);
+
+      // The contract, literally: filter, then the greatest (time, sequence, row).
+      const reference = (set: RandomSet, keys: string[], time: number): (string | null)[] => {
+        let best: RandomRow | undefined;
+        for (const row of set.rows) {
+          if (row.keys.some((key, k) => key !== keys[k])) continue;
+          if (row.time > time) continue;
+          if (set.ttlMs !== undefined && !(row.time > time - set.ttlMs)) continue;
+          if (
+            !best ||
+            row.time > best.time ||
+            (row.time === best.time &&
+              (row.sequence > best.sequence ||
+                (row.sequence === best.sequence && row.row > best.row)))
+          ) {
+            best = row;
+          }
+        }
+        return best ? best.values : set.rows[0]!.values.map(() => null);
+      };
+      entities.forEach((entity, r) => {
+        const expected = [
+          entity.user,
+          entity.shop,
+          entity.text,
+          ...reference(sets[0]!, [entity.user], entity.time),
+          ...reference(sets[1]!, [entity.user, entity.shop], entity.time),
+        ];
+        assert.deepEqual(table.rows[r], expected, `entity row ${r + 1} (seed ${seed})`);
+      });
+    }
+
+    t.describe('cancel', () => {
+      t.it(
+        'rejects a job whose signal is already aborted with CANCELLED',
+        async () => {
+          const controller = new AbortController();
+          controller.abort();
+          const prefix = unique('cancelled');
+          const source = await write(`${unique('cancel')}.csv`, tx(TX_ROW));
+          await assert.rejects(
+            engine.run(
+              {
+                type: 'ingest',
+                sources: [source],
+                format: 'csv',
+                schema: TX,
+                outputPrefix: uri(prefix),
+              },
+              { signal: controller.signal, reportProgress: () => undefined },
+            ),
+            { code: 'CANCELLED' },
+          );
+          assert.deepEqual(await filesUnder(path(prefix)), []);
+        },
+        timeout,
+      );
+
+      t.it(
+        'stops a running job with CANCELLED and leaves no output',
+        async () => {
+          if (!supports('ingest')) return;
+          const rows = options.cancelRows ?? 100_000;
+          const name = `${unique('large')}.csv`;
+          await mkdir(dirname(path(name)), { recursive: true });
+          const stream = createWriteStream(path(name));
+          stream.write(`${TX_HEADER}\n`);
+          for (let i = 0; i < rows; i++) {
+            if (
+              !stream.write(
+                `c${i},2024-01-01T00:00:00Z,${i}.5,${i % 1000},true,2024-01-01,"[${i}]",aGk=\n`,
+              )
+            ) {
+              await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+            }
+          }
+          await new Promise<void>((resolve, reject) => {
+            stream.once('error', reject);
+            stream.end(() => resolve());
+          });
+          const controller = new AbortController();
+          const prefix = unique('cancelled');
+          await assert.rejects(
+            engine.run(
+              {
+                type: 'ingest',
+                sources: [uri(name)],
+                format: 'csv',
+                schema: TX,
+                outputPrefix: uri(prefix),
+              },
+              // Cancelled shortly after the job starts: mid-query or between two steps.
+              {
+                signal: controller.signal,
+                reportProgress: () => {
+                  setTimeout(() => controller.abort(), 5);
+                },
+              },
+            ),
+            { code: 'CANCELLED' },
+          );
+          assert.deepEqual(await filesUnder(path(prefix)), []);
+        },
+        timeout,
+      );
+    });
+  });
+}
