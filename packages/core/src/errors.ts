@@ -19,6 +19,8 @@ export interface ErrorOptions {
   cause?: unknown;
   /** Machine-readable facts about the failure (field, value, row…), echoed by the API. */
   details?: Record<string, unknown>;
+  /** Overrides the class default, e.g. a `ConflictError` from a serialization failure. */
+  retryable?: boolean;
 }
 
 export class FeatureStoreError extends Error {
@@ -32,7 +34,7 @@ export class FeatureStoreError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.details = options.details ?? {};
-    this.retryable = retryable;
+    this.retryable = options.retryable ?? retryable;
   }
 }
 

@@ -13,6 +13,7 @@ export * from './metadata/project-service.js';
 export * from './metadata/version-changes.js';
 export * from './model/duration.js';
 export * from './model/feature-types.js';
+export * from './model/offline-records.js';
 export * from './model/records.js';
 export * from './model/tags.js';
 export * from './model/version.js';

@@ -57,6 +57,8 @@ const ENTITIES: Record<string, string> = {
   users: 'user',
   access_tokens: 'access token',
   permissions: 'permission',
+  ingestions: 'ingestion',
+  jobs: 'job',
 };
 
 /** Foreign keys → the entity that must exist first. */
@@ -66,6 +68,8 @@ const REFERENCES: Record<string, string> = {
   access_tokens_user_fk: 'user',
   permissions_project_fk: 'project',
   permissions_user_fk: 'user',
+  ingestions_feature_set_fk: 'feature set',
+  jobs_project_fk: 'project',
 };
 
 /**
@@ -102,15 +106,17 @@ export function convertPostgresError(
   if (code === '23503') return foreignKeyViolation(native, options);
   if (code === '40001' || code === '40P01') {
     const what = code === '40001' ? 'a serialization failure' : 'a deadlock';
+    // Unlike a stale revision, nothing was wrong with the request: the same transaction,
+    // run again, may well succeed.
     return new ConflictError(
       `${target} aborted the transaction after ${what} with a concurrent one: retry the whole transaction`,
-      options,
+      { ...options, retryable: true },
     );
   }
   if (code === '55P03') {
     return new ConflictError(
       `${target} could not take a lock another transaction holds: retry later`,
-      options,
+      { ...options, retryable: true },
     );
   }
   if (code === '57014') {

@@ -3,6 +3,11 @@ import type {
   FeatureSet,
   FeatureSetFilter,
   FeatureSetVersion,
+  Ingestion,
+  Job,
+  JobFilter,
+  JobPatch,
+  JobState,
   MetadataOperations,
   Page,
   PageRequest,
@@ -15,12 +20,20 @@ import type {
   User,
   UserRef,
 } from '@featurestore/core';
-import { ConflictError, NotFoundError, ValidationError } from '@featurestore/core';
-import { decodePageToken, pageSizeOf, toPage } from './pagination.js';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  NotFoundError,
+  TERMINAL_JOB_STATES,
+  ValidationError,
+} from '@featurestore/core';
+import { decodePageToken, invalidPageToken, pageSizeOf, toPage } from './pagination.js';
 import {
   FEATURE_SET_COLUMNS,
   toFeatureSet,
   toFeatureSetVersion,
+  toIngestion,
+  toJob,
   toPermission,
   toProject,
   toToken,
@@ -28,6 +41,17 @@ import {
 } from './rows.js';
 import type { SqlExecutor } from './sql-client.js';
 import { escapeLike, Params, type Tables } from './sql-text.js';
+
+/**
+ * Ingestion commits take this transaction-scoped advisory lock (with the hash of the table's
+ * qualified name, so stores in other schemas do not wait on each other). `nextval` is not
+ * transactional: without the lock, a transaction holding sequence 5 could commit after one
+ * holding 6, and a reader that saw 6 would later see 5 appear behind it. Holding the lock
+ * until commit makes sequence order commit order. (0x696e6773 is "ings".)
+ */
+export const INGESTION_LOCK_KEY = 0x696e6773;
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Runs `work` atomically: in a new transaction, or in the one already open. */
 export type Atomic = <T>(work: (db: SqlExecutor) => Promise<T>) => Promise<T>;
@@ -402,6 +426,182 @@ export class PostgresMetadataOperations implements MetadataOperations {
     return rows.map(toPermission);
   }
 
+  // Ingestions
+
+  async commitIngestion(ingestion: Omit<Ingestion, 'sequence' | 'state'>): Promise<Ingestion> {
+    return this.#atomic(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        INGESTION_LOCK_KEY,
+        this.#t.ingestions,
+      ]);
+      const p = new Params();
+      // DO NOTHING instead of a unique violation: the caller's transaction stays usable, so
+      // it can read the existing ingestion after the AlreadyExistsError.
+      const rows = await db.query(
+        `INSERT INTO ${this.#t.ingestions} (id, feature_set_id, major, sequence, idempotency_key,
+          source, format, row_count, files, statistics, committed_at, committed_by, job_id, state)
+         VALUES (${p.add(ingestion.id)}, ${p.add(ingestion.featureSetId)}, ${p.add(ingestion.major)},
+          nextval('${this.#t.ingestionSequence}'), ${p.add(ingestion.idempotencyKey)},
+          ${p.add(ingestion.source)}, ${p.add(ingestion.format)}, ${p.add(ingestion.rowCount)},
+          ${p.json(ingestion.files)}, ${p.json(ingestion.statistics)},
+          ${p.add(ingestion.committedAt)}, ${p.add(ingestion.committedBy)},
+          ${p.add(ingestion.jobId)}, 'committed')
+         ON CONFLICT ON CONSTRAINT ingestions_idempotency_key DO NOTHING
+         RETURNING *`,
+        p.values,
+      );
+      if (rows[0]) return toIngestion(rows[0]);
+      const featureSetId = ingestion.featureSetId;
+      const key = ingestion.idempotencyKey!;
+      const existing = await this.#ingestionByKey(db, featureSetId, key);
+      throw new AlreadyExistsError(
+        `feature set ${featureSetId} already has an ingestion with idempotency key ${JSON.stringify(key)}${existing ? ` (${existing.id})` : ''}: a retry with that key returns the existing ingestion; read it with getIngestionByIdempotencyKey instead of committing again`,
+        {
+          details: {
+            entity: 'ingestion',
+            featureSetId,
+            idempotencyKey: key,
+            ...(existing ? { existingId: existing.id } : {}),
+          },
+        },
+      );
+    });
+  }
+
+  async getIngestion(id: string): Promise<Ingestion | undefined> {
+    const rows = await this.#db.query(`SELECT * FROM ${this.#t.ingestions} WHERE id = $1`, [id]);
+    return rows[0] && toIngestion(rows[0]);
+  }
+
+  async getIngestionByIdempotencyKey(
+    featureSetId: string,
+    key: string,
+  ): Promise<Ingestion | undefined> {
+    return this.#ingestionByKey(this.#db, featureSetId, key);
+  }
+
+  async listIngestions(featureSetId: string, major?: number): Promise<Ingestion[]> {
+    const p = new Params();
+    const where = [`feature_set_id = ${p.add(featureSetId)}`];
+    if (major !== undefined) where.push(`major = ${p.add(major)}`);
+    const rows = await this.#db.query(
+      `SELECT * FROM ${this.#t.ingestions} ${whereClause(where)} ORDER BY sequence`,
+      p.values,
+    );
+    return rows.map(toIngestion);
+  }
+
+  async revertIngestion(id: string, at: Date, by: string): Promise<Ingestion> {
+    // Only a committed ingestion changes: a second revert (even a racing one, which waits for
+    // the first and then matches no row) leaves the first revert's time and author.
+    const rows = await this.#db.query(
+      `UPDATE ${this.#t.ingestions} SET state = 'reverted', reverted_at = $2, reverted_by = $3
+       WHERE id = $1 AND state = 'committed' RETURNING *`,
+      [id, at, by],
+    );
+    if (rows[0]) return toIngestion(rows[0]);
+    const current = await this.getIngestion(id);
+    if (!current) throw notFound('ingestion', id);
+    return current;
+  }
+
+  async listIngestionFiles(featureSetId: string): Promise<string[]> {
+    const rows = await this.#db.query(
+      `SELECT f.key FROM ${this.#t.ingestions} i
+       CROSS JOIN LATERAL jsonb_array_elements_text(i.files) WITH ORDINALITY AS f (key, n)
+       WHERE i.feature_set_id = $1 ORDER BY i.sequence, f.n`,
+      [featureSetId],
+    );
+    return rows.map((row) => row.key as string);
+  }
+
+  // Jobs
+
+  async insertJob(job: Job): Promise<Job> {
+    const p = new Params();
+    const rows = await this.#db.query(
+      `INSERT INTO ${this.#t.jobs} (id, type, state, progress, message, request, result, error,
+        cancel_requested, created_by, project_id, created_at, started_at, finished_at)
+       VALUES (${p.add(job.id)}, ${p.add(job.type)}, ${p.add(job.state)}, ${p.add(job.progress)},
+        ${p.add(job.message)}, ${p.json(job.request)}, ${p.json(job.result)}, ${p.json(job.error)},
+        ${p.add(job.cancelRequested)}, ${p.add(job.createdBy)}, ${p.add(job.projectId)},
+        ${p.add(job.createdAt)}, ${p.add(job.startedAt)}, ${p.add(job.finishedAt)})
+       RETURNING *`,
+      p.values,
+    );
+    return toJob(rows[0]!);
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    const rows = await this.#db.query(`SELECT * FROM ${this.#t.jobs} WHERE id = $1`, [id]);
+    return rows[0] && toJob(rows[0]);
+  }
+
+  async listJobs(filter: JobFilter = {}): Promise<Page<Job>> {
+    const size = pageSizeOf(filter);
+    const p = new Params();
+    const where: string[] = [];
+    if (filter.state !== undefined) where.push(`state = ${p.add(filter.state)}`);
+    if (filter.type !== undefined) where.push(`type = ${p.add(filter.type)}`);
+    if (filter.createdBy !== undefined) where.push(`created_by = ${p.add(filter.createdBy)}`);
+    if (filter.projectIds !== undefined) {
+      where.push(`project_id = ANY(${p.add([...filter.projectIds])}::uuid[])`);
+    }
+    if (filter.pageToken !== undefined) {
+      const [createdAt, id] = decodePageToken(filter.pageToken, 2) as [string, string];
+      if (Number.isNaN(Date.parse(createdAt)) || !UUID_PATTERN.test(id)) {
+        throw invalidPageToken(filter.pageToken);
+      }
+      where.push(`(created_at, id) < (${p.add(createdAt)}::timestamptz, ${p.add(id)}::uuid)`);
+    }
+    const rows = await this.#db.query(
+      `SELECT * FROM ${this.#t.jobs} ${whereClause(where)}
+       ORDER BY created_at DESC, id DESC LIMIT ${p.add(size + 1)}`,
+      p.values,
+    );
+    // Creation times arrive as JS Dates, so the ISO string (milliseconds) is the stored value
+    // exactly and the keyset neither skips nor repeats a job.
+    return toPage(rows.map(toJob), size, (job) => [job.createdAt.toISOString(), job.id]);
+  }
+
+  async updateJob(id: string, patch: JobPatch): Promise<Job> {
+    const p = new Params();
+    const state = p.add(patch.state);
+    const terminal = p.add([...TERMINAL_JOB_STATES]);
+    // One statement decides and writes: of two racing finishes, the second waits for the
+    // first's row lock, re-checks the condition against the finished row and matches nothing.
+    // Setting a finished job to the state it already has changes nothing and is allowed.
+    const rows = await this.#db.query(
+      `UPDATE ${this.#t.jobs} SET
+        state = coalesce(${state}::text, state),
+        progress = coalesce(${p.add(patch.progress)}::double precision, progress),
+        message = coalesce(${p.add(patch.message)}::text, message),
+        result = coalesce(${p.json(patch.result)}, result),
+        error = coalesce(${p.json(patch.error)}, error),
+        cancel_requested = coalesce(${p.add(patch.cancelRequested)}::boolean, cancel_requested),
+        started_at = coalesce(${p.add(patch.startedAt)}::timestamptz, started_at),
+        finished_at = coalesce(${p.add(patch.finishedAt)}::timestamptz, finished_at)
+       WHERE id = ${p.add(id)} AND (${state}::text IS NULL OR state = ${state}::text
+        OR state <> ALL(${terminal}::text[]))
+       RETURNING *`,
+      p.values,
+    );
+    if (rows[0]) return toJob(rows[0]);
+    const current = await this.getJob(id);
+    if (!current) throw notFound('job', id);
+    throw new ConflictError(
+      `job ${id} already ${current.state}: it cannot become ${patch.state}, a finished job keeps its state; re-read it`,
+      {
+        details: {
+          entity: 'job',
+          id,
+          state: current.state,
+          requestedState: patch.state as JobState,
+        },
+      },
+    );
+  }
+
   // Helpers
 
   async #insertVersion(db: SqlExecutor, version: FeatureSetVersion): Promise<void> {
@@ -415,6 +615,18 @@ export class PostgresMetadataOperations implements MetadataOperations {
         ${p.add(version.createdBy)}, ${p.json(version.changes ?? [])})`,
       p.values,
     );
+  }
+
+  async #ingestionByKey(
+    db: SqlExecutor,
+    featureSetId: string,
+    key: string,
+  ): Promise<Ingestion | undefined> {
+    const rows = await db.query(
+      `SELECT * FROM ${this.#t.ingestions} WHERE feature_set_id = $1 AND idempotency_key = $2`,
+      [featureSetId, key],
+    );
+    return rows[0] && toIngestion(rows[0]);
   }
 
   /** One feature set matching `where` (on `fs`), at `version` or its latest version. */

@@ -103,6 +103,64 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX permissions_user_idx ON permissions (user_id)',
     ],
   },
+  {
+    version: 2,
+    name: 'ingestions and jobs',
+    statements: [
+      // One sequence for the whole store, not per feature set: a point-in-time join across
+      // feature sets, or "as of ingestion N", compares sequences of different feature sets.
+      'CREATE SEQUENCE ingestion_sequence AS bigint START 1',
+      `CREATE TABLE ingestions (
+        id uuid NOT NULL CONSTRAINT ingestions_pkey PRIMARY KEY,
+        feature_set_id uuid NOT NULL CONSTRAINT ingestions_feature_set_fk
+          REFERENCES feature_sets (id) ON DELETE CASCADE,
+        major integer NOT NULL CHECK (major >= 0),
+        sequence bigint NOT NULL CONSTRAINT ingestions_sequence_key UNIQUE,
+        idempotency_key text,
+        source text NOT NULL,
+        format text NOT NULL,
+        row_count bigint NOT NULL CHECK (row_count >= 0),
+        files jsonb NOT NULL DEFAULT '[]',
+        statistics jsonb NOT NULL DEFAULT '{}',
+        committed_at timestamptz NOT NULL,
+        committed_by text NOT NULL,
+        job_id uuid,
+        state text NOT NULL CONSTRAINT ingestions_state_check
+          CHECK (state IN ('committed', 'reverted')),
+        reverted_at timestamptz,
+        reverted_by text,
+        CONSTRAINT ingestions_idempotency_key UNIQUE (feature_set_id, idempotency_key)
+      )`,
+      // Dropping the table drops its sequence with it.
+      'ALTER SEQUENCE ingestion_sequence OWNED BY ingestions.sequence',
+      'CREATE INDEX ingestions_lineage_idx ON ingestions (feature_set_id, major, sequence)',
+      // Jobs outlive their project: they are the history of what ran, so the project id is
+      // cleared rather than the job deleted.
+      `CREATE TABLE jobs (
+        id uuid NOT NULL CONSTRAINT jobs_pkey PRIMARY KEY,
+        type text NOT NULL,
+        state text NOT NULL CONSTRAINT jobs_state_check
+          CHECK (state IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+        progress double precision NOT NULL DEFAULT 0 CONSTRAINT jobs_progress_check
+          CHECK (progress >= 0 AND progress <= 1),
+        message text,
+        request jsonb NOT NULL DEFAULT '{}',
+        result jsonb,
+        error jsonb,
+        cancel_requested boolean NOT NULL DEFAULT false,
+        created_by text NOT NULL,
+        project_id uuid CONSTRAINT jobs_project_fk
+          REFERENCES projects (id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL,
+        started_at timestamptz,
+        finished_at timestamptz
+      )`,
+      // Both serve the listing order (newest first, id breaking ties) and its keyset.
+      'CREATE INDEX jobs_created_idx ON jobs (created_at DESC, id DESC)',
+      'CREATE INDEX jobs_state_idx ON jobs (state, created_at DESC, id DESC)',
+      'CREATE INDEX jobs_project_idx ON jobs (project_id)',
+    ],
+  },
 ];
 
 /**

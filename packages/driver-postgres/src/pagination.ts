@@ -37,12 +37,17 @@ export function decodePageToken(token: string, parts: number): string[] {
     key.length !== parts ||
     !key.every((part) => typeof part === 'string')
   ) {
-    throw new ValidationError(
-      `pageToken ${JSON.stringify(token)} is not a token this listing returned: pass the nextPageToken of the previous page unchanged, or omit it to start over`,
-      { details: { field: 'pageToken', value: token } },
-    );
+    throw invalidPageToken(token);
   }
   return key as string[];
+}
+
+/** The error for a token that does not hold a sort key this listing could have written. */
+export function invalidPageToken(token: string): ValidationError {
+  return new ValidationError(
+    `pageToken ${JSON.stringify(token)} is not a token this listing returned: pass the nextPageToken of the previous page unchanged, or omit it to start over`,
+    { details: { field: 'pageToken', value: token } },
+  );
 }
 
 /**

@@ -1,8 +1,14 @@
 import type {
   AccessToken,
+  DataFormat,
   FeatureSet,
   FeatureSetSchema,
   FeatureSetVersion,
+  FeatureStatistics,
+  Ingestion,
+  IngestionState,
+  Job,
+  JobState,
   Permission,
   Project,
   Role,
@@ -13,6 +19,8 @@ import type { SqlRow } from './sql-client.js';
 
 // Both clients parse timestamptz into Date, jsonb into values and int4 into number; the
 // conversions below only pin the types and drop NULLs, so optional fields are absent.
+// int8 is the exception: `pg` returns it as a string (it may exceed 2^53), so bigint
+// columns go through Number(); sequences and row counts stay far below 2^53.
 
 function date(value: unknown): Date {
   return value instanceof Date ? value : new Date(value as string);
@@ -123,4 +131,49 @@ export function toPermission(row: SqlRow): Permission {
     grantedAt: date(row.granted_at),
     grantedBy: row.granted_by as string,
   };
+}
+
+export function toIngestion(row: SqlRow): Ingestion {
+  const ingestion: Ingestion = {
+    id: row.id as string,
+    featureSetId: row.feature_set_id as string,
+    major: row.major as number,
+    sequence: Number(row.sequence),
+    source: row.source as string,
+    format: row.format as DataFormat,
+    rowCount: Number(row.row_count),
+    files: (row.files ?? []) as string[],
+    statistics: (row.statistics ?? {}) as Record<string, FeatureStatistics>,
+    committedAt: date(row.committed_at),
+    committedBy: row.committed_by as string,
+    state: row.state as IngestionState,
+  };
+  if (row.idempotency_key !== null) ingestion.idempotencyKey = row.idempotency_key as string;
+  if (row.job_id !== null) ingestion.jobId = row.job_id as string;
+  const revertedAt = optionalDate(row.reverted_at);
+  if (revertedAt) ingestion.revertedAt = revertedAt;
+  if (row.reverted_by !== null) ingestion.revertedBy = row.reverted_by as string;
+  return ingestion;
+}
+
+export function toJob(row: SqlRow): Job {
+  const job: Job = {
+    id: row.id as string,
+    type: row.type as string,
+    state: row.state as JobState,
+    progress: Number(row.progress),
+    request: (row.request ?? {}) as Record<string, unknown>,
+    cancelRequested: row.cancel_requested as boolean,
+    createdBy: row.created_by as string,
+    createdAt: date(row.created_at),
+  };
+  if (row.message !== null) job.message = row.message as string;
+  if (row.result !== null) job.result = row.result as Record<string, unknown>;
+  if (row.error !== null) job.error = row.error as { code: string; message: string };
+  if (row.project_id !== null) job.projectId = row.project_id as string;
+  const startedAt = optionalDate(row.started_at);
+  const finishedAt = optionalDate(row.finished_at);
+  if (startedAt) job.startedAt = startedAt;
+  if (finishedAt) job.finishedAt = finishedAt;
+  return job;
 }

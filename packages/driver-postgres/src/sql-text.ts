@@ -22,6 +22,10 @@ export interface Tables {
   users: string;
   tokens: string;
   permissions: string;
+  ingestions: string;
+  /** The sequence ingestions take their `sequence` from (a name for `nextval`). */
+  ingestionSequence: string;
+  jobs: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -33,6 +37,9 @@ export function tablesOf(schema: string): Tables {
     users: table('users'),
     tokens: table('access_tokens'),
     permissions: table('permissions'),
+    ingestions: table('ingestions'),
+    ingestionSequence: table('ingestion_sequence'),
+    jobs: table('jobs'),
   };
 }
 

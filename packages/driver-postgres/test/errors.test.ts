@@ -136,6 +136,7 @@ describe('convertPostgresError with real PostgreSQL errors', () => {
       expect(converted).toBeInstanceOf(ConflictError);
       expect(converted.details.sqlstate).toBe('40001');
       expect(converted.message).toMatch(/retry the whole transaction/);
+      expect(converted.retryable).toBe(true);
     } finally {
       await b.query('ROLLBACK').catch(() => {});
       a.release();
@@ -198,6 +199,7 @@ describe('convertPostgresError with real PostgreSQL errors', () => {
     );
     expect(converted).toBeInstanceOf(ConflictError);
     expect(converted.message).toMatch(/deadlock/);
+    expect(converted.retryable).toBe(true);
   });
 
   it('names a missing client package', async () => {

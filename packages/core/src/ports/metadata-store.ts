@@ -1,3 +1,4 @@
+import type { Ingestion, Job, JobState } from '../model/offline-records.js';
 import type {
   AccessToken,
   FeatureSet,
@@ -49,6 +50,28 @@ export interface ProjectPatch {
   tags?: Tags;
   ownerId?: string;
 }
+
+export interface JobFilter extends PageRequest {
+  state?: JobState;
+  type?: string;
+  createdBy?: string;
+  /** Jobs of these projects (jobs without a project are excluded when set). */
+  projectIds?: readonly string[];
+}
+
+export type JobPatch = Partial<
+  Pick<
+    Job,
+    | 'state'
+    | 'progress'
+    | 'message'
+    | 'result'
+    | 'error'
+    | 'cancelRequested'
+    | 'startedAt'
+    | 'finishedAt'
+  >
+>;
 
 export type ProjectRef = { id: string } | { name: string };
 export type UserRef = { id: string } | { name: string } | { oidcSubject: string };
@@ -111,6 +134,31 @@ export interface MetadataOperations {
   deletePermission(projectId: string, userId: string): Promise<boolean>;
   getPermission(projectId: string, userId: string): Promise<Permission | undefined>;
   listPermissions(filter: { projectId?: string; userId?: string }): Promise<Permission[]>;
+
+  /**
+   * Makes an ingestion visible: assigns its sequence (greater than every earlier one in the
+   * store) and inserts it as `committed`. `AlreadyExistsError` when the feature set already
+   * has an ingestion with the same idempotency key.
+   */
+  commitIngestion(ingestion: Omit<Ingestion, 'sequence' | 'state'>): Promise<Ingestion>;
+  getIngestion(id: string): Promise<Ingestion | undefined>;
+  getIngestionByIdempotencyKey(featureSetId: string, key: string): Promise<Ingestion | undefined>;
+  /** Ingestions of a feature set (of one major version when given), by sequence. */
+  listIngestions(featureSetId: string, major?: number): Promise<Ingestion[]>;
+  /** Marks an ingestion reverted; reverting a reverted ingestion returns it unchanged. */
+  revertIngestion(id: string, at: Date, by: string): Promise<Ingestion>;
+  /** Storage keys of every file of every ingestion (for the garbage collector). */
+  listIngestionFiles(featureSetId: string): Promise<string[]>;
+
+  insertJob(job: Job): Promise<Job>;
+  getJob(id: string): Promise<Job | undefined>;
+  /** Newest first. */
+  listJobs(filter?: JobFilter): Promise<Page<Job>>;
+  /**
+   * Applies `patch`; `ConflictError` when the job already finished (succeeded, failed or
+   * cancelled) and the patch would change its state.
+   */
+  updateJob(id: string, patch: JobPatch): Promise<Job>;
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { Ingestion, Job } from '../model/offline-records.js';
 import type {
   AccessToken,
   FeatureSet,
@@ -21,6 +22,8 @@ export type MetadataStoreCapability =
   | 'users'
   | 'tokens'
   | 'permissions'
+  | 'ingestions'
+  | 'jobs'
   | 'transactions'
   | 'concurrency';
 
@@ -172,6 +175,56 @@ export function metadataStoreConformance(
       role,
       grantedAt: new Date(),
       grantedBy: project.ownerId,
+    };
+  }
+
+  type NewIngestion = Omit<Ingestion, 'sequence' | 'state'>;
+
+  /** An ingestion as the offline engine commits it, files under the storage layout. */
+  function newIngestion(featureSet: FeatureSet, overrides: Partial<NewIngestion> = {}) {
+    const id = overrides.id ?? randomUUID();
+    const major = overrides.major ?? featureSet.version.major;
+    const ingestion: NewIngestion = {
+      id,
+      featureSetId: featureSet.id,
+      major,
+      source: 's3://landing/transactions.csv',
+      format: 'csv',
+      rowCount: 3,
+      files: [0, 1].map((n) => `featuresets/${featureSet.id}/v${major}/${id}/part-${n}.parquet`),
+      statistics: {
+        amount: { count: 3, nulls: 0, min: 1.5, max: 9, mean: 4.5, stddev: 3.2, approxDistinct: 3 },
+        ts: {
+          count: 3,
+          nulls: 0,
+          min: '2024-01-01T00:00:00.000Z',
+          max: '2024-01-03T00:00:00.000Z',
+        },
+        merchants: { count: 3, nulls: 1 },
+      },
+      committedAt: new Date(),
+      committedBy: featureSet.ownerId,
+      ...overrides,
+    };
+    return ingestion;
+  }
+
+  /** What `commitIngestion` returns for `ingestion`, given the sequence it assigned. */
+  function committed(ingestion: NewIngestion, sequence: number): Ingestion {
+    return { ...ingestion, sequence, state: 'committed' };
+  }
+
+  function newJob(overrides: Partial<Job> = {}): Job {
+    return {
+      id: randomUUID(),
+      type: 'ingest',
+      state: 'pending',
+      progress: 0,
+      request: { featureSet: 'transactions', source: 's3://landing/a.csv', options: { n: 1 } },
+      cancelRequested: false,
+      createdBy: randomUUID(),
+      createdAt: new Date(),
+      ...overrides,
     };
   }
 
@@ -845,6 +898,373 @@ export function metadataStoreConformance(
           store.putPermission(newPermission(project, user, 'superuser' as Role)),
           'VALIDATION',
         );
+      });
+    });
+
+    group('ingestions', 'ingestions', () => {
+      let project: Project;
+      let featureSet: FeatureSet;
+      t.beforeAll(async () => {
+        project = await insertProject();
+        featureSet = await store.insertFeatureSet(newFeatureSet(project));
+      });
+
+      t.it('commits an ingestion with a sequence and reads it back', async () => {
+        const ingestion = newIngestion(featureSet);
+        const result = await store.commitIngestion(ingestion);
+        assert.ok(Number.isSafeInteger(result.sequence), 'the sequence is a JS integer');
+        assert.deepEqual(result, committed(ingestion, result.sequence));
+        assert.deepEqual(await store.getIngestion(ingestion.id), result);
+        for (const field of ['idempotencyKey', 'jobId', 'revertedAt', 'revertedBy']) {
+          assert.equal(field in result, false, `${field} is absent, not null`);
+        }
+        const keyed = newIngestion(featureSet, { idempotencyKey: 'batch-1', jobId: randomUUID() });
+        const withKey = await store.commitIngestion(keyed);
+        assert.deepEqual(withKey, committed(keyed, withKey.sequence));
+        assert.deepEqual(await store.getIngestion(keyed.id), withKey);
+        assert.equal(await store.getIngestion(randomUUID()), undefined);
+      });
+
+      t.it('sequences increase across commits and across feature sets', async () => {
+        const other = await store.insertFeatureSet(newFeatureSet(project));
+        const sequences: number[] = [];
+        for (const set of [featureSet, other, featureSet, other]) {
+          sequences.push((await store.commitIngestion(newIngestion(set))).sequence);
+        }
+        for (let i = 1; i < sequences.length; i++) {
+          assert.ok(sequences[i]! > sequences[i - 1]!, `later commits have greater sequences`);
+        }
+      });
+
+      t.it('a duplicate idempotency key is ALREADY_EXISTS and inserts nothing', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const key = uniqueName('key');
+        const first = await store.commitIngestion(newIngestion(own, { idempotencyKey: key }));
+        const retry = newIngestion(own, { idempotencyKey: key });
+        await rejectsWith(
+          store.commitIngestion(retry),
+          'ALREADY_EXISTS',
+          new RegExp(`${own.id}[\\s\\S]*${key}|${key}[\\s\\S]*${own.id}`),
+        );
+        assert.equal(await store.getIngestion(retry.id), undefined);
+        assert.deepEqual(await store.listIngestions(own.id), [first]);
+        assert.deepEqual(await store.getIngestionByIdempotencyKey(own.id, key), first);
+        assert.equal(await store.getIngestionByIdempotencyKey(own.id, 'other'), undefined);
+        const elsewhere = await store.insertFeatureSet(newFeatureSet(project));
+        const same = newIngestion(elsewhere, { idempotencyKey: key });
+        const there = await store.commitIngestion(same);
+        assert.deepEqual(there, committed(same, there.sequence), 'keys are per feature set');
+        assert.deepEqual(await store.getIngestionByIdempotencyKey(elsewhere.id, key), there);
+      });
+
+      t.it('ingestions without a key never collide', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        await store.commitIngestion(newIngestion(own));
+        await store.commitIngestion(newIngestion(own));
+        assert.equal((await store.listIngestions(own.id)).length, 2);
+      });
+
+      t.it('lists by feature set and by major version, by sequence', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const a = await store.commitIngestion(newIngestion(own, { major: 1 }));
+        const b = await store.commitIngestion(newIngestion(own, { major: 2 }));
+        const c = await store.commitIngestion(newIngestion(own, { major: 1 }));
+        await store.commitIngestion(newIngestion(featureSet));
+        assert.deepEqual(await store.listIngestions(own.id), [a, b, c]);
+        assert.deepEqual(await store.listIngestions(own.id, 1), [a, c]);
+        assert.deepEqual(await store.listIngestions(own.id, 2), [b]);
+        assert.deepEqual(await store.listIngestions(own.id, 3), []);
+        assert.deepEqual(await store.listIngestions(randomUUID()), []);
+      });
+
+      t.it('revert marks the ingestion and is idempotent', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const ingestion = await store.commitIngestion(newIngestion(own));
+        const at = new Date(Date.now() + 1000);
+        const by = randomUUID();
+        const reverted = await store.revertIngestion(ingestion.id, at, by);
+        assert.deepEqual(reverted, {
+          ...ingestion,
+          state: 'reverted',
+          revertedAt: at,
+          revertedBy: by,
+        });
+        assert.deepEqual(await store.getIngestion(ingestion.id), reverted);
+        const again = await store.revertIngestion(ingestion.id, new Date(), randomUUID());
+        assert.deepEqual(again, reverted, 'a second revert returns the first one unchanged');
+        assert.deepEqual(await store.listIngestions(own.id), [reverted], 'still listed');
+        await rejectsWith(store.revertIngestion(randomUUID(), at, by), 'NOT_FOUND');
+      });
+
+      t.it('lists the files of every ingestion of a feature set, reverted ones too', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const a = await store.commitIngestion(newIngestion(own));
+        const b = await store.commitIngestion(newIngestion(own, { major: 2 }));
+        const empty = await store.commitIngestion(newIngestion(own, { files: [], rowCount: 0 }));
+        await store.revertIngestion(a.id, new Date(), own.ownerId);
+        await store.commitIngestion(newIngestion(featureSet));
+        assert.deepEqual(
+          sorted(await store.listIngestionFiles(own.id)),
+          sorted([...a.files, ...b.files]),
+        );
+        assert.deepEqual(empty.files, []);
+        assert.deepEqual(await store.listIngestionFiles(randomUUID()), []);
+      });
+
+      t.it('refuses an ingestion of a missing feature set with NOT_FOUND', async () => {
+        const ghost = newFeatureSet(project);
+        const ingestion = newIngestion(ghost);
+        await rejectsWith(store.commitIngestion(ingestion), 'NOT_FOUND');
+        assert.equal(await store.getIngestion(ingestion.id), undefined);
+      });
+
+      t.it('deleting the feature set or its project deletes its ingestions', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const gone = await store.commitIngestion(newIngestion(own, { idempotencyKey: 'k' }));
+        await store.deleteFeatureSet(own.id);
+        assert.equal(await store.getIngestion(gone.id), undefined);
+        assert.deepEqual(await store.listIngestions(own.id), []);
+        assert.deepEqual(await store.listIngestionFiles(own.id), []);
+        assert.equal(await store.getIngestionByIdempotencyKey(own.id, 'k'), undefined);
+        const doomed = await insertProject();
+        const set = await store.insertFeatureSet(newFeatureSet(doomed));
+        const also = await store.commitIngestion(newIngestion(set));
+        await store.deleteProject(doomed.id);
+        assert.equal(await store.getIngestion(also.id), undefined);
+        assert.deepEqual(await store.listIngestions(set.id), []);
+      });
+
+      t.it('a commit inside a failed transaction leaves nothing', async () => {
+        const ingestion = newIngestion(featureSet, { idempotencyKey: uniqueName('tx') });
+        const boom = new Error('boom');
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            const inside = await tx.commitIngestion(ingestion);
+            assert.deepEqual(await tx.getIngestion(ingestion.id), inside);
+            throw boom;
+          }),
+          (error) => error === boom,
+        );
+        assert.equal(await store.getIngestion(ingestion.id), undefined);
+        const retried = await store.commitIngestion(ingestion);
+        assert.equal(retried.id, ingestion.id, 'the key is free again');
+      });
+
+      t.it('concurrent commits get distinct sequences', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => store.commitIngestion(newIngestion(own))),
+        );
+        const sequences = results.map((ingestion) => ingestion.sequence);
+        assert.equal(new Set(sequences).size, 10, 'ten distinct sequences');
+        const listed = await store.listIngestions(own.id);
+        assert.deepEqual(
+          listed.map((ingestion) => ingestion.sequence),
+          [...sequences].sort((a, b) => a - b),
+        );
+      });
+
+      t.it('of two racing commits with one idempotency key, exactly one wins', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const key = uniqueName('race');
+        const results = await Promise.allSettled([
+          store.commitIngestion(newIngestion(own, { idempotencyKey: key })),
+          store.commitIngestion(newIngestion(own, { idempotencyKey: key })),
+        ]);
+        const won = results.filter((result) => result.status === 'fulfilled');
+        const lost = results.filter((result) => result.status === 'rejected');
+        assert.equal(won.length, 1, 'one commit wins');
+        assert.equal(lost.length, 1, 'the other loses');
+        assert.equal((lost[0]!.reason as { code?: string }).code, 'ALREADY_EXISTS');
+        assert.deepEqual(await store.listIngestions(own.id), [won[0]!.value]);
+      });
+    });
+
+    group('jobs', 'jobs', () => {
+      t.it('inserts a job and reads it back, optional fields absent when unset', async () => {
+        const job = newJob();
+        const read = await store.insertJob(job);
+        assert.deepEqual(read, job);
+        assert.deepEqual(await store.getJob(job.id), job);
+        for (const field of [
+          'message',
+          'result',
+          'error',
+          'projectId',
+          'startedAt',
+          'finishedAt',
+        ]) {
+          assert.equal(field in read, false, `${field} is absent, not null`);
+        }
+        const project = await insertProject();
+        const full = newJob({
+          type: 'retrieve',
+          state: 'failed',
+          progress: 0.25,
+          message: 'reading part 2 of 8',
+          result: { rows: 10, uris: ['outputs/x/part-0.parquet'] },
+          error: { code: 'UNAVAILABLE', message: 'storage went away' },
+          cancelRequested: true,
+          projectId: project.id,
+          startedAt: new Date(Date.now() + 1000),
+          finishedAt: new Date(Date.now() + 2000),
+        });
+        assert.deepEqual(await store.insertJob(full), full);
+        assert.deepEqual(await store.getJob(full.id), full);
+        assert.equal(await store.getJob(randomUUID()), undefined);
+      });
+
+      t.it('lists newest first, ties by id, and pages without gaps or repeats', async () => {
+        const createdBy = randomUUID();
+        const base = Date.now();
+        const jobs: Job[] = [];
+        // Two pairs share a creation time: pages must cut between them without losing one.
+        for (const offset of [0, 5000, 1000, 1000, 3000, 3000, 2000]) {
+          jobs.push(
+            await store.insertJob(newJob({ createdBy, createdAt: new Date(base + offset) })),
+          );
+        }
+        const newestFirst = [...jobs].sort(
+          (a, b) =>
+            b.createdAt.getTime() - a.createdAt.getTime() ||
+            (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+        );
+        const page = await store.listJobs({ createdBy });
+        assert.deepEqual(page.items, newestFirst);
+        assert.equal(page.nextPageToken, undefined);
+        for (const size of [1, 2, 3]) {
+          const { items, pages } = await collect(
+            (request) => store.listJobs({ ...request, createdBy }),
+            size,
+          );
+          assert.deepEqual(items, newestFirst, `pages of ${size}`);
+          assert.ok(pages <= Math.ceil(jobs.length / size) + 1);
+        }
+        await rejectsWith(store.listJobs({ pageToken: 'not a token!' }), 'VALIDATION');
+        await rejectsWith(store.listJobs({ pageSize: 0 }), 'VALIDATION', /pageSize/);
+      });
+
+      t.it('filters by state, type, creator and project ids', async () => {
+        const createdBy = randomUUID();
+        const [one, two] = [await insertProject(), await insertProject()];
+        const base = Date.now();
+        const at = (n: number) => new Date(base + n * 1000);
+        const a = await store.insertJob(
+          newJob({
+            createdBy,
+            type: 'ingest',
+            state: 'running',
+            projectId: one.id,
+            createdAt: at(1),
+          }),
+        );
+        const b = await store.insertJob(
+          newJob({
+            createdBy,
+            type: 'retrieve',
+            state: 'running',
+            projectId: two.id,
+            createdAt: at(2),
+          }),
+        );
+        const c = await store.insertJob(
+          newJob({ createdBy, type: 'ingest', state: 'succeeded', createdAt: at(3) }),
+        );
+        await store.insertJob(newJob({ type: 'ingest', state: 'running', projectId: one.id }));
+        const list = async (filter: Parameters<MetadataStore['listJobs']>[0]) =>
+          (await store.listJobs({ createdBy, ...filter })).items.map((job) => job.id);
+        assert.deepEqual(await list({}), [c.id, b.id, a.id]);
+        assert.deepEqual(await list({ state: 'running' }), [b.id, a.id]);
+        assert.deepEqual(await list({ state: 'failed' }), []);
+        assert.deepEqual(await list({ type: 'ingest' }), [c.id, a.id]);
+        assert.deepEqual(await list({ type: 'ingest', state: 'running' }), [a.id]);
+        assert.deepEqual(await list({ projectIds: [one.id, two.id] }), [b.id, a.id]);
+        assert.deepEqual(await list({ projectIds: [two.id, randomUUID()] }), [b.id]);
+        assert.deepEqual(await list({ projectIds: [] }), [], 'no project ids, no jobs');
+        assert.deepEqual(await list({ createdBy: randomUUID() }), []);
+      });
+
+      t.it('updates progress, message and state through a run', async () => {
+        const job = await store.insertJob(newJob());
+        const startedAt = new Date(Date.now() + 1000);
+        const running = await store.updateJob(job.id, { state: 'running', startedAt });
+        assert.deepEqual(running, { ...job, state: 'running', startedAt });
+        const progressed = await store.updateJob(job.id, { progress: 0.5, message: 'half way' });
+        assert.deepEqual(progressed, { ...running, progress: 0.5, message: 'half way' });
+        const cancelAsked = await store.updateJob(job.id, { cancelRequested: true });
+        assert.deepEqual(cancelAsked, { ...progressed, cancelRequested: true });
+        const finishedAt = new Date(Date.now() + 2000);
+        const result = { rowCount: 3, ingestionId: randomUUID() };
+        const done = await store.updateJob(job.id, {
+          state: 'succeeded',
+          progress: 1,
+          result,
+          finishedAt,
+        });
+        assert.deepEqual(done, {
+          ...cancelAsked,
+          state: 'succeeded',
+          progress: 1,
+          result,
+          finishedAt,
+        });
+        assert.deepEqual(await store.getJob(job.id), done);
+        const failed = await store.insertJob(newJob({ state: 'running' }));
+        const error = { code: 'VALIDATION', message: 'column amount is not a number' };
+        assert.deepEqual(await store.updateJob(failed.id, { state: 'failed', error }), {
+          ...failed,
+          state: 'failed',
+          error,
+        });
+        await rejectsWith(store.updateJob(randomUUID(), { progress: 0.1 }), 'NOT_FOUND');
+      });
+
+      t.it('changing the state of a finished job is a CONFLICT naming both states', async () => {
+        for (const finished of ['succeeded', 'failed', 'cancelled'] as const) {
+          const job = await store.insertJob(newJob({ state: finished, progress: 1 }));
+          for (const next of ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const) {
+            if (next === finished) continue;
+            await rejectsWith(
+              store.updateJob(job.id, { state: next, message: 'overwritten?' }),
+              'CONFLICT',
+              new RegExp(`${job.id}[\\s\\S]*${finished}[\\s\\S]*${next}`),
+            );
+          }
+          assert.deepEqual(await store.getJob(job.id), job, 'a refused patch changes nothing');
+          // Not a change of state: the same state again, or fields other than the state.
+          const same = await store.updateJob(job.id, { state: finished });
+          assert.deepEqual(same, job);
+          const noted = await store.updateJob(job.id, { message: 'cleaned up' });
+          assert.deepEqual(noted, { ...job, message: 'cleaned up' });
+        }
+      });
+
+      t.it(
+        'of two racing finishes of a running job, the first wins and the second is a CONFLICT',
+        async () => {
+          for (let i = 0; i < 5; i++) {
+            const job = await store.insertJob(newJob({ state: 'running' }));
+            const results = await Promise.allSettled([
+              store.updateJob(job.id, { state: 'succeeded', progress: 1 }),
+              store.updateJob(job.id, { state: 'cancelled', message: 'cancelled by user' }),
+            ]);
+            const won = results.filter((result) => result.status === 'fulfilled');
+            const lost = results.filter((result) => result.status === 'rejected');
+            assert.equal(won.length, 1, 'one finish wins');
+            assert.equal(lost.length, 1, 'the other loses');
+            assert.equal((lost[0]!.reason as { code?: string }).code, 'CONFLICT');
+            assert.deepEqual(await store.getJob(job.id), won[0]!.value, 'the winner is kept');
+          }
+        },
+      );
+
+      t.it('a job outlives its project', async () => {
+        const project = await insertProject();
+        const job = await store.insertJob(newJob({ projectId: project.id }));
+        await store.deleteProject(project.id);
+        const read = await store.getJob(job.id);
+        assert.equal(read?.id, job.id);
+        assert.equal(read?.state, job.state);
       });
     });
 
