@@ -1,12 +1,18 @@
 import { AccessService } from './auth/access-service.js';
 import { Authorizer } from './auth/authorizer.js';
 import { TokenIdentityProvider } from './auth/token-identity-provider.js';
+import { JobService } from './jobs/job-service.js';
 import { FeatureSetService } from './metadata/feature-set-service.js';
 import { ProjectService } from './metadata/project-service.js';
+import { OfflineEngine } from './offline/offline-engine.js';
+import type { ComputeEngine } from './ports/compute-engine.js';
 import type { MetadataStore } from './ports/metadata-store.js';
+import type { ObjectStorage } from './ports/object-storage.js';
 
 export interface EngineDrivers {
   metadata: MetadataStore;
+  storage: ObjectStorage;
+  compute: ComputeEngine;
 }
 
 /**
@@ -20,17 +26,31 @@ export class FeatureStoreEngine {
   readonly featureSets: FeatureSetService;
   readonly access: AccessService;
   readonly tokens: TokenIdentityProvider;
+  readonly jobs: JobService;
+  readonly offline: OfflineEngine;
 
   constructor(drivers: EngineDrivers) {
+    const store = drivers.metadata;
     this.drivers = drivers;
-    this.authorizer = new Authorizer(drivers.metadata);
-    this.projects = new ProjectService(drivers.metadata, this.authorizer);
-    this.featureSets = new FeatureSetService(drivers.metadata, this.authorizer);
-    this.access = new AccessService(drivers.metadata, this.authorizer);
-    this.tokens = new TokenIdentityProvider(drivers.metadata);
+    this.authorizer = new Authorizer(store);
+    this.projects = new ProjectService(store, this.authorizer);
+    this.featureSets = new FeatureSetService(store, this.authorizer);
+    this.access = new AccessService(store, this.authorizer);
+    this.tokens = new TokenIdentityProvider(store);
+    this.jobs = new JobService(store, this.authorizer);
+    this.offline = new OfflineEngine({
+      store,
+      authorizer: this.authorizer,
+      jobs: this.jobs,
+      compute: drivers.compute,
+      storage: drivers.storage,
+    });
   }
 
+  /** Closes every driver; the engine is unusable afterwards. */
   async close(): Promise<void> {
+    await this.drivers.compute.close();
+    await this.drivers.storage.close?.();
     await this.drivers.metadata.close();
   }
 }

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  type ComputeEngine,
   FeatureStoreEngine,
   LocalFileStorage,
   type MetadataStore,
@@ -10,6 +11,7 @@ import {
   type Principal,
   UnauthenticatedError,
 } from '@featurestore/core';
+import { DuckDbComputeEngine } from '@featurestore/driver-duckdb';
 import { PostgresMetadataStore } from '@featurestore/driver-postgres';
 import { container, type DependencyContainer } from 'tsyringe';
 import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } from './config.js';
@@ -20,6 +22,7 @@ export const TOKENS = {
   config: Symbol('FeatureStoreConfig'),
   metadata: Symbol('MetadataStore'),
   storage: Symbol('ObjectStorage'),
+  compute: Symbol('ComputeEngine'),
 } as const;
 
 /** An open feature store: the engine, its drivers, and the principal in-process calls use. */
@@ -69,11 +72,19 @@ export async function openFeatureStore(
     scope.register(TOKENS.config, { useValue: config });
     scope.register(TOKENS.metadata, { useValue: await openMetadata(config, storeDir) });
     scope.register(TOKENS.storage, { useValue: await openStorage(config, storeDir) });
+    scope.register(TOKENS.compute, {
+      useValue: new DuckDbComputeEngine({ tempDirectory: join(storeDir, 'tmp') }),
+    });
     scope.register(FeatureStoreEngine, {
       useFactory: (c: DependencyContainer) =>
-        new FeatureStoreEngine({ metadata: c.resolve<MetadataStore>(TOKENS.metadata) }),
+        new FeatureStoreEngine({
+          metadata: c.resolve<MetadataStore>(TOKENS.metadata),
+          storage: c.resolve<ObjectStorage>(TOKENS.storage),
+          compute: c.resolve<ComputeEngine>(TOKENS.compute),
+        }),
     });
     const engine = scope.resolve(FeatureStoreEngine);
+    if (lock) await recoverEmbedded(engine);
     const authenticate = async (token: string): Promise<Principal> => {
       const principal = await engine.tokens.authenticate({ kind: 'bearer', token });
       if (!principal)
@@ -108,6 +119,17 @@ export async function openFeatureStore(
   }
 }
 
+/**
+ * The lock proves no other process uses the embedded store, so jobs still marked running
+ * were interrupted (a killed process): mark them failed and remove their orphaned files.
+ */
+async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
+  const interrupted = await engine.jobs.failInterrupted();
+  if (interrupted.some((job) => job.type === 'ingest')) {
+    await engine.offline.collectGarbage({ graceMs: 0 });
+  }
+}
+
 async function openMetadata(config: FeatureStoreConfig, storeDir: string): Promise<MetadataStore> {
   if (config.metadata !== undefined) {
     return PostgresMetadataStore.open({
@@ -136,6 +158,7 @@ export function describeConfig(config: FeatureStoreConfig): Record<string, strin
       ? `postgresql (${redact(config.metadata)}, schema ${config.metadataSchema})`
       : `pglite (${join(storeDir, 'metadata')})`,
     storage: config.storage ?? pathToFileURL(join(storeDir, 'data')).href,
+    compute: 'duckdb (in-process)',
   };
 }
 

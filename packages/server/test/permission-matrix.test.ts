@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   ACTION_REQUIREMENTS,
   ACTIONS,
@@ -18,8 +21,11 @@ const definition = {
     { name: 'id', type: 'int64' },
     { name: 'ts', type: 'timestamp' },
     { name: 'score', type: 'float64' },
+    { name: 'secret', type: 'float64', sensitive: true },
   ],
 };
+
+let dataDir = '';
 
 type Subject = Role | 'non_member' | 'admin';
 const SUBJECTS: Subject[] = [...ROLES, 'non_member', 'admin'];
@@ -49,10 +55,10 @@ const PERFORM: Record<Action, (f: Fixture) => Promise<unknown>> = {
   'featureset.update': (f) =>
     f.engine.featureSets.update(f.caller, f.project, 'fs', { description: 'x' }),
   'featureset.delete': (f) => f.engine.featureSets.delete(f.caller, f.project, 'fs'),
-  // Data calls arrive with the offline and online engines; until then the authorizer decides.
-  'data.read': (f) => authorize(f, 'data.read'),
-  'data.read_sensitive': (f) => authorize(f, 'data.read_sensitive'),
-  'data.write': (f) => authorize(f, 'data.write'),
+  'data.read': (f) => training(f, 'score'),
+  'data.read_sensitive': (f) => training(f, 'secret'),
+  'data.write': async (f) =>
+    (await f.engine.offline.ingest(f.caller, f.project, 'fs', join(dataDir, 'rows.csv'))).result,
   'permission.list': (f) => f.engine.access.listPermissions(f.caller, f.project),
   'permission.grant': (f) => f.engine.access.grant(f.caller, f.project, f.other, 'editor'),
   'permission.revoke': (f) => f.engine.access.revoke(f.caller, f.project, f.other),
@@ -61,6 +67,8 @@ const PERFORM: Record<Action, (f: Fixture) => Promise<unknown>> = {
   'user.update': (f) => f.engine.access.setAdmin(f.caller, f.other, false),
   'token.create': (f) => f.engine.access.createToken(f.caller, { name: 'mine' }),
   'token.list': (f) => f.engine.access.listTokens(f.caller),
+  'job.read': async (f) => f.engine.jobs.get(f.caller, (await ownJob(f)).id),
+  'job.cancel': async (f) => f.engine.jobs.cancel(f.caller, (await ownJob(f)).id),
   'token.revoke': async (f) => {
     const { token } = await f.engine.access.createToken(f.admin, {
       name: 'theirs',
@@ -70,11 +78,26 @@ const PERFORM: Record<Action, (f: Fixture) => Promise<unknown>> = {
   },
 };
 
-async function authorize(f: Fixture, action: Action) {
-  const project = await f.engine.projects.get(f.admin, f.project);
-  return f.engine.authorizer.require(f.caller, action, {
-    projectId: project.id,
-    projectName: project.name,
+async function training(f: Fixture, feature: string) {
+  const running = await f.engine.offline.historical(f.caller, {
+    entities: join(dataDir, 'entities.csv'),
+    entityTime: 'at',
+    features: `${f.project}/fs:${feature}`,
+  });
+  return running.result;
+}
+
+/** A job record of the caller's own (jobs are the caller's, whatever the project role). */
+function ownJob(f: Fixture) {
+  return f.engine.drivers.metadata.insertJob({
+    id: randomUUID(),
+    type: 'ingest',
+    state: 'pending',
+    progress: 0,
+    request: {},
+    cancelRequested: false,
+    createdBy: f.caller.userId,
+    createdAt: new Date(),
   });
 }
 
@@ -91,6 +114,12 @@ describe('permission matrix: every action × every role, a non-member and an adm
   beforeAll(async () => {
     store = await tempStore();
     fs = await openFeatureStore({ store: store.dir });
+    dataDir = store.dir;
+    await writeFile(
+      join(dataDir, 'rows.csv'),
+      'id,ts,score,secret\n1,2026-01-01T00:00:00Z,0.5,7\n',
+    );
+    await writeFile(join(dataDir, 'entities.csv'), 'id,at\n1,2026-01-02T00:00:00Z\n');
   });
   afterAll(async () => {
     await fs?.close();
@@ -132,6 +161,26 @@ describe('permission matrix: every action × every role, a non-member and an adm
     expect(page.items.map((p) => p.name)).not.toContain(f.project);
     const sets = await f.engine.featureSets.list(f.caller);
     expect(sets.items).toEqual([]);
+  });
+
+  it("a user cannot read or cancel another user's job", async () => {
+    const f = await fixture('owner');
+    const theirs = await f.engine.drivers.metadata.insertJob({
+      id: randomUUID(),
+      type: 'ingest',
+      state: 'pending',
+      progress: 0,
+      request: {},
+      cancelRequested: false,
+      createdBy: f.admin.userId,
+      createdAt: new Date(),
+    });
+    await expect(f.engine.jobs.get(f.caller, theirs.id)).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
+    await expect(f.engine.jobs.cancel(f.caller, theirs.id)).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
   });
 
   it('the last owner cannot be removed or demoted', async () => {

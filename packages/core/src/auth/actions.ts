@@ -27,6 +27,8 @@ export const ACTION_REQUIREMENTS = {
   'token.create': 'self',
   'token.list': 'self',
   'token.revoke': 'self',
+  'job.read': 'self',
+  'job.cancel': 'self',
 } as const satisfies Record<string, Role | 'admin' | 'authenticated' | 'self'>;
 
 export type Action = keyof typeof ACTION_REQUIREMENTS;

@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAccessCommands } from './access-commands.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
 import { type CliIo, formatError, processIo } from './io.js';
+import { registerOfflineCommands } from './offline-commands.js';
 import { registerProjectCommands } from './project-commands.js';
 import { registerQuickstart } from './quickstart.js';
 
@@ -28,6 +29,7 @@ function buildProgram(io: CliIo): Command {
   registerProjectCommands(program, io);
   registerFeatureSetCommands(program, io);
   registerAccessCommands(program, io);
+  registerOfflineCommands(program, io);
   registerQuickstart(program, io);
   return program;
 }

@@ -1,31 +1,25 @@
-import { type FeatureSetDefinition, formatVersion, isFeatureStoreError } from '@featurestore/core';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { formatVersion, isFeatureStoreError, readAll } from '@featurestore/core';
 import type { Command } from 'commander';
 import { describeConfig } from '../open-feature-store.js';
 import { VERSION } from '../version.js';
 import { withStore } from './context.js';
 import type { CliIo } from './io.js';
 import { formatRecord, formatTable } from './io.js';
+import {
+  customersDefinition,
+  transactionsDefinition,
+  writeQuickstartData,
+} from './quickstart-data.js';
 
 const PROJECT = 'quickstart';
 
-const customers: FeatureSetDefinition = {
-  primaryKey: ['customer_id'],
-  eventTime: 'updated_at',
-  timeToLive: 'P30D',
-  description: 'customer profile',
-  tags: { team: 'fraud' },
-  features: [
-    { name: 'customer_id', type: 'string' },
-    { name: 'updated_at', type: 'timestamp' },
-    { name: 'age', type: 'int32', description: 'years' },
-    { name: 'country', type: 'string' },
-    { name: 'income', type: 'float64', sensitive: true },
-  ],
-};
-
 /**
  * The end-to-end example on the configured store (the embedded default unless told
- * otherwise). It recreates its own project, so it can run any number of times.
+ * otherwise): a deterministic sample is registered, ingested and joined into a
+ * point-in-time-correct training set. It recreates its own project, so it can run any
+ * number of times.
  */
 export function registerQuickstart(program: Command, io: CliIo): void {
   program
@@ -34,57 +28,79 @@ export function registerQuickstart(program: Command, io: CliIo): void {
     .action(
       withStore(io, async (ctx) => {
         const { engine, principal, config } = ctx.store;
+        const started = Date.now();
         const say = (text: string) => io.stdout(`${text}\n`);
         say(`Featurestore ${VERSION} on Node ${process.version}\n`);
         say(formatRecord(describeConfig(config)));
 
-        if (
-          (await engine.projects.list(principal, { namePrefix: PROJECT })).items.some(
-            (p) => p.name === PROJECT,
-          )
-        ) {
+        const existing = await engine.projects.list(principal, { namePrefix: PROJECT });
+        if (existing.items.some((project) => project.name === PROJECT)) {
           await engine.projects.delete(principal, PROJECT, { force: true });
         }
         await engine.projects.create(principal, {
           name: PROJECT,
           description: 'the quickstart example',
         });
-        say(`\n1. created project ${PROJECT}`);
+        const dataDir = join(resolve(config.store), 'quickstart');
+        await mkdir(dataDir, { recursive: true });
+        const files = await writeQuickstartData(dataDir);
+        say(`\n1. created project ${PROJECT} and wrote a sample to ${dataDir}`);
 
-        let featureSet = await engine.featureSets.register(
+        await engine.featureSets.register(principal, PROJECT, 'customers', customersDefinition);
+        await engine.featureSets.register(
           principal,
           PROJECT,
-          'customers',
-          customers,
+          'transactions',
+          transactionsDefinition,
         );
-        say(`2. registered ${PROJECT}/customers ${formatVersion(featureSet.version)}`);
-
-        featureSet = await engine.featureSets.update(principal, PROJECT, 'customers', {
-          description: 'customer profile, refreshed daily',
-          tags: { ...featureSet.tags, tier: 'gold' },
+        const updated = await engine.featureSets.update(principal, PROJECT, 'customers', {
+          description: 'customer profile, refreshed on change',
         });
-        say(`3. updated its metadata → ${formatVersion(featureSet.version)}`);
+        say(
+          `2. registered customers and transactions; updated customers' metadata → ${formatVersion(updated.version)}`,
+        );
 
-        featureSet = await engine.featureSets.update(principal, PROJECT, 'customers', {
-          // Only the schema: description and tags, absent here, keep their current values.
-          schema: {
-            primaryKey: customers.primaryKey,
-            eventTime: customers.eventTime,
-            features: [...customers.features, { name: 'segment', type: 'string' }],
-          },
+        for (const [name, file] of [
+          ['customers', files.customers],
+          ['transactions', files.transactions],
+        ] as const) {
+          const { result } = await engine.offline.ingest(principal, PROJECT, name, file, {
+            idempotencyKey: `quickstart-${name}`,
+          });
+          const ingestion = await result;
+          say(
+            `3. ingested ${ingestion.rowCount} rows into ${name} (ingestion ${ingestion.ingestionId})`,
+          );
+        }
+
+        const { result: training } = await engine.offline.historical(principal, {
+          entities: files.events,
+          entityTime: 'event_time',
+          features: [
+            `${PROJECT}/customers:age,${PROJECT}/customers:country,${PROJECT}/customers:income,${PROJECT}/transactions:*`,
+          ],
+          format: 'csv',
         });
-        say(`4. added a feature → ${formatVersion(featureSet.version)} (a new data lineage)`);
-
-        const versions = await engine.featureSets.versions(principal, PROJECT, 'customers');
+        const output = await training;
+        const text = (await readAll(await ctx.store.storage.get(output.outputKey)))
+          .toString('utf8')
+          .trimEnd();
+        const [header, ...rows] = text.split('\n');
+        const columns = header!.split(',');
+        say(
+          `4. built a point-in-time-correct training set: ${output.rowCount} rows (one per labelled event, in order)\n`,
+        );
         say(
           formatTable(
-            versions.map((v) => ({
-              version: formatVersion(v.version),
-              changes: v.changes.join('; '),
-            })),
-            ['version', 'changes'],
+            rows
+              .slice(0, 8)
+              .map((row) =>
+                Object.fromEntries(row.split(',').map((cell, i) => [columns[i]!, cell])),
+              ),
+            columns,
           ),
         );
+        say(`… ${rows.length - 8} more rows in ${ctx.store.storage.uri(output.outputKey)}`);
 
         const analyst =
           (await engine.access.listUsers(principal, { pageSize: 1000 })).items.find(
@@ -97,15 +113,18 @@ export function registerQuickstart(program: Command, io: CliIo): void {
           expiresIn: 'PT1H',
         });
         const asAnalyst = await ctx.store.authenticate(secret);
-        say(`\n5. granted consumer to ${analyst.name} and signed in with a new token`);
-        const seen = await engine.featureSets.get(asAnalyst, PROJECT, 'customers', '1');
-        say(`   ${analyst.name} reads ${PROJECT}/customers ${formatVersion(seen.version)}`);
+        say(`\n5. granted consumer to ${analyst.name}, who signed in with a new access token:`);
         try {
-          await engine.featureSets.delete(asAnalyst, PROJECT, 'customers');
+          await engine.offline.historical(asAnalyst, {
+            entities: files.events,
+            entityTime: 'event_time',
+            features: `${PROJECT}/customers:income`,
+          });
         } catch (error) {
           if (!isFeatureStoreError(error) || error.code !== 'PERMISSION_DENIED') throw error;
-          say(`   and may not delete it: ${error.message}`);
+          say(`   the sensitive income feature is refused: ${error.message}`);
         }
+        say(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       }),
     );
 }

@@ -1,0 +1,489 @@
+import { randomUUID } from 'node:crypto';
+import type { Authorizer } from '../auth/authorizer.js';
+import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
+import type { JobService, RunningJob } from '../jobs/job-service.js';
+import { requireFeatureSet, requireProject } from '../metadata/lookups.js';
+import { parseDuration } from '../model/duration.js';
+import type { Ingestion, Job } from '../model/offline-records.js';
+import type { FeatureSet, Project } from '../model/records.js';
+import { formatVersion, parseVersion } from '../model/version.js';
+import type {
+  ComputeEngine,
+  DataFormat,
+  HistoricalFeatureSetSpec,
+} from '../ports/compute-engine.js';
+import type { Principal } from '../ports/identity-provider.js';
+import type { MetadataStore } from '../ports/metadata-store.js';
+import type { ObjectStorage } from '../ports/object-storage.js';
+import { listAll } from '../storage/object-keys.js';
+import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
+import { resolveSource } from './sources.js';
+import { featureSetPrefix, ingestionPrefix, jobOutputKey } from './storage-layout.js';
+import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
+
+export interface IngestOptions {
+  format?: DataFormat;
+  /** A retry with the same key returns the first ingestion instead of ingesting again. */
+  idempotencyKey?: string;
+  /** Ignore source columns the schema lacks instead of refusing the file. */
+  ignoreExtraColumns?: boolean;
+}
+
+export interface IngestResult extends Record<string, unknown> {
+  ingestionId: string;
+  sequence: number;
+  rowCount: number;
+  featureSet: string;
+  version: string;
+  /** True when an earlier ingestion with the same idempotency key was returned. */
+  reused: boolean;
+}
+
+export interface OutputResult extends Record<string, unknown> {
+  /** Storage key of the output file. */
+  outputKey: string;
+  rowCount: number;
+  format: 'csv' | 'parquet';
+}
+
+export interface RetrieveOptions {
+  /** `MAJOR` or `MAJOR.MINOR`; latest when absent. */
+  version?: string;
+  asOf?: AsOf;
+  from?: Date;
+  to?: Date;
+  latest?: boolean;
+  format?: 'csv' | 'parquet';
+}
+
+export interface HistoricalOptions {
+  /** The entity file: key columns and a timestamp column (a path or file:// URL). */
+  entities: string;
+  entityFormat?: DataFormat;
+  entityTime: string;
+  features: string | readonly string[] | readonly FeatureRef[];
+  asOf?: AsOf;
+  format?: 'csv' | 'parquet';
+}
+
+/** Files of failed ingestions younger than this are left alone: another process may be writing them. */
+const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * The offline engine: ingestion (all-or-nothing, idempotent), history and revert, retrieval
+ * and point-in-time training sets, each run as a job on the configured `ComputeEngine`.
+ */
+export class OfflineEngine {
+  readonly #store: MetadataStore;
+  readonly #authorizer: Authorizer;
+  readonly #jobs: JobService;
+  readonly #compute: ComputeEngine;
+  readonly #storage: ObjectStorage;
+
+  constructor(deps: {
+    store: MetadataStore;
+    authorizer: Authorizer;
+    jobs: JobService;
+    compute: ComputeEngine;
+    storage: ObjectStorage;
+  }) {
+    this.#store = deps.store;
+    this.#authorizer = deps.authorizer;
+    this.#jobs = deps.jobs;
+    this.#compute = deps.compute;
+    this.#storage = deps.storage;
+  }
+
+  /**
+   * Ingests a source into the latest version of a feature set. The rows become visible only
+   * when the ingestion commits; on any error nothing is visible and the written files are
+   * removed.
+   */
+  async ingest(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    source: string,
+    options: IngestOptions = {},
+  ): Promise<RunningJob<IngestResult>> {
+    const { project, featureSet } = await this.#resolve(
+      principal,
+      projectName,
+      featureSetName,
+      'data.write',
+    );
+    if (options.idempotencyKey !== undefined) {
+      const earlier = await this.#store.getIngestionByIdempotencyKey(
+        featureSet.id,
+        options.idempotencyKey,
+      );
+      if (earlier) return this.#reuse(earlier, featureSet);
+    }
+    return this.#jobs.start(
+      principal,
+      {
+        type: 'ingest',
+        projectId: project.id,
+        request: { project: projectName, featureSet: featureSetName, source, ...options },
+      },
+      async (context, job) => {
+        context.reportProgress({ fraction: 0, message: 'reading the source' });
+        const resolved = await resolveSource(source, options.format);
+        const ingestionId = randomUUID();
+        const prefix = ingestionPrefix(featureSet.id, featureSet.version.major, ingestionId);
+        const prefixUri = this.#storage.uri(prefix);
+        try {
+          const result = await this.#compute.run(
+            {
+              type: 'ingest',
+              sources: resolved.uris,
+              format: resolved.format,
+              schema: featureSet.schema,
+              ...(options.ignoreExtraColumns ? { ignoreExtraColumns: true } : {}),
+              outputPrefix: prefixUri,
+            },
+            context,
+          );
+          const ingestion = await this.#store.commitIngestion({
+            id: ingestionId,
+            featureSetId: featureSet.id,
+            major: featureSet.version.major,
+            ...(options.idempotencyKey === undefined
+              ? {}
+              : { idempotencyKey: options.idempotencyKey }),
+            source,
+            format: resolved.format,
+            rowCount: result.rowCount,
+            files: result.files.map((uri) => `${prefix}${uri.slice(prefixUri.length)}`),
+            statistics: result.statistics,
+            committedAt: new Date(),
+            committedBy: principal.userId,
+            jobId: job.id,
+          });
+          return this.#ingestResult(ingestion, featureSet, false);
+        } catch (error) {
+          await this.#removePrefix(`${prefix}/`);
+          // Two retries racing with one key: the other committed first, so return its ingestion.
+          if (error instanceof AlreadyExistsError && options.idempotencyKey !== undefined) {
+            const winner = await this.#store.getIngestionByIdempotencyKey(
+              featureSet.id,
+              options.idempotencyKey,
+            );
+            if (winner) return this.#ingestResult(winner, featureSet, true);
+          }
+          throw error;
+        }
+      },
+    );
+  }
+
+  /** Ingestion history of a feature set version (latest when not named), oldest first. */
+  async ingestions(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    version?: string,
+  ): Promise<Ingestion[]> {
+    const { featureSet } = await this.#resolve(
+      principal,
+      projectName,
+      featureSetName,
+      'featureset.get',
+      version,
+    );
+    return this.#store.listIngestions(featureSet.id, featureSet.version.major);
+  }
+
+  /** Reverts an ingestion: its rows stop being visible (time travel still sees them). */
+  async revert(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    ingestionId: string,
+  ): Promise<RunningJob<{ ingestionId: string; revertedAt: string }>> {
+    const { project, featureSet } = await this.#resolve(
+      principal,
+      projectName,
+      featureSetName,
+      'data.write',
+    );
+    const ingestion = await this.#store.getIngestion(ingestionId).catch(() => undefined);
+    if (!ingestion || ingestion.featureSetId !== featureSet.id) {
+      throw new NotFoundError(
+        `ingestion ${ingestionId} does not belong to feature set ${projectName}/${featureSetName}: list its ingestions`,
+        { details: { field: 'ingestion', value: ingestionId } },
+      );
+    }
+    return this.#jobs.start(
+      principal,
+      {
+        type: 'revert',
+        projectId: project.id,
+        request: { project: projectName, featureSet: featureSetName, ingestionId },
+      },
+      async () => {
+        const reverted = await this.#store.revertIngestion(
+          ingestionId,
+          new Date(),
+          principal.userId,
+        );
+        return { ingestionId, revertedAt: reverted.revertedAt!.toISOString() };
+      },
+    );
+  }
+
+  /** All rows, an event-time range, or the latest row per key, written to a job output file. */
+  async retrieve(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    options: RetrieveOptions = {},
+  ): Promise<RunningJob<OutputResult>> {
+    const { project, featureSet } = await this.#resolve(
+      principal,
+      projectName,
+      featureSetName,
+      'data.read',
+      options.version,
+    );
+    if (featureSet.schema.features.some((feature) => feature.sensitive)) {
+      await this.#authorizer.require(principal, 'data.read_sensitive', {
+        projectId: project.id,
+        projectName,
+      });
+    }
+    const inputs = await this.#inputs(featureSet, options.asOf);
+    const format = options.format ?? 'csv';
+    return this.#jobs.start(
+      principal,
+      {
+        type: 'retrieve',
+        projectId: project.id,
+        request: { project: projectName, featureSet: featureSetName, ...serializable(options) },
+      },
+      async (context, job) => {
+        const outputKey = jobOutputKey(job.id, `${featureSetName}.${format}`);
+        const result = await this.#compute.run(
+          {
+            type: 'retrieve',
+            schema: featureSet.schema,
+            inputs,
+            ...(options.from ? { from: options.from.toISOString() } : {}),
+            ...(options.to ? { to: options.to.toISOString() } : {}),
+            ...(options.latest ? { latest: true } : {}),
+            output: { uri: this.#storage.uri(outputKey), format },
+          },
+          context,
+        );
+        return { outputKey, rowCount: result.rowCount, format };
+      },
+    );
+  }
+
+  /**
+   * A point-in-time-correct training set: one row per entity row, in input order, with
+   * `<featureset>__<feature>` columns (ARCHITECTURE.md, "Point-in-time correctness").
+   */
+  async historical(
+    principal: Principal,
+    options: HistoricalOptions,
+  ): Promise<RunningJob<OutputResult>> {
+    const refs =
+      typeof options.features === 'string' || typeof options.features[0] === 'string'
+        ? parseFeatureRefs(options.features as string | string[])
+        : (options.features as FeatureRef[]);
+    const groups = new Map<string, { ref: FeatureRef; features: string[] }>();
+    for (const ref of refs) {
+      const key = `${ref.project}/${ref.featureSet}@${ref.version ?? ''}`;
+      const group = groups.get(key) ?? { ref, features: [] };
+      group.features.push(ref.feature);
+      groups.set(key, group);
+    }
+    const specs: HistoricalFeatureSetSpec[] = [];
+    const outputNames = new Map<string, string>();
+    let projectId: string | undefined;
+    for (const [key, { ref, features }] of groups) {
+      const { project, featureSet } = await this.#resolve(
+        principal,
+        ref.project,
+        ref.featureSet,
+        'data.read',
+        ref.version,
+      );
+      projectId ??= project.id;
+      const valueFeatures = featureSet.schema.features.filter(
+        (feature) =>
+          feature.name !== featureSet.schema.eventTime &&
+          !featureSet.schema.primaryKey.includes(feature.name),
+      );
+      const chosen = features.includes('*')
+        ? valueFeatures.map((feature) => feature.name)
+        : [...new Set(features)];
+      for (const name of chosen) {
+        const feature = featureSet.schema.features.find((f) => f.name === name);
+        if (!feature) {
+          throw new ValidationError(
+            `feature "${name}" does not exist in ${ref.project}/${ref.featureSet} ${formatVersion(featureSet.version)}: its features are ${featureSet.schema.features.map((f) => f.name).join(', ')}`,
+            { details: { field: 'features', value: `${key}:${name}` } },
+          );
+        }
+        if (feature.sensitive) {
+          await this.#authorizer.require(principal, 'data.read_sensitive', {
+            projectId: project.id,
+            projectName: project.name,
+          });
+        }
+      }
+      const other = outputNames.get(featureSet.name);
+      if (other !== undefined && other !== key) {
+        throw new ValidationError(
+          `${other} and ${key} would both produce columns "${featureSet.name}__…": request one of them per training set`,
+          { details: { field: 'features', value: key } },
+        );
+      }
+      outputNames.set(featureSet.name, key);
+      specs.push({
+        name: featureSet.name,
+        schema: featureSet.schema,
+        inputs: await this.#inputs(featureSet, options.asOf),
+        features: chosen,
+        ...(featureSet.timeToLive === undefined
+          ? {}
+          : { timeToLiveMs: parseDuration('timeToLive', featureSet.timeToLive) }),
+      });
+    }
+    const entities = await resolveSource(options.entities, options.entityFormat);
+    if (entities.uris.length !== 1) {
+      throw new ValidationError(`entities ${options.entities} must be one file, not a folder`, {
+        details: { field: 'entities', value: options.entities },
+      });
+    }
+    const format = options.format ?? 'csv';
+    return this.#jobs.start(
+      principal,
+      {
+        type: 'historical',
+        ...(projectId === undefined ? {} : { projectId }),
+        request: { ...serializable(options), features: refs.map(formatRef) },
+      },
+      async (context, job) => {
+        const outputKey = jobOutputKey(job.id, `training-set.${format}`);
+        const result = await this.#compute.run(
+          {
+            type: 'historical',
+            entities: {
+              uri: entities.uris[0]!,
+              format: entities.format,
+              timeColumn: options.entityTime,
+            },
+            featureSets: specs,
+            output: { uri: this.#storage.uri(outputKey), format },
+          },
+          context,
+        );
+        return { outputKey, rowCount: result.rowCount, format };
+      },
+    );
+  }
+
+  /**
+   * Removes data files no committed metadata refers to: those of failed or killed ingestions
+   * (older than `graceMs`, so in-flight ones are spared) and those of deleted feature sets.
+   */
+  async collectGarbage(options: { graceMs?: number } = {}): Promise<{ deleted: string[] }> {
+    const cutoff = Date.now() - (options.graceMs ?? DEFAULT_GC_GRACE_MS);
+    const referenced = new Map<string, Set<string> | undefined>();
+    const doomed: string[] = [];
+    for await (const object of listAll(this.#storage, 'featuresets/')) {
+      const featureSetId = object.key.split('/')[1]!;
+      if (!referenced.has(featureSetId)) {
+        const exists = await this.#store.getFeatureSetById(featureSetId).catch(() => undefined);
+        referenced.set(
+          featureSetId,
+          exists ? new Set(await this.#store.listIngestionFiles(featureSetId)) : undefined,
+        );
+      }
+      const files = referenced.get(featureSetId);
+      if (
+        files === undefined ||
+        (!files.has(object.key) && object.lastModified.getTime() < cutoff)
+      ) {
+        doomed.push(object.key);
+      }
+    }
+    for (let i = 0; i < doomed.length; i += 1000)
+      await this.#storage.delete(doomed.slice(i, i + 1000));
+    return { deleted: doomed };
+  }
+
+  async #resolve(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    action: 'data.read' | 'data.write' | 'featureset.get',
+    version?: string,
+  ): Promise<{ project: Project; featureSet: FeatureSet }> {
+    const project = await requireProject(this.#store, projectName);
+    await this.#authorizer.require(principal, action, { projectId: project.id, projectName });
+    const featureSet = await requireFeatureSet(
+      this.#store,
+      project,
+      featureSetName,
+      version === undefined ? undefined : parseVersion(version),
+    );
+    return { project, featureSet };
+  }
+
+  async #inputs(featureSet: FeatureSet, asOf?: AsOf) {
+    const ingestions = await this.#store.listIngestions(featureSet.id, featureSet.version.major);
+    return toInputs(visibleIngestions(ingestions, asOf), (key) => this.#storage.uri(key));
+  }
+
+  async #reuse(ingestion: Ingestion, featureSet: FeatureSet): Promise<RunningJob<IngestResult>> {
+    const job =
+      ingestion.jobId === undefined ? undefined : await this.#store.getJob(ingestion.jobId);
+    const result = this.#ingestResult(ingestion, featureSet, true);
+    return { job: job ?? syntheticJob(ingestion, result), result: Promise.resolve(result) };
+  }
+
+  #ingestResult(ingestion: Ingestion, featureSet: FeatureSet, reused: boolean): IngestResult {
+    return {
+      ingestionId: ingestion.id,
+      sequence: ingestion.sequence,
+      rowCount: ingestion.rowCount,
+      featureSet: `${featureSet.projectName}/${featureSet.name}`,
+      version: formatVersion(featureSet.version),
+      reused,
+    };
+  }
+
+  async #removePrefix(prefix: string): Promise<void> {
+    const keys: string[] = [];
+    for await (const object of listAll(this.#storage, prefix)) keys.push(object.key);
+    if (keys.length > 0) await this.#storage.delete(keys).catch(() => undefined);
+  }
+}
+
+function formatRef(ref: FeatureRef): string {
+  return `${ref.project}/${ref.featureSet}${ref.version ? `@${ref.version}` : ''}:${ref.feature}`;
+}
+
+/** Job requests are stored as JSON: dates as ISO strings. */
+function serializable(options: object): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(options));
+}
+
+function syntheticJob(ingestion: Ingestion, result: IngestResult): Job {
+  return {
+    id: ingestion.id,
+    type: 'ingest',
+    state: 'succeeded',
+    progress: 1,
+    request: { idempotencyKey: ingestion.idempotencyKey },
+    result,
+    cancelRequested: false,
+    createdBy: ingestion.committedBy,
+    createdAt: ingestion.committedAt,
+    finishedAt: ingestion.committedAt,
+  };
+}

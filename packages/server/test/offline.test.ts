@@ -1,0 +1,289 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FeatureStore, openFeatureStore } from '../src/index.js';
+import { cli, cliJson, tempStore } from './helpers.js';
+
+const events = {
+  primaryKey: ['user_id'],
+  eventTime: 'ts',
+  features: [
+    { name: 'user_id', type: 'int64' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'clicks', type: 'int32' },
+    { name: 'country', type: 'string' },
+  ],
+};
+
+async function allFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+describe('offline engine through the CLI', () => {
+  let store: Awaited<ReturnType<typeof tempStore>>;
+  const file = (name: string) => join(store.dir, name);
+  beforeAll(async () => {
+    store = await tempStore();
+    await writeFile(file('events.schema.json'), JSON.stringify(events));
+    await cliJson(store.dir, 'project', 'create', 'shop');
+    await cliJson(
+      store.dir,
+      'featureset',
+      'register',
+      'shop',
+      'events',
+      '--schema',
+      file('events.schema.json'),
+    );
+  });
+  afterAll(async () => store.remove());
+
+  it('ingests, lists, reverts, retrieves as of, and builds a training set', async () => {
+    await writeFile(
+      file('day1.csv'),
+      'user_id,ts,clicks,country\n1,2026-01-01T10:00:00Z,3,DE\n2,2026-01-01T11:00:00,5,FR\n',
+    );
+    await writeFile(file('day2.csv'), 'user_id,ts,clicks,country\n1,2026-01-02T10:00:00Z,7,DE\n');
+    const first = await cliJson<{ ingestionId: string; rowCount: number }>(
+      store.dir,
+      'ingest',
+      'shop',
+      'events',
+      file('day1.csv'),
+      '--idempotency-key',
+      'day1',
+    );
+    expect(first.rowCount).toBe(2);
+    const retry = await cliJson<{ ingestionId: string; reused: boolean }>(
+      store.dir,
+      'ingest',
+      'shop',
+      'events',
+      file('day1.csv'),
+      '--idempotency-key',
+      'day1',
+    );
+    expect(retry).toMatchObject({ ingestionId: first.ingestionId, reused: true });
+    const second = await cliJson<{ ingestionId: string }>(
+      store.dir,
+      'ingest',
+      'shop',
+      'events',
+      file('day2.csv'),
+    );
+
+    const listed = await cliJson<{ items: { id: string; state: string }[] }>(
+      store.dir,
+      'ingestions',
+      'shop',
+      'events',
+    );
+    expect(listed.items.map((i) => i.id)).toEqual([first.ingestionId, second.ingestionId]);
+
+    await cliJson(store.dir, 'retrieve', 'shop', 'events', '--latest', '--out', file('latest.csv'));
+    expect(await readFile(file('latest.csv'), 'utf8')).toMatch(/^user_id,ts,clicks,country\n/);
+    expect((await readFile(file('latest.csv'), 'utf8')).trim().split('\n').slice(1).sort()).toEqual(
+      ['1,2026-01-02T10:00:00.000Z,7,DE', '2,2026-01-01T11:00:00.000Z,5,FR'],
+    );
+
+    await cliJson(store.dir, 'revert', 'shop', 'events', second.ingestionId);
+    await cliJson(
+      store.dir,
+      'retrieve',
+      'shop',
+      'events',
+      '--latest',
+      '--out',
+      file('after-revert.csv'),
+    );
+    expect(await readFile(file('after-revert.csv'), 'utf8')).toContain(
+      '1,2026-01-01T10:00:00.000Z,3,DE',
+    );
+    await cliJson(
+      store.dir,
+      'retrieve',
+      'shop',
+      'events',
+      '--as-of',
+      second.ingestionId,
+      '--out',
+      file('as-of.csv'),
+    );
+    expect((await readFile(file('as-of.csv'), 'utf8')).trim().split('\n')).toHaveLength(4);
+
+    await writeFile(
+      file('entities.csv'),
+      'user_id,at,label\n1,2026-01-01T12:00:00Z,0\n1,2026-01-03T00:00:00Z,1\n3,2026-01-03T00:00:00Z,0\n1,2026-01-01T12:00:00Z,0\n',
+    );
+    const training = await cliJson<{ rowCount: number }>(
+      store.dir,
+      'historical',
+      '--entities',
+      file('entities.csv'),
+      '--entity-time',
+      'at',
+      '--features',
+      'shop/events:clicks,shop/events:country',
+      '--out',
+      file('training.csv'),
+    );
+    expect(training.rowCount).toBe(4);
+    const lines = (await readFile(file('training.csv'), 'utf8')).trim().split('\n');
+    expect(lines[0]).toBe('user_id,at,label,events__clicks,events__country');
+    // The second ingestion is reverted: the 2026-01-03 row sees the day-1 value.
+    expect(lines.slice(1).map((line) => line.split(',').slice(3).join(','))).toEqual([
+      '3,DE',
+      '3,DE',
+      ',',
+      '3,DE',
+    ]);
+
+    const jobs = await cliJson<{ items: { type: string; state: string }[] }>(
+      store.dir,
+      'jobs',
+      'list',
+    );
+    expect(jobs.items.map((j) => j.type)).toEqual(
+      expect.arrayContaining(['ingest', 'revert', 'retrieve', 'historical']),
+    );
+    expect(jobs.items.every((j) => j.state === 'succeeded')).toBe(true);
+  });
+
+  const badCases: [string, string, RegExp][] = [
+    ['a missing column', 'user_id,ts,clicks\n1,2026-01-01T00:00:00Z,3\n', /country/],
+    [
+      'an unknown extra column',
+      'user_id,ts,clicks,country,extra\n1,2026-01-01T00:00:00Z,3,DE,x\n',
+      /extra/,
+    ],
+    [
+      'a value that does not parse',
+      'user_id,ts,clicks,country\n1,2026-01-01T00:00:00Z,3,DE\n2,2026-01-01T00:00:00Z,many,FR\n',
+      /clicks.*many|many.*clicks/,
+    ],
+    ['a null key', 'user_id,ts,clicks,country\n,2026-01-01T00:00:00Z,3,DE\n', /user_id/],
+    ['a null event time', 'user_id,ts,clicks,country\n1,,3,DE\n', /ts/],
+    ['an empty file', '', /empty|no rows|no data/i],
+  ];
+  it.each(badCases)(
+    'refuses %s with a clear error and commits nothing',
+    async (_case, content, message) => {
+      const before = await cliJson<{ items: unknown[] }>(store.dir, 'ingestions', 'shop', 'events');
+      const path = file(`bad-${Math.random().toString(36).slice(2)}.csv`);
+      await writeFile(path, content);
+      const result = await cli(store.dir, 'ingest', 'shop', 'events', path);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).toContain('[VALIDATION]');
+      const after = await cliJson<{ items: unknown[] }>(store.dir, 'ingestions', 'shop', 'events');
+      expect(after.items).toHaveLength(before.items.length);
+    },
+  );
+
+  it('refuses a source that does not exist and an unknown feature reference', async () => {
+    expect((await cli(store.dir, 'ingest', 'shop', 'events', file('nope.csv'))).stderr).toMatch(
+      /nope\.csv does not exist/,
+    );
+    const unknown = await cli(
+      store.dir,
+      'historical',
+      '--entities',
+      file('entities.csv'),
+      '--entity-time',
+      'at',
+      '--features',
+      'shop/events:nope',
+      '--out',
+      file('x.csv'),
+    );
+    expect(unknown.stderr).toMatch(/feature "nope" does not exist in shop\/events/);
+  });
+});
+
+describe('a process killed in the middle of an ingestion', () => {
+  let store: Awaited<ReturnType<typeof tempStore>>;
+  let child: ChildProcess | undefined;
+  beforeAll(async () => {
+    store = await tempStore();
+    const fs = await openFeatureStore({ store: store.dir });
+    await fs.engine.projects.create(fs.principal, { name: 'crash' });
+    await fs.engine.featureSets.register(fs.principal, 'crash', 'events', events);
+    await fs.close();
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await store.remove();
+  });
+
+  it('leaves nothing visible, and the retry with the same key commits exactly once', async () => {
+    const source = join(store.dir, 'big.csv');
+    const out = createWriteStream(source);
+    out.write('user_id,ts,clicks,country\n');
+    for (let i = 0; i < 2_000_000; i++) {
+      if (!out.write(`${i},2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z,${i % 100},DE\n`)) {
+        await new Promise((resolve) => out.once('drain', resolve));
+      }
+    }
+    await new Promise((resolve) => out.end(resolve));
+
+    child = spawn(
+      process.execPath,
+      [
+        '--conditions=@featurestore/source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./fixtures/ingest-and-hang.ts', import.meta.url)),
+        store.dir,
+        source,
+        'big-1',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const output: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      child!.stdout!.on('data', (chunk) => {
+        output.push(String(chunk));
+        if (output.join('').includes('started')) setTimeout(resolve, 300);
+      });
+      child!.on('exit', () => reject(new Error(`child exited early: ${output.join('')}`)));
+    });
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect(output.join('')).not.toContain('finished');
+
+    const fs: FeatureStore = await openFeatureStore({ store: store.dir });
+    try {
+      expect(await fs.engine.offline.ingestions(fs.principal, 'crash', 'events')).toEqual([]);
+      const interrupted = (await fs.engine.jobs.list(fs.principal)).items[0]!;
+      expect(interrupted).toMatchObject({
+        type: 'ingest',
+        state: 'failed',
+        error: { code: 'INTERRUPTED' },
+      });
+      expect(await allFiles(join(store.dir, 'data', 'featuresets'))).toEqual([]);
+
+      const retry = await (
+        await fs.engine.offline.ingest(fs.principal, 'crash', 'events', source, {
+          idempotencyKey: 'big-1',
+        })
+      ).result;
+      expect(retry).toMatchObject({ rowCount: 2_000_000, reused: false });
+      const again = await (
+        await fs.engine.offline.ingest(fs.principal, 'crash', 'events', source, {
+          idempotencyKey: 'big-1',
+        })
+      ).result;
+      expect(again).toMatchObject({ ingestionId: retry.ingestionId, reused: true });
+      expect(await fs.engine.offline.ingestions(fs.principal, 'crash', 'events')).toHaveLength(1);
+    } finally {
+      await fs.close();
+    }
+  }, 120_000);
+});
