@@ -7,7 +7,10 @@ export interface FeatureSetVersionRef {
 /** A feature value as stored online: JSON-compatible scalars, lists, or null. */
 export type OnlineValue = string | number | boolean | null | OnlineValue[];
 
-/** One row to apply under the newest-wins rule. */
+/**
+ * One row to apply under the newest-wins rule: it replaces the stored record of its key only
+ * when its event time is greater, or equal with a greater-or-equal write sequence.
+ */
 export interface OnlineRecord {
   /** The primary key values in schema order, encoded as strings. */
   key: readonly string[];
@@ -23,8 +26,10 @@ export interface OnlineReadRequest {
   keys: readonly (readonly string[])[];
   /** Only these features (all when omitted). */
   features?: readonly string[];
-  /** Records older than `now - ttlMs` read as missing. */
+  /** Records whose event time is at or before `now - ttlMs` read as missing. */
   ttlMs?: number;
+  /** The reader's clock in epoch ms (default `Date.now()`), for TTL. */
+  now?: number;
 }
 
 export interface OnlineStoreCapabilities {
