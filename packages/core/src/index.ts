@@ -24,6 +24,7 @@ export * from './offline/offline-engine.js';
 export * from './offline/sources.js';
 export * from './offline/storage-layout.js';
 export * from './offline/time-travel.js';
+export * from './online/memory-online-store.js';
 export type * from './ports/compute-engine.js';
 export type * from './ports/identity-provider.js';
 export type * from './ports/message-queue.js';

@@ -16,5 +16,10 @@ export {
   type ObjectStorageConformanceOptions,
   objectStorageConformance,
 } from './object-storage-conformance.js';
+export {
+  type OnlineStoreCapability,
+  type OnlineStoreConformanceOptions,
+  onlineStoreConformance,
+} from './online-store-conformance.js';
 export { serviceEnv } from './service-env.js';
 export { type SuiteApi, uniqueName } from './suite-api.js';

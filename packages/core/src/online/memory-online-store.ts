@@ -1,0 +1,187 @@
+import { FeatureStoreError } from '../errors.js';
+import type {
+  FeatureSetVersionRef,
+  OnlineReadRequest,
+  OnlineRecord,
+  OnlineStore,
+  OnlineStoreCapabilities,
+  OnlineValue,
+} from '../ports/online-store.js';
+
+/**
+ * `OnlineStore` in this process's memory: the reference implementation of the port's
+ * semantics, the embedded default for tests and single-process use. Nothing survives a
+ * restart, and each instance has a memory of its own.
+ *
+ * Records are copied in and out, so callers can change what they wrote or read without
+ * touching the store.
+ *
+ * @example
+ * const store = new MemoryOnlineStore();
+ * const featureSet = { featureSetId: 'fs_1', major: 1 };
+ * await store.write(featureSet, [{ key: ['c42'], eventTime: Date.now(), writeSequence: 1, values: { amount: 9.5 } }]);
+ * const [row] = await store.read({ featureSet, keys: [['c42']], features: ['amount'] });
+ */
+export class MemoryOnlineStore implements OnlineStore {
+  readonly driver = 'memory';
+  readonly capabilities: OnlineStoreCapabilities = { multiFeatureSetRead: true };
+  /** Feature set version → key (its columns as JSON, unambiguous) → record. */
+  readonly #versions = new Map<string, Map<string, OnlineRecord>>();
+  #closed = false;
+
+  /**
+   * Applies each key's newest record of the batch (the later one among equals) when it is at
+   * least as new as the stored one; returns how many keys changed.
+   */
+  async write(featureSet: FeatureSetVersionRef, records: readonly OnlineRecord[]): Promise<number> {
+    this.#assertOpen();
+    const newest = newestPerKey(records);
+    if (newest.size === 0) return 0;
+    const stored = this.#version(featureSet, true)!;
+    let applied = 0;
+    for (const [id, candidate] of newest) {
+      const current = stored.get(id);
+      if (current && compareRecords(candidate, current) < 0) continue;
+      stored.set(id, copyRecord(candidate));
+      applied++;
+    }
+    return applied;
+  }
+
+  async read(request: OnlineReadRequest): Promise<(OnlineRecord | undefined)[]> {
+    this.#assertOpen();
+    return this.#read(request);
+  }
+
+  /** Reads several feature sets; in memory, every call is one "round trip". */
+  async readMany(requests: readonly OnlineReadRequest[]): Promise<(OnlineRecord | undefined)[][]> {
+    this.#assertOpen();
+    return requests.map((request) => this.#read(request));
+  }
+
+  async delete(
+    featureSet: FeatureSetVersionRef,
+    keys: readonly (readonly string[])[],
+  ): Promise<void> {
+    this.#assertOpen();
+    const stored = this.#version(featureSet, false);
+    if (!stored) return;
+    for (const key of keys) stored.delete(keyId(key));
+  }
+
+  async drop(featureSet: FeatureSetVersionRef): Promise<void> {
+    this.#assertOpen();
+    this.#versions.delete(versionId(featureSet));
+  }
+
+  /** Every record at the time iteration starts; later writes are not seen. */
+  async *scan(featureSet: FeatureSetVersionRef): AsyncIterable<OnlineRecord> {
+    this.#assertOpen();
+    const stored = [...(this.#version(featureSet, false)?.values() ?? [])];
+    for (const record of stored) yield copyRecord(record);
+  }
+
+  /** Forgets every record; later calls fail. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#versions.clear();
+  }
+
+  #read(request: OnlineReadRequest): (OnlineRecord | undefined)[] {
+    const stored = this.#version(request.featureSet, false);
+    const oldest =
+      request.ttlMs === undefined ? undefined : (request.now ?? Date.now()) - request.ttlMs;
+    return request.keys.map((key) => {
+      const record = stored?.get(keyId(key));
+      if (!record || (oldest !== undefined && record.eventTime <= oldest)) return undefined;
+      return {
+        key: [...key],
+        eventTime: record.eventTime,
+        writeSequence: record.writeSequence,
+        values: project(record.values, request.features),
+      };
+    });
+  }
+
+  #version(
+    featureSet: FeatureSetVersionRef,
+    create: boolean,
+  ): Map<string, OnlineRecord> | undefined {
+    const id = versionId(featureSet);
+    let stored = this.#versions.get(id);
+    if (!stored && create) {
+      stored = new Map();
+      this.#versions.set(id, stored);
+    }
+    return stored;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new FeatureStoreError(
+        'UNAVAILABLE',
+        'the memory online store is closed: create a new MemoryOnlineStore',
+      );
+    }
+  }
+}
+
+/**
+ * Orders two records of one key under the newest-wins rule: by event time, then write
+ * sequence. A record replaces the stored one when this is `>= 0`.
+ */
+export function compareRecords(
+  a: Pick<OnlineRecord, 'eventTime' | 'writeSequence'>,
+  b: Pick<OnlineRecord, 'eventTime' | 'writeSequence'>,
+): number {
+  if (a.eventTime !== b.eventTime) return a.eventTime < b.eventTime ? -1 : 1;
+  if (a.writeSequence !== b.writeSequence) return a.writeSequence < b.writeSequence ? -1 : 1;
+  return 0;
+}
+
+/**
+ * Reduces a write batch to the record each key keeps when the batch is applied in order: the
+ * newest, and among equals the later one. Drivers apply this before writing, so several
+ * records of one key count once.
+ */
+export function newestPerKey(records: readonly OnlineRecord[]): Map<string, OnlineRecord> {
+  const newest = new Map<string, OnlineRecord>();
+  for (const record of records) {
+    const id = keyId(record.key);
+    const current = newest.get(id);
+    if (!current || compareRecords(record, current) >= 0) newest.set(id, record);
+  }
+  return newest;
+}
+
+function keyId(key: readonly string[]): string {
+  return JSON.stringify(key);
+}
+
+function versionId(featureSet: FeatureSetVersionRef): string {
+  return JSON.stringify([featureSet.featureSetId, featureSet.major]);
+}
+
+function project(
+  values: Readonly<Record<string, OnlineValue>>,
+  features: readonly string[] | undefined,
+): Record<string, OnlineValue> {
+  const projected: Record<string, OnlineValue> = {};
+  for (const name of features ?? Object.keys(values)) {
+    if (Object.hasOwn(values, name)) projected[name] = copyValue(values[name]!);
+  }
+  return projected;
+}
+
+function copyRecord(record: OnlineRecord): OnlineRecord {
+  return {
+    key: [...record.key],
+    eventTime: record.eventTime,
+    writeSequence: record.writeSequence,
+    values: project(record.values, undefined),
+  };
+}
+
+function copyValue(value: OnlineValue): OnlineValue {
+  return Array.isArray(value) ? value.map(copyValue) : value;
+}
