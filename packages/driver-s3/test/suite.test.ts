@@ -17,11 +17,9 @@ describe('S3 (moto)', () => {
   }, 60_000);
 
   describe('at the bucket root', () => {
-    objectStorageConformance(
-      api,
-      async () => new S3ObjectStorage({ bucket, ...s3Connection() }),
-      { uriScheme: 's3:' },
-    );
+    objectStorageConformance(api, async () => new S3ObjectStorage({ bucket, ...s3Connection() }), {
+      uriScheme: 's3:',
+    });
   });
 
   describe('under a prefix', () => {
