@@ -43,8 +43,9 @@ export interface S3ObjectStorageOptions extends S3ConnectionOptions {
   client?: S3ClientLike;
   /**
    * Part size of multipart uploads in bytes (default 8 MiB, at least 5 MiB). A streamed put
-   * holds at most `(queueSize + 1) × partSize` bytes in memory; bodies up to one part are sent
-   * in a single `PutObject`. Unknown-length streams are limited to 10 000 parts.
+   * holds about `(queueSize + 2) × partSize` bytes in memory (parts in flight, the part being
+   * filled, the remainder of the last chunk); bodies up to one part are sent in a single
+   * `PutObject`. Unknown-length streams are limited to 10 000 parts.
    */
   partSize?: number;
   /** Parts uploaded concurrently (default 4). */

@@ -26,7 +26,8 @@ describe('S3 (moto)', () => {
     objectStorageConformance(
       api,
       async () => S3ObjectStorage.fromUrl(`s3://${bucket}/tenant a/データ`, s3Connection()),
-      { uriScheme: 's3:', largeObjectBytes: 0, manyKeys: 1001 },
+      // Pages across 1000 keys are proven at the root; here the cursor case covers the prefix.
+      { uriScheme: 's3:', largeObjectBytes: 0, manyKeys: 30 },
     );
   });
 });
