@@ -1,1 +1,17 @@
-export {};
+export { convertRedisError, type RedisErrorContext } from './errors.js';
+export { decodeKey, encodeKey, versionPattern, versionPrefix } from './key-layout.js';
+export { FORMAT, HEADER_BYTES, RecordDecoder, RecordEncoder, readHeader } from './record-codec.js';
+export {
+  parseRedisUrl,
+  type RedisArgument,
+  type RedisClientLike,
+  type RedisConnectionOptions,
+  type RedisLocation,
+} from './redis-client.js';
+export {
+  RedisOnlineStore,
+  type RedisOnlineStoreOptions,
+  type RedisUrlOptions,
+  type RedisWriteOptions,
+} from './redis-online-store.js';
+export { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './write-script.js';

@@ -1,0 +1,424 @@
+import {
+  type FeatureSetVersionRef,
+  FeatureStoreError,
+  type OnlineReadRequest,
+  type OnlineRecord,
+  type OnlineStore,
+  type OnlineStoreCapabilities,
+  ValidationError,
+} from '@featurestore/core';
+import { convertRedisError } from './errors.js';
+import { decodeKey, encodeKey, versionPattern, versionPrefix } from './key-layout.js';
+import { RecordDecoder, RecordEncoder, readHeader } from './record-codec.js';
+import {
+  createRedisClient,
+  parseRedisUrl,
+  type RedisArgument,
+  type RedisClientLike,
+  type RedisConnectionOptions,
+  type RedisLocation,
+} from './redis-client.js';
+import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './write-script.js';
+
+export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
+  /**
+   * `redis://[user:password@]host[:port][/db]`, `rediss://…`, or
+   * `redis-cluster://host:port,host:port`. Exclusive with `client`.
+   */
+  url?: string;
+  /** Your own `ioredis` `Redis` or `Cluster` (left open on `close`). Exclusive with `url`. */
+  client?: RedisClientLike;
+  /** Records per write script call (default 1000): a script blocks Redis while it runs. */
+  writeBatchSize?: number;
+  /** Keys per `SCAN` page and per `UNLINK` (default 1000). */
+  scanCount?: number;
+}
+
+/** Options of `RedisOnlineStore.fromUrl`: everything but the URL. */
+export type RedisUrlOptions = Omit<RedisOnlineStoreOptions, 'url'>;
+
+/** Extras of the Redis store's `write`, beyond the port. */
+export interface RedisWriteOptions {
+  /**
+   * The feature set's time to live: Redis removes each record this long after its event time
+   * (`SET … PXAT`). Reads enforce the TTL themselves; this only frees memory.
+   */
+  ttlMs?: number;
+}
+
+const DEFAULT_BATCH = 1000;
+
+/**
+ * `OnlineStore` on Redis or Redis Cluster (`ioredis`, loaded on first use).
+ *
+ * One key per record holds every feature of it in one compact binary value
+ * (`fs:{<featureSetId>:<major>}:<key>`, see `key-layout.ts` and `record-codec.ts`). Reads of
+ * any number of keys are one `MGET`; reads of several feature sets are one `MGET` on a single
+ * node, and one `MGET` per feature set, sent together, on a cluster. Writes run one Lua script
+ * per batch of records (`EVALSHA`, falling back to `EVAL` when Redis lost the script), which
+ * compares each stored header with the new one: newest wins, atomically.
+ *
+ * Connection problems fail fast with an `UnavailableError` naming the server: commands are not
+ * queued while disconnected, and a reply that never comes times out (`commandTimeoutMs`).
+ *
+ * @example
+ * const store = RedisOnlineStore.fromUrl('redis://cache.internal:6379');
+ * const featureSet = { featureSetId: 'fs_1', major: 1 };
+ * await store.write(featureSet, [{ key: ['c42'], eventTime: Date.now(), writeSequence: 1, values: { amount: 9.5 } }]);
+ * const [row] = await store.read({ featureSet, keys: [['c42']], features: ['amount'] });
+ *
+ * @example
+ * // Your own client: a cluster with your TLS settings
+ * const store = new RedisOnlineStore({ client: new Cluster(nodes, { redisOptions: { tls: {} } }) });
+ */
+export class RedisOnlineStore implements OnlineStore {
+  readonly driver = 'redis';
+  readonly capabilities: OnlineStoreCapabilities = { multiFeatureSetRead: true };
+  readonly #options: RedisOnlineStoreOptions;
+  readonly #location: RedisLocation | undefined;
+  readonly #batch: number;
+  readonly #scanCount: number;
+  #ready: Promise<RedisClientLike> | undefined;
+  #connectionError: Error | undefined;
+  #closed = false;
+
+  constructor(options: RedisOnlineStoreOptions) {
+    if ((options.url === undefined) === (options.client === undefined)) {
+      throw new ValidationError(
+        'RedisOnlineStore needs either a url or a client (not both, not neither)',
+        { details: { field: options.url === undefined ? 'url' : 'client' } },
+      );
+    }
+    this.#location = options.url === undefined ? undefined : parseRedisUrl(options.url);
+    this.#batch = positive('writeBatchSize', options.writeBatchSize ?? DEFAULT_BATCH);
+    this.#scanCount = positive('scanCount', options.scanCount ?? DEFAULT_BATCH);
+    this.#options = options;
+  }
+
+  /**
+   * Opens `redis://…`, `rediss://…` or `redis-cluster://host:port,host:port`; the connection
+   * is made on the first call.
+   *
+   * @example
+   * RedisOnlineStore.fromUrl('redis://:secret@127.0.0.1:6379/2');
+   * RedisOnlineStore.fromUrl('redis-cluster://10.0.0.1:7000,10.0.0.2:7000', { commandTimeoutMs: 2000 });
+   */
+  static fromUrl(url: string, options: RedisUrlOptions = {}): RedisOnlineStore {
+    return new RedisOnlineStore({ ...options, url });
+  }
+
+  /** Where the store sends its commands, as messages name it: no credentials. */
+  get endpoint(): string {
+    if (this.#location) return this.#location.endpoint;
+    const client = this.#options.client as { options?: { host?: string; port?: number } };
+    const { host, port } = client.options ?? {};
+    return host === undefined ? 'the client passed in' : `${host}:${port ?? 6379}`;
+  }
+
+  /**
+   * Applies each key's newest record of the batch when it is at least as new as the stored
+   * one (one script call per `writeBatchSize` records, sent together); returns how many keys
+   * changed.
+   */
+  async write(
+    featureSet: FeatureSetVersionRef,
+    records: readonly OnlineRecord[],
+    options: RedisWriteOptions = {},
+  ): Promise<number> {
+    const client = await this.#open();
+    if (records.length === 0) return 0;
+    const keep = options.ttlMs === undefined ? 0 : Math.max(1, Math.ceil(options.ttlMs));
+    const prefix = versionPrefix(featureSet);
+    const newest = new Map<string, OnlineRecord>();
+    for (const record of records) {
+      checkRecord(record);
+      const key = encodeKey(prefix, record.key);
+      const current = newest.get(key);
+      if (
+        !current ||
+        record.eventTime > current.eventTime ||
+        (record.eventTime === current.eventTime && record.writeSequence >= current.writeSequence)
+      ) {
+        newest.set(key, record);
+      }
+    }
+    const encoder = new RecordEncoder();
+    const calls: Promise<number>[] = [];
+    let keys: string[] = [];
+    let values: Buffer[] = [];
+    for (const [key, record] of newest) {
+      keys.push(key);
+      values.push(encoder.encode(record.eventTime, record.writeSequence, record.values));
+      if (keys.length === this.#batch) {
+        calls.push(this.#runWrite(client, keys, keep, values));
+        keys = [];
+        values = [];
+      }
+    }
+    if (keys.length > 0) calls.push(this.#runWrite(client, keys, keep, values));
+    const applied = await Promise.all(calls);
+    return applied.reduce((sum, count) => sum + count, 0);
+  }
+
+  async read(request: OnlineReadRequest): Promise<(OnlineRecord | undefined)[]> {
+    const [rows] = await this.readMany([request]);
+    return rows!;
+  }
+
+  /**
+   * Reads several feature sets in one round trip: one `MGET` of every key on a single node;
+   * on a cluster, one `MGET` per feature set (each version is one slot), sent together.
+   */
+  async readMany(requests: readonly OnlineReadRequest[]): Promise<(OnlineRecord | undefined)[][]> {
+    const client = await this.#open();
+    const keys = requests.map((request) => {
+      const prefix = versionPrefix(request.featureSet);
+      return request.keys.map((key) => encodeKey(prefix, key));
+    });
+    let stored: (Buffer | null)[][];
+    try {
+      if (client.isCluster) {
+        stored = await Promise.all(
+          keys.map((some) => (some.length === 0 ? [] : client.mgetBuffer(some))),
+        );
+      } else {
+        const all = keys.flat();
+        const found = all.length === 0 ? [] : await client.mgetBuffer(all);
+        let at = 0;
+        stored = keys.map((some) => {
+          at += some.length;
+          return found.slice(at - some.length, at);
+        });
+      }
+    } catch (error) {
+      throw this.#convert(error, 'read (MGET)');
+    }
+    return requests.map((request, i) => this.#decode(request, stored[i]!));
+  }
+
+  async delete(
+    featureSet: FeatureSetVersionRef,
+    keys: readonly (readonly string[])[],
+  ): Promise<void> {
+    const client = await this.#open();
+    const prefix = versionPrefix(featureSet);
+    const encoded = keys.map((key) => encodeKey(prefix, key));
+    try {
+      const calls: Promise<number>[] = [];
+      for (let i = 0; i < encoded.length; i += this.#scanCount) {
+        calls.push(client.unlink(...encoded.slice(i, i + this.#scanCount)));
+      }
+      await Promise.all(calls);
+    } catch (error) {
+      throw this.#convert(error, 'delete (UNLINK)');
+    }
+  }
+
+  /** Removes every key of the version, a `SCAN` page at a time; not atomic with writes. */
+  async drop(featureSet: FeatureSetVersionRef): Promise<void> {
+    const client = await this.#open();
+    const pattern = versionPattern(versionPrefix(featureSet));
+    try {
+      for (const node of nodesOf(client)) {
+        for await (const keys of this.#scanPages(node, pattern)) {
+          await node.unlink(...keys);
+        }
+      }
+    } catch (error) {
+      throw this.#convert(error, 'drop (SCAN, UNLINK)');
+    }
+  }
+
+  /**
+   * Every record of the version: `SCAN` pages of keys, each page's records with one `MGET`.
+   * Records written during the scan may or may not be seen; none is returned twice.
+   */
+  async *scan(featureSet: FeatureSetVersionRef): AsyncIterable<OnlineRecord> {
+    const client = await this.#open();
+    const prefix = versionPrefix(featureSet);
+    const decoder = new RecordDecoder();
+    // SCAN may repeat a key while Redis resizes its table.
+    const seen = new Set<string>();
+    for (const node of nodesOf(client)) {
+      const pages = this.#scanPages(node, versionPattern(prefix));
+      for (;;) {
+        let keys: Buffer[];
+        let stored: (Buffer | null)[];
+        try {
+          const page = await pages.next();
+          if (page.done) break;
+          keys = page.value.filter((key) => !seen.has(key.toString('latin1')));
+          stored = keys.length === 0 ? [] : await node.mgetBuffer(keys);
+        } catch (error) {
+          throw this.#convert(error, 'scan (SCAN, MGET)');
+        }
+        for (const [i, name] of keys.entries()) {
+          seen.add(name.toString('latin1'));
+          const bytes = stored[i];
+          const key = decodeKey(name.toString('utf8').slice(prefix.length));
+          if (!bytes || !key) continue;
+          const { eventTime, writeSequence } = readHeader(bytes);
+          yield { key, eventTime, writeSequence, values: decoder.values(bytes) };
+        }
+      }
+    }
+  }
+
+  /** Closes the connection the store made; a client you passed in stays open. Later calls fail. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ready && !this.#options.client) {
+      const client = await this.#ready.catch(() => undefined);
+      if (client) await client.quit().catch(() => client.disconnect());
+    }
+  }
+
+  #decode(request: OnlineReadRequest, stored: (Buffer | null)[]): (OnlineRecord | undefined)[] {
+    const oldest =
+      request.ttlMs === undefined ? undefined : (request.now ?? Date.now()) - request.ttlMs;
+    const decoder = new RecordDecoder(request.features);
+    return stored.map((bytes, i) => {
+      if (!bytes) return undefined;
+      try {
+        const { eventTime, writeSequence } = readHeader(bytes);
+        if (oldest !== undefined && eventTime <= oldest) return undefined;
+        return {
+          key: [...request.keys[i]!],
+          eventTime,
+          writeSequence,
+          values: decoder.values(bytes),
+        };
+      } catch (error) {
+        throw new FeatureStoreError(
+          'INTERNAL',
+          `the record of key ${JSON.stringify(request.keys[i])} in feature set ${request.featureSet.featureSetId} v${request.featureSet.major} on Redis at ${this.endpoint} cannot be read: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    });
+  }
+
+  async #runWrite(
+    client: RedisClientLike,
+    keys: string[],
+    keep: number,
+    values: Buffer[],
+  ): Promise<number> {
+    const args: RedisArgument[] = [...keys, keep, ...values];
+    try {
+      try {
+        return Number(await client.evalsha(WRITE_SCRIPT_SHA, keys.length, ...args));
+      } catch (error) {
+        // Redis forgets scripts on restart, failover and SCRIPT FLUSH: EVAL sends it again
+        // (and caches it for the next EVALSHA).
+        if (!/^NOSCRIPT/.test((error as Error).message ?? '')) throw error;
+        return Number(await client.eval(WRITE_SCRIPT, keys.length, ...args));
+      }
+    } catch (error) {
+      throw this.#convert(error, 'write (EVALSHA)');
+    }
+  }
+
+  async *#scanPages(node: RedisClientLike, pattern: string): AsyncGenerator<Buffer[]> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scanBuffer(
+        cursor,
+        'MATCH',
+        pattern,
+        'COUNT',
+        this.#scanCount,
+      );
+      cursor = next.toString();
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
+
+  #open(): Promise<RedisClientLike> {
+    if (this.#closed) {
+      return Promise.reject(
+        new FeatureStoreError(
+          'UNAVAILABLE',
+          `the redis online store on ${this.endpoint} is closed: create a new RedisOnlineStore`,
+        ),
+      );
+    }
+    if (!this.#ready) {
+      const ready = this.#connect();
+      // A failed connection is made again on the next call, with a fresh client.
+      ready.catch(() => {
+        if (this.#ready === ready) this.#ready = undefined;
+      });
+      this.#ready = ready;
+    }
+    return this.#ready;
+  }
+
+  async #connect(): Promise<RedisClientLike> {
+    const given = this.#options.client;
+    if (given) {
+      if (given.status === 'wait' && given.connect) {
+        await given.connect().catch((error) => {
+          throw this.#convert(error, 'connect');
+        });
+      }
+      return given;
+    }
+    const client = await createRedisClient(this.#location!, this.#options);
+    // ioredis reports connection failures as events; keep the last one to explain a failure.
+    client.on('error', (error: Error) => {
+      this.#connectionError = error;
+    });
+    client.on('ready', () => {
+      this.#connectionError = undefined;
+    });
+    try {
+      await client.connect!();
+    } catch (error) {
+      client.disconnect();
+      throw this.#convert(error, 'connect');
+    }
+    return client;
+  }
+
+  #convert(error: unknown, operation: string): Error {
+    return convertRedisError(error, {
+      operation,
+      endpoint: this.endpoint,
+      connectionError: this.#connectionError,
+    });
+  }
+}
+
+/** The nodes to `SCAN`: a cluster's masters, or the one server. */
+function nodesOf(client: RedisClientLike): RedisClientLike[] {
+  return client.isCluster && client.nodes ? client.nodes('master') : [client];
+}
+
+function checkRecord(record: OnlineRecord): void {
+  const problem = !Array.isArray(record.key)
+    ? 'its key is not an array'
+    : record.key.some((column) => typeof column !== 'string')
+      ? 'its key columns must be strings'
+      : !Number.isFinite(record.eventTime)
+        ? 'its eventTime is not a finite number'
+        : !Number.isFinite(record.writeSequence)
+          ? 'its writeSequence is not a finite number'
+          : undefined;
+  if (problem) {
+    throw new ValidationError(
+      `online record with key ${JSON.stringify(record.key)} cannot be written: ${problem}`,
+      { details: { field: 'records', key: record.key } },
+    );
+  }
+}
+
+function positive(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ValidationError(`${field} must be a positive integer, got ${value}`, {
+      details: { field, value },
+    });
+  }
+  return value;
+}
