@@ -31,6 +31,8 @@ export type * from './ports/message-queue.js';
 export type * from './ports/metadata-store.js';
 export type * from './ports/object-storage.js';
 export type * from './ports/online-store.js';
+export { LocalLogQueue, type LocalLogQueueOptions } from './queue/local-log-queue.js';
+export { partitionOf, validateQueueName } from './queue/queue-names.js';
 export { LocalFileStorage } from './storage/local-file-storage.js';
 export { readAll, toReadable } from './storage/object-body.js';
 export { listAll, validateObjectKey } from './storage/object-keys.js';

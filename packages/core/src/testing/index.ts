@@ -8,6 +8,11 @@ export {
   computeEngineConformance,
 } from './compute-engine-conformance.js';
 export {
+  type MessageQueueCapability,
+  type MessageQueueConformanceOptions,
+  messageQueueConformance,
+} from './message-queue-conformance.js';
+export {
   type MetadataStoreCapability,
   type MetadataStoreConformanceOptions,
   metadataStoreConformance,
