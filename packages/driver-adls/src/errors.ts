@@ -135,7 +135,8 @@ export function convertAdlsError(error: unknown, context: AdlsErrorContext): Err
   const identity = IDENTITY_ERRORS.has(native.name ?? '');
   const fromAzure =
     native.name === 'RestError' || status !== undefined || serviceCode !== undefined;
-  if (!fromAzure && !network && !identity) return error as Error;
+  const plainHttp = /not permitted for non-TLS/i.test(native.message ?? '');
+  if (!fromAzure && !network && !identity && !plainHttp) return error as Error;
 
   const endpoint = context.endpoint ?? `the storage account "${context.account}"`;
   const where =
@@ -151,8 +152,15 @@ export function convertAdlsError(error: unknown, context: AdlsErrorContext): Err
     ...(requestId ? { requestId } : {}),
   };
   const options = { cause: error, details };
-  const firstLine = (native.message ?? '').split('\n')[0]!;
+  const firstLine = summary(native.message ?? '');
   const reason = firstLine && firstLine !== code ? `: ${firstLine}` : '';
+
+  if (plainHttp) {
+    return new ValidationError(
+      `a token credential (Microsoft Entra ID, DefaultAzureCredential) needs an https:// endpoint, and ${endpoint} is plain http: use https, or pass credential: { accountKey } or { sasToken } (Azurite over http takes its account key)`,
+      options,
+    );
+  }
 
   if (identity) {
     return new UnauthenticatedError(
@@ -200,8 +208,13 @@ export function convertAdlsError(error: unknown, context: AdlsErrorContext): Err
     code === 'InsufficientAccountPermissions' ||
     status === 403
   ) {
+    // Without a body (HEAD), a bad signature and a missing permission look the same here.
+    const alsoCredentials =
+      code === 'AuthorizationFailure' || code === ''
+        ? '; if this is a new setup, check the account key or SAS token too'
+        : '';
     return new PermissionDeniedError(
-      `Azure Storage at ${endpoint} denied ${context.operation} on ${where} (${code || 403}): grant the identity "Storage Blob Data Contributor" on the filesystem or account, give the SAS read, add, create, write, delete and list permissions, and check the account's network rules`,
+      `Azure Storage at ${endpoint} denied ${context.operation} on ${where} (${code || 403}): grant the identity "Storage Blob Data Contributor" on the filesystem or account, give the SAS read, add, create, write, delete and list permissions, and check the account's network rules${alsoCredentials}`,
       options,
     );
   }
@@ -222,4 +235,11 @@ export function convertAdlsError(error: unknown, context: AdlsErrorContext): Err
     `Azure Storage at ${endpoint} failed ${context.operation} on ${where} with ${code || 'an unknown error'}${status === undefined ? '' : ` (HTTP ${status})`}${reason}`,
     options,
   );
+}
+
+/** The service's message without its request id and time lines, or the XML body's `<Message>`. */
+function summary(message: string): string {
+  const xml = /<Message>([^<]*)/.exec(message);
+  const text = (xml ? xml[1]! : message.split('\n')[0]!).trim();
+  return text.startsWith('<') ? '' : text;
 }
