@@ -80,7 +80,17 @@ export function convertRedisError(error: unknown, context: RedisErrorContext): E
   const options = { cause: error, details };
 
   const network = NETWORK_CODES.has(native.code ?? '');
-  if (network || CLIENT_UNAVAILABLE.some((pattern) => pattern.test(native.message))) {
+  const lost = network || CLIENT_UNAVAILABLE.some((pattern) => pattern.test(native.message));
+  // A connection the server refused to authenticate closes: the reply says why, not the close.
+  const refusal = context.connectionError as (Error & { name?: string }) | undefined;
+  if (
+    lost &&
+    refusal?.name === 'ReplyError' &&
+    /^(NOAUTH|WRONGPASS|NOPERM)\b/.test(refusal.message)
+  ) {
+    return convertRedisError(refusal, { ...context, connectionError: undefined });
+  }
+  if (lost) {
     const cause = context.connectionError;
     const why = network
       ? native.code

@@ -2,11 +2,13 @@ export { convertRedisError, type RedisErrorContext } from './errors.js';
 export { decodeKey, encodeKey, versionPattern, versionPrefix } from './key-layout.js';
 export { FORMAT, HEADER_BYTES, RecordDecoder, RecordEncoder, readHeader } from './record-codec.js';
 export {
+  loadIoredis,
   parseRedisUrl,
   type RedisArgument,
   type RedisClientLike,
   type RedisConnectionOptions,
   type RedisLocation,
+  redact,
 } from './redis-client.js';
 export {
   RedisOnlineStore,

@@ -1,6 +1,9 @@
 import { NotSupportedError, ValidationError } from '@featurestore/core';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 
+/** The classes the store takes from `ioredis`. */
+export type IoredisModule = Pick<typeof import('ioredis'), 'Redis' | 'Cluster'>;
+
 /** A command argument as `ioredis` takes it. */
 export type RedisArgument = string | Buffer | number;
 
@@ -35,7 +38,7 @@ export interface RedisClientLike {
 
 /** How the store connects when it creates its own client. */
 export interface RedisConnectionOptions {
-  /** A connection attempt fails after this long (default 5 s). */
+  /** Connecting, until the server answers, fails after this long (default 5 s). */
   connectTimeoutMs?: number;
   /** A command without a reply fails after this long (default 10 s): a dead server never hangs a call. */
   commandTimeoutMs?: number;
@@ -155,9 +158,11 @@ export async function createRedisClient(
  * Imports `ioredis` on first use, so merely importing the driver costs nothing, and a missing
  * package fails with a message naming it instead of a bare module-resolution error.
  */
-export async function loadIoredis(): Promise<Pick<typeof import('ioredis'), 'Redis' | 'Cluster'>> {
+export async function loadIoredis(
+  load: () => Promise<IoredisModule> = () => import('ioredis'),
+): Promise<IoredisModule> {
   try {
-    const { Redis, Cluster } = await import('ioredis');
+    const { Redis, Cluster } = await load();
     return { Redis, Cluster };
   } catch (error) {
     const code = (error as { code?: string }).code;

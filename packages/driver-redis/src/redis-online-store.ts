@@ -47,6 +47,7 @@ export interface RedisWriteOptions {
 }
 
 const DEFAULT_BATCH = 1000;
+const DEFAULT_CONNECT_TIMEOUT = 5000;
 
 /**
  * `OnlineStore` on Redis or Redis Cluster (`ioredis`, loaded on first use).
@@ -373,11 +374,22 @@ export class RedisOnlineStore implements OnlineStore {
     client.on('ready', () => {
       this.#connectionError = undefined;
     });
+    // ioredis retries a server that accepts connections but never answers; give up instead.
+    const limit = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Command timed out: no ready connection after ${limit} ms`)),
+        limit,
+      );
+    });
     try {
-      await client.connect!();
+      await Promise.race([client.connect!(), deadline]);
     } catch (error) {
       client.disconnect();
       throw this.#convert(error, 'connect');
+    } finally {
+      clearTimeout(timer);
     }
     return client;
   }
