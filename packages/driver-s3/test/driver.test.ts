@@ -93,6 +93,21 @@ describe('S3ObjectStorage', () => {
     });
   });
 
+  describe('keys', () => {
+    it('keeps URL-special characters intact through every call', async () => {
+      const names = ['plus+sign', 'percent%20x', 'q?mark#hash', `quote'"&<>`, 'tab\tx', 'trail /x'];
+      for (const name of names) {
+        await storage.put(`special/${name}`, name);
+        expect((await readAll(await storage.get(`special/${name}`))).toString(), name).toBe(name);
+        expect((await storage.head(`special/${name}`))?.size, name).toBe(Buffer.byteLength(name));
+      }
+      const listed = await keysOf(storage, 'special/');
+      expect(listed.sort()).toEqual(names.map((name) => `special/${name}`).sort());
+      await storage.delete(listed);
+      expect(await keysOf(storage, 'special/')).toEqual([]);
+    });
+  });
+
   describe('ranged get', () => {
     it('reads zero bytes, reads from the very end, and refuses ranges past the end', async () => {
       await storage.put('range/ten', '0123456789');
