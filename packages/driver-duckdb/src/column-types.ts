@@ -61,3 +61,21 @@ export function csvTextSql(value: string, type: FeatureType): string {
   }
   return `CAST(to_json(${value}) AS VARCHAR)`;
 }
+
+/**
+ * A natively typed column (a Parquet or JSON entity file) as CSV text, by the same
+ * conventions as features: times ISO 8601 UTC, bytes base64, lists JSON arrays.
+ */
+export function nativeCsvTextSql(value: string, nativeType: string): string {
+  if (nativeType.startsWith('TIMESTAMP')) return isoTimeSql(`CAST(${value} AS TIMESTAMPTZ)`);
+  if (nativeType === 'DATE') return scalarTextSql(value, 'date');
+  if (nativeType === 'BLOB') return scalarTextSql(value, 'bytes');
+  if (
+    nativeType.endsWith('[]') ||
+    nativeType.startsWith('STRUCT') ||
+    nativeType.startsWith('MAP')
+  ) {
+    return `CAST(to_json(${value}) AS VARCHAR)`;
+  }
+  return value;
+}

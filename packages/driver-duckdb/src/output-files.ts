@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DataFormat, FeatureType } from '@featurestore/core';
-import { csvTextSql } from './column-types.js';
+import { csvTextSql, nativeCsvTextSql } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { localPath } from './local-paths.js';
 import { ident, literal } from './sql.js';
@@ -18,18 +18,23 @@ export async function ensureFolder(run: JobRun, path: string): Promise<void> {
   }
 }
 
-/** One output column: SQL, its name, and its feature type when it has one. */
+/** One output column: SQL, its name, and its feature type or native DuckDB type. */
 export interface OutputColumn {
   sql: string;
   name: string;
   type?: FeatureType;
+  /** The DuckDB type of a column passed through from a typed file (not text). */
+  nativeType?: string;
 }
 
 /** The SELECT list of an output: CSV gets the text conventions of ingestion, Parquet types. */
 export function outputList(columns: readonly OutputColumn[], format: DataFormat): string {
   return columns
-    .map(({ sql, name, type }) => {
-      const value = format === 'csv' && type !== undefined ? csvTextSql(sql, type) : sql;
+    .map(({ sql, name, type, nativeType }) => {
+      let value = sql;
+      if (format === 'csv' && type !== undefined) value = csvTextSql(sql, type);
+      else if (format === 'csv' && nativeType !== undefined)
+        value = nativeCsvTextSql(sql, nativeType);
       return `${value} AS ${ident(name)}`;
     })
     .join(', ');

@@ -223,6 +223,7 @@ export async function runHistorical(
   const columns: OutputColumn[] = entities.columns.map((column, i) => ({
     sql: `__fs_e.__c${i}`,
     name: column.name,
+    ...(entities.column(column.name).kind.kind === 'native' ? { nativeType: column.sqlType } : {}),
   }));
   const seen = new Set(columns.map((column) => column.name));
   const joins: string[] = [];
