@@ -246,6 +246,7 @@ export class AdlsObjectStorage implements ObjectStorage {
       const converted = this.#convert(error, 'download', key);
       if (!range || (error as { statusCode?: number }).statusCode !== 416) throw converted;
       const size = (await this.head(key))?.size;
+      if (size === undefined) throw this.#missing('download', key);
       // Reading from the very end is an empty read, as on a local file; past it is a mistake.
       if (size === offset) return Readable.from([]);
       const asked = `bytes=${offset}-${range.length === undefined ? '' : offset + range.length - 1}`;

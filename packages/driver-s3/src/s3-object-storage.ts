@@ -194,6 +194,7 @@ export class S3ObjectStorage implements ObjectStorage {
         cause.ActualObjectSize === undefined
           ? (await this.head(key))?.size
           : Number(cause.ActualObjectSize);
+      if (size === undefined) return this.#missing('GetObject', key);
       // Reading from the very end is an empty read, as on a local file; past it is a mistake.
       if (size === range.offset) return Readable.from([]);
       throw new ValidationError(
