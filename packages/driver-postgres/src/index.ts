@@ -1,5 +1,10 @@
 export { convertPostgresError, type PostgresErrorContext } from './errors.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
+export {
+  ONLINE_MIGRATIONS,
+  PostgresOnlineStore,
+  type PostgresOnlineStoreOptions,
+} from './online/index.js';
 export type { PgPoolClientLike, PgPoolLike } from './pg-client.js';
 export type { PGliteLike, PGliteTransactionLike } from './pglite-client.js';
 export {
