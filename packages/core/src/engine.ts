@@ -5,6 +5,7 @@ import { JobService } from './jobs/job-service.js';
 import { FeatureSetService } from './metadata/feature-set-service.js';
 import { ProjectService } from './metadata/project-service.js';
 import { OfflineEngine } from './offline/offline-engine.js';
+import type { StorageLocator } from './offline/storage-locator.js';
 import type { ComputeEngine } from './ports/compute-engine.js';
 import type { MetadataStore } from './ports/metadata-store.js';
 import type { ObjectStorage } from './ports/object-storage.js';
@@ -13,6 +14,8 @@ export interface EngineDrivers {
   metadata: MetadataStore;
   storage: ObjectStorage;
   compute: ComputeEngine;
+  /** Finds the storage behind remote source URIs (`s3://…`, `abfss://…`). */
+  locate?: StorageLocator;
 }
 
 /**
@@ -44,6 +47,7 @@ export class FeatureStoreEngine {
       jobs: this.jobs,
       compute: drivers.compute,
       storage: drivers.storage,
+      ...(drivers.locate === undefined ? {} : { locate: drivers.locate }),
     });
   }
 

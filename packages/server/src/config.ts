@@ -22,11 +22,34 @@ export const configSchema = z
       .string()
       .regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be a lowercase identifier')
       .default('featurestore'),
-    /** `file://…` (default `file://<store>/data`). */
+    /** `file://…` (default `file://<store>/data`), `s3://bucket/prefix` or `abfss://fs@account.dfs.core.windows.net/prefix`. */
     storage: z
       .string()
-      .regex(/^file:\/\//, 'must be a file:// URL for now (S3 and ADLS drivers come next)')
+      .regex(/^(file|s3|abfss):\/\//, 'must be a file://, s3:// or abfss:// URL')
       .optional(),
+    /** S3 settings for `s3://` storage and sources; credentials default to the AWS SDK's chain. */
+    s3: z
+      .object({
+        endpoint: z.string().url().optional(),
+        region: z.string().min(1).optional(),
+        forcePathStyle: z.boolean().optional(),
+        accessKeyId: z.string().min(1).optional(),
+        secretAccessKey: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    /** Azure settings for `abfss://`; with no key or SAS, `DefaultAzureCredential` is used. */
+    azure: z
+      .object({
+        accountKey: z.string().min(1).optional(),
+        sasToken: z.string().min(1).optional(),
+        /** For Azurite or private endpoints, e.g. http://127.0.0.1:10000/devstoreaccount1. */
+        blobEndpoint: z.string().url().optional(),
+        /** The account has a hierarchical namespace and its DFS endpoint (real ADLS Gen2). */
+        hierarchicalNamespace: z.boolean().optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
@@ -34,11 +57,16 @@ export type FeatureStoreConfig = z.output<typeof configSchema>;
 export type FeatureStoreConfigInput = z.input<typeof configSchema>;
 
 /** Environment variables that set config fields, for containers and CI. */
-const ENVIRONMENT: Record<string, keyof FeatureStoreConfigInput> = {
+const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_STORE: 'store',
   FEATURESTORE_METADATA_URL: 'metadata',
   FEATURESTORE_METADATA_SCHEMA: 'metadataSchema',
   FEATURESTORE_STORAGE_URL: 'storage',
+  FEATURESTORE_S3_ENDPOINT: 's3.endpoint',
+  FEATURESTORE_S3_REGION: 's3.region',
+  FEATURESTORE_AZURE_ACCOUNT_KEY: 'azure.accountKey',
+  FEATURESTORE_AZURE_SAS_TOKEN: 'azure.sasToken',
+  FEATURESTORE_AZURE_BLOB_ENDPOINT: 'azure.blobEndpoint',
 };
 
 /** Validates a config, naming each bad field and what it must be. */
@@ -82,13 +110,24 @@ export async function loadConfig(
       );
     }
   }
-  const fromEnv: Record<string, string> = {};
+  const merged: Record<string, unknown> = structuredClone(fromFile);
   for (const [variable, field] of Object.entries(ENVIRONMENT)) {
     const value = (options.env ?? process.env)[variable];
-    if (value !== undefined && value !== '') fromEnv[field] = value;
+    if (value !== undefined && value !== '') setPath(merged, field, value);
   }
-  const defined = Object.fromEntries(
-    Object.entries(options.overrides ?? {}).filter(([, value]) => value !== undefined),
-  );
-  return parseConfig({ ...fromFile, ...fromEnv, ...defined }, options.file ?? 'config');
+  for (const [field, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) merged[field] = value;
+  }
+  return parseConfig(merged, options.file ?? 'config');
+}
+
+/** Sets `a.b` in a nested object, creating the parents. */
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const [head, ...rest] = path.split('.');
+  if (rest.length === 0) {
+    target[head!] = value;
+    return;
+  }
+  const child = (target[head!] ??= {}) as Record<string, unknown>;
+  setPath(child, rest.join('.'), value);
 }

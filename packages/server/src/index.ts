@@ -3,4 +3,5 @@ export { runCli } from './cli/program.js';
 export * from './config.js';
 export * from './oidc-identity-provider.js';
 export * from './open-feature-store.js';
+export { openStorageUrl, StorageRegistry } from './storage-urls.js';
 export { StoreLock } from './store-lock.js';

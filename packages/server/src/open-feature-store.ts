@@ -1,20 +1,21 @@
 import 'reflect-metadata';
-import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   type ComputeEngine,
   FeatureStoreEngine,
-  LocalFileStorage,
   type MetadataStore,
   type ObjectStorage,
   type Principal,
+  StagingComputeEngine,
   UnauthenticatedError,
 } from '@featurestore/core';
 import { DuckDbComputeEngine } from '@featurestore/driver-duckdb';
 import { PostgresMetadataStore } from '@featurestore/driver-postgres';
 import { container, type DependencyContainer } from 'tsyringe';
 import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } from './config.js';
+import { defaultStorageUrl, openStorageUrl, StorageRegistry } from './storage-urls.js';
 import { StoreLock } from './store-lock.js';
 
 /** Injection tokens of the composition root; nothing outside this package sees tsyringe. */
@@ -71,9 +72,19 @@ export async function openFeatureStore(
   try {
     scope.register(TOKENS.config, { useValue: config });
     scope.register(TOKENS.metadata, { useValue: await openMetadata(config, storeDir) });
-    scope.register(TOKENS.storage, { useValue: await openStorage(config, storeDir) });
+    const storages = new StorageRegistry(
+      await openStorageUrl(config.storage ?? defaultStorageUrl(storeDir), config),
+      config,
+    );
+    if (lock) await rm(join(storeDir, 'tmp', 'spill'), { recursive: true, force: true });
+    scope.register(TOKENS.storage, { useValue: storages.main });
     scope.register(TOKENS.compute, {
-      useValue: new DuckDbComputeEngine({ tempDirectory: join(storeDir, 'tmp') }),
+      // DuckDB reads local files only: remote data is staged in a spill folder of this instance.
+      useValue: new StagingComputeEngine(
+        new DuckDbComputeEngine({ tempDirectory: join(storeDir, 'tmp') }),
+        storages.locate,
+        join(storeDir, 'tmp', 'spill', randomUUID()),
+      ),
     });
     scope.register(FeatureStoreEngine, {
       useFactory: (c: DependencyContainer) =>
@@ -81,6 +92,7 @@ export async function openFeatureStore(
           metadata: c.resolve<MetadataStore>(TOKENS.metadata),
           storage: c.resolve<ObjectStorage>(TOKENS.storage),
           compute: c.resolve<ComputeEngine>(TOKENS.compute),
+          locate: storages.locate,
         }),
     });
     const engine = scope.resolve(FeatureStoreEngine);
@@ -103,6 +115,7 @@ export async function openFeatureStore(
       authenticate,
       async close() {
         await engine.close();
+        await storages.close();
         await scope.dispose();
         await lock?.release();
       },
@@ -142,13 +155,6 @@ async function openMetadata(config: FeatureStoreConfig, storeDir: string): Promi
   return PostgresMetadataStore.open({ pgliteDir, schema: config.metadataSchema });
 }
 
-async function openStorage(config: FeatureStoreConfig, storeDir: string): Promise<ObjectStorage> {
-  const root =
-    config.storage === undefined ? join(storeDir, 'data') : fileURLToPath(config.storage);
-  await mkdir(root, { recursive: true });
-  return new LocalFileStorage(root);
-}
-
 /** The composed configuration with defaults filled in, as `quickstart` and `config` show it. */
 export function describeConfig(config: FeatureStoreConfig): Record<string, string> {
   const storeDir = resolve(config.store);
@@ -157,7 +163,7 @@ export function describeConfig(config: FeatureStoreConfig): Record<string, strin
     metadata: config.metadata
       ? `postgresql (${redact(config.metadata)}, schema ${config.metadataSchema})`
       : `pglite (${join(storeDir, 'metadata')})`,
-    storage: config.storage ?? pathToFileURL(join(storeDir, 'data')).href,
+    storage: redact(config.storage ?? defaultStorageUrl(storeDir)),
     compute: 'duckdb (in-process)',
   };
 }

@@ -19,6 +19,7 @@ import { listAll } from '../storage/object-keys.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
 import { resolveSource } from './sources.js';
 import { featureSetPrefix, ingestionPrefix, jobOutputKey } from './storage-layout.js';
+import type { StorageLocator } from './storage-locator.js';
 import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
 
 export interface IngestOptions {
@@ -79,6 +80,7 @@ export class OfflineEngine {
   readonly #jobs: JobService;
   readonly #compute: ComputeEngine;
   readonly #storage: ObjectStorage;
+  readonly #locate: StorageLocator | undefined;
 
   constructor(deps: {
     store: MetadataStore;
@@ -86,12 +88,15 @@ export class OfflineEngine {
     jobs: JobService;
     compute: ComputeEngine;
     storage: ObjectStorage;
+    /** Finds the storage behind `s3://…`/`abfss://…` sources and entity files. */
+    locate?: StorageLocator;
   }) {
     this.#store = deps.store;
     this.#authorizer = deps.authorizer;
     this.#jobs = deps.jobs;
     this.#compute = deps.compute;
     this.#storage = deps.storage;
+    this.#locate = deps.locate;
   }
 
   /**
@@ -128,7 +133,7 @@ export class OfflineEngine {
       },
       async (context, job) => {
         context.reportProgress({ fraction: 0, message: 'reading the source' });
-        const resolved = await resolveSource(source, options.format);
+        const resolved = await resolveSource(source, options.format, this.#locate);
         const ingestionId = randomUUID();
         const prefix = ingestionPrefix(featureSet.id, featureSet.version.major, ingestionId);
         const prefixUri = this.#storage.uri(prefix);
@@ -352,7 +357,7 @@ export class OfflineEngine {
           : { timeToLiveMs: parseDuration('timeToLive', featureSet.timeToLive) }),
       });
     }
-    const entities = await resolveSource(options.entities, options.entityFormat);
+    const entities = await resolveSource(options.entities, options.entityFormat, this.#locate);
     if (entities.uris.length !== 1) {
       throw new ValidationError(`entities ${options.entities} must be one file, not a folder`, {
         details: { field: 'entities', value: options.entities },

@@ -15,10 +15,13 @@ function buildProgram(io: CliIo): Command {
     .option('--store <dir>', 'embedded store folder', process.env.FEATURESTORE_STORE)
     .option(
       '--config <file>',
-      'JSON config file (fields: store, metadata, metadataSchema, storage)',
+      'JSON config file (fields: store, metadata, metadataSchema, storage, s3, azure)',
     )
     .option('--metadata <url>', 'postgres://… metadata store instead of the embedded PGlite')
-    .option('--storage <url>', 'file://… storage root (default <store>/data)')
+    .option(
+      '--storage <url>',
+      'data root: file://…, s3://bucket/prefix or abfss://fs@account.dfs.core.windows.net/prefix (default <store>/data)',
+    )
     .option('--token <secret>', 'act as the owner of this access token (or FEATURESTORE_TOKEN)')
     .option('--json', 'machine-readable output')
     .option('--verbose', 'show stack traces on errors')

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type {
+  ComputeEngine,
+  ComputeEngineCapabilities,
+  HistoricalJobSpec,
+  IngestionInput,
+  IngestJobSpec,
+  JobResultOf,
+  JobRunContext,
+  JobSpec,
+  RetrieveJobSpec,
+} from '../ports/compute-engine.js';
+import { isRemoteUri, type StorageLocator } from './storage-locator.js';
+
+/**
+ * Lets a compute engine that reads and writes local files (DuckDB here: its `httpfs`
+ * extension cannot be installed) work on any `ObjectStorage`: remote inputs are streamed to
+ * a spill folder, the job runs on local copies, and outputs are streamed back. Memory stays
+ * bounded (everything is streamed); disk holds one job's inputs and outputs at a time, and
+ * the folder is removed when the job ends. Local URIs pass through untouched.
+ */
+export class StagingComputeEngine implements ComputeEngine {
+  readonly driver: string;
+  readonly capabilities: ComputeEngineCapabilities;
+  readonly #inner: ComputeEngine;
+  readonly #locate: StorageLocator;
+  readonly #spillDir: string;
+
+  /** `spillDir` must belong to this instance alone: `close()` removes it. */
+  constructor(inner: ComputeEngine, locate: StorageLocator, spillDir: string) {
+    this.#inner = inner;
+    this.#locate = locate;
+    this.#spillDir = spillDir;
+    this.driver = inner.driver;
+    this.capabilities = inner.capabilities;
+  }
+
+  async run<S extends JobSpec>(spec: S, context: JobRunContext): Promise<JobResultOf[S['type']]> {
+    if (!this.#needsStaging(spec)) return this.#inner.run(spec, context);
+    const dir = join(this.#spillDir, randomUUID());
+    await mkdir(dir, { recursive: true });
+    let files = 0;
+    const download = async (uri: string): Promise<string> => {
+      const located = this.#locate(uri);
+      if (!located) return uri;
+      const path = join(dir, `in-${files++}-${basename(located.key)}`);
+      await pipeline(await located.storage.get(located.key), createWriteStream(path));
+      return pathToFileURL(path).href;
+    };
+    const inputs = async (list: IngestionInput[]) =>
+      Promise.all(
+        list.map(async (input) => ({ ...input, uris: await serial(input.uris, download) })),
+      );
+    const upload = async (local: string, uri: string) => {
+      const located = this.#locate(uri);
+      if (located) await located.storage.put(located.key, createReadStream(fileURLToPath(local)));
+    };
+    try {
+      switch (spec.type) {
+        case 'ingest': {
+          const outputPrefix = isRemoteUri(spec.outputPrefix)
+            ? pathToFileURL(join(dir, 'out')).href
+            : spec.outputPrefix;
+          const staged: IngestJobSpec = {
+            ...spec,
+            sources: await serial(spec.sources, download),
+            outputPrefix,
+          };
+          const result = await this.#inner.run(staged, context);
+          if (outputPrefix === spec.outputPrefix) return result as JobResultOf[S['type']];
+          const remote: string[] = [];
+          for (const file of result.files) {
+            const target = `${spec.outputPrefix}${file.slice(outputPrefix.length)}`;
+            await upload(file, target);
+            remote.push(target);
+          }
+          return { ...result, files: remote } as JobResultOf[S['type']];
+        }
+        case 'retrieve':
+        case 'historical': {
+          const local = isRemoteUri(spec.output.uri)
+            ? pathToFileURL(join(dir, `out-${basename(spec.output.uri)}`)).href
+            : spec.output.uri;
+          const staged =
+            spec.type === 'retrieve'
+              ? {
+                  ...spec,
+                  inputs: await inputs(spec.inputs),
+                  output: { ...spec.output, uri: local },
+                }
+              : {
+                  ...spec,
+                  entities: { ...spec.entities, uri: await download(spec.entities.uri) },
+                  featureSets: await serial(spec.featureSets, async (set) => ({
+                    ...set,
+                    inputs: await inputs(set.inputs),
+                  })),
+                  output: { ...spec.output, uri: local },
+                };
+          const result = await this.#inner.run(
+            staged as RetrieveJobSpec | HistoricalJobSpec,
+            context,
+          );
+          if (local !== spec.output.uri) await upload(local, spec.output.uri);
+          return { ...result, uri: spec.output.uri } as JobResultOf[S['type']];
+        }
+      }
+      return this.#inner.run(spec, context);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Closes the inner engine and removes the spill folder, which belongs to this instance. */
+  async close(): Promise<void> {
+    await this.#inner.close();
+    await rm(this.#spillDir, { recursive: true, force: true });
+  }
+
+  #needsStaging(spec: JobSpec): boolean {
+    const uris: string[] = [];
+    if (spec.type === 'ingest') uris.push(...spec.sources, spec.outputPrefix);
+    if (spec.type === 'retrieve') uris.push(spec.output.uri, ...spec.inputs.flatMap((i) => i.uris));
+    if (spec.type === 'historical') {
+      uris.push(spec.output.uri, spec.entities.uri);
+      for (const set of spec.featureSets) uris.push(...set.inputs.flatMap((i) => i.uris));
+    }
+    return uris.some(isRemoteUri);
+  }
+}
+
+/** One at a time: a job's downloads share the disk and the network, not the memory. */
+async function serial<T, R>(items: readonly T[], map: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (const item of items) results.push(await map(item));
+  return results;
+}
