@@ -41,6 +41,8 @@ const isNumeric = (type: string) => INTEGER_TYPES.has(type) || isFloat(type);
 
 const ISO_TIME =
   '-?[0-9]{4,}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?';
+// Decimal or scientific notation, nan, inf: no digit separators, hex or commas.
+const FLOAT = '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)(e[+-]?[0-9]+)?|[+-]?(nan|inf|infinity)';
 // DuckDB wants seconds: `2024-01-31T12:00Z` becomes `2024-01-31T12:00:00Z`.
 const NO_SECONDS = '^(-?[0-9]{4,}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})([Z+-].*)?$';
 
@@ -57,9 +59,12 @@ function textScalar(x: string, type: ScalarType): string {
     case 'int64':
       return `CASE WHEN regexp_full_match(${t}, '[+-]?[0-9]+') THEN TRY_CAST(${t} AS ${sqlType(type)}) END`;
     case 'float64':
-      return `TRY_CAST(${t} AS DOUBLE)`;
-    case 'float32':
-      return `CASE WHEN isinf(TRY_CAST(${t} AS FLOAT)) AND NOT isinf(TRY_CAST(${t} AS DOUBLE)) THEN NULL ELSE TRY_CAST(${t} AS FLOAT) END`;
+    case 'float32': {
+      const number = `CASE WHEN regexp_full_match(lower(${t}), '${FLOAT}') THEN ${t} END`;
+      return type === 'float64'
+        ? `TRY_CAST(${number} AS DOUBLE)`
+        : `CASE WHEN isinf(TRY_CAST(${number} AS FLOAT)) AND NOT isinf(TRY_CAST(${number} AS DOUBLE)) THEN NULL ELSE TRY_CAST(${number} AS FLOAT) END`;
+    }
     case 'date':
       return `CASE WHEN regexp_full_match(${t}, '-?[0-9]{4,}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST(${t} AS DATE) END`;
     case 'timestamp': {
