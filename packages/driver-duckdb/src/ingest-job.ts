@@ -64,8 +64,13 @@ function checkColumns(files: readonly SourceFile[], spec: IngestJobSpec): void {
   }
   for (const feature of spec.schema.features) {
     if (!firstNames.has(feature.name)) {
+      const only = first.columns.length === 1 ? first.columns[0]!.name : '';
+      const delimiter = /[;\t|]/.exec(only)?.[0];
+      const hint = delimiter
+        ? `: the file seems to use ${JSON.stringify(delimiter)} between values; write it with commas`
+        : ': add the column to the file or fix the schema';
       throw new ValidationError(
-        `${first.name} has no column "${feature.name}" (found: ${columnList(first.columns)}): add the column to the file or fix the schema`,
+        `${first.name} has no column "${feature.name}" (found: ${columnList(first.columns)})${hint}`,
         { details: { file: first.uri, column: feature.name } },
       );
     }
