@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -41,5 +41,18 @@ export async function syncDirectory(path: string): Promise<void> {
     }
   } finally {
     await handle?.close();
+  }
+}
+
+/**
+ * Creates `path` (and missing parents); with `fsync`, flushes the folders that gained an entry,
+ * so a new folder survives a power loss along with the files written into it.
+ */
+export async function makeFolder(path: string, fsync: boolean): Promise<void> {
+  const first = await mkdir(path, { recursive: true });
+  if (!fsync || first === undefined) return;
+  for (let folder = path; ; folder = dirname(folder)) {
+    await syncDirectory(dirname(folder));
+    if (folder === first || dirname(folder) === folder) return;
   }
 }

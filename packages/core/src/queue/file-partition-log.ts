@@ -1,6 +1,6 @@
-import { type FileHandle, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncDirectory } from './durable-files.js';
+import { makeFolder, syncDirectory } from './durable-files.js';
 import type { LogEntry, NewLogEntry, PartitionLog } from './partition-log.js';
 
 export interface FilePartitionLogOptions {
@@ -75,7 +75,7 @@ export class FilePartitionLog implements PartitionLog {
 
   /** Opens (creating it when missing) the log in `folder`, recovering a torn last entry. */
   static async open(folder: string, options: FilePartitionLogOptions): Promise<FilePartitionLog> {
-    await mkdir(folder, { recursive: true });
+    await makeFolder(folder, options.fsync);
     const bases = (await readdir(folder))
       .map((name) => SEGMENT_NAME.exec(name)?.[1])
       .filter((base): base is string => base !== undefined)

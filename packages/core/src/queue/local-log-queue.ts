@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnavailableError, ValidationError } from '../errors.js';
 import type {
@@ -14,7 +14,7 @@ import {
   type LocalTopic,
   type OffsetStore,
 } from './consumer-group.js';
-import { writeFileAtomic } from './durable-files.js';
+import { makeFolder, writeFileAtomic } from './durable-files.js';
 import { FilePartitionLog } from './file-partition-log.js';
 import { MemoryPartitionLog, type NewLogEntry, type PartitionLog } from './partition-log.js';
 import { partitionOf, validateQueueMessage, validateQueueName } from './queue-names.js';
@@ -204,7 +204,7 @@ export class LocalLogQueue implements MessageQueue {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       count = this.#partitions;
-      await mkdir(folder, { recursive: true });
+      await makeFolder(folder, this.#fsync);
       await writeFileAtomic(descriptor, `${JSON.stringify({ partitions: count })}\n`, this.#fsync);
     }
     const options = {
@@ -255,7 +255,7 @@ export class LocalLogQueue implements MessageQueue {
         }
       },
       async save(offsets) {
-        await mkdir(folder, { recursive: true });
+        await makeFolder(folder, fsync);
         await writeFileAtomic(path, `${JSON.stringify({ offsets })}\n`, fsync);
       },
     };
