@@ -1,6 +1,18 @@
 export { convertRedisError, type RedisErrorContext } from './errors.js';
-export { decodeKey, encodeKey, versionPattern, versionPrefix } from './key-layout.js';
-export { FORMAT, HEADER_BYTES, RecordDecoder, RecordEncoder, readHeader } from './record-codec.js';
+export { decodeKey, encodeKey, shapeKey, versionPattern, versionPrefix } from './key-layout.js';
+export {
+  encodeShape,
+  FORMAT,
+  forgetShapes,
+  HEADER_BYTES,
+  knowsShape,
+  learnShape,
+  RecordDecoder,
+  RecordEncoder,
+  readHeader,
+  shapeOf,
+  UnknownShapeError,
+} from './record-codec.js';
 export {
   loadIoredis,
   parseRedisUrl,

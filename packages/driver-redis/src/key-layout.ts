@@ -12,6 +12,9 @@ import type { FeatureSetVersionRef } from '@featurestore/core';
  *   units: `['a:b']` is `3:a:b`, `['a', 'b']` is `1:a1:b`, `['']` is `0:`. No value can be
  *   mistaken for a separator, whatever characters it holds.
  *
+ * - A record's feature names are stored once per shape, under `<prefix>~<shape id>`: `~`
+ *   never starts an encoded key, which starts with a digit.
+ *
  * @example
  * versionPrefix({ featureSetId: 'fs_7', major: 2 }); // 'fs:{fs_7:2}:'
  * encodeKey('fs:{fs_7:2}:', ['c42', 'eu']); // 'fs:{fs_7:2}:3:c422:eu'
@@ -24,6 +27,11 @@ export function encodeKey(prefix: string, key: readonly string[]): string {
   let encoded = prefix;
   for (const column of key) encoded += `${column.length}:${column}`;
   return encoded;
+}
+
+/** Where the feature names of one record shape are kept (see `record-codec.ts`). */
+export function shapeKey(prefix: string, shapeId: string): string {
+  return `${prefix}~${shapeId}`;
 }
 
 /** The key columns of a stored key (after its prefix); `undefined` when it is not ours. */

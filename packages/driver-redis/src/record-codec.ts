@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { OnlineValue } from '@featurestore/core';
 
 /**
@@ -12,17 +13,25 @@ import type { OnlineValue } from '@featurestore/core';
  * | 1 | format (1) |
  * | 8 | event time, float64 epoch ms |
  * | 8 | write sequence, float64 |
- * | varint + n | the names block: its length, then a varint count and each feature name as varint length + UTF-8 |
- * | … | one tagged value per name, in the same order |
+ * | 8 | shape id: the first 8 bytes of the SHA-1 of the shape (below) |
+ * | … | one tagged value per feature, in the shape's order |
+ *
+ * The feature names live once per feature set version and shape, not in every record: a
+ * **shape** is a varint count and each name as varint length + UTF-8, stored under its own key
+ * next to the records (`…:~<shape id in hex>`) and cached by every reader once fetched. It is
+ * content-addressed, so it never changes. With 50 features this halves a record (names are
+ * usually longer than values), which is what Redis copies, parses and keeps in memory.
  *
  * The 17-byte header is the same in every format version: the write script compares it
  * (`struct.unpack('<dd', value, 2)`) without knowing the rest. Value tags: null, false, true,
  * int32 (4 bytes), float64 (8 bytes), string (varint length + UTF-8), list (varint count +
- * tagged items). Records of one shape carry byte-identical names blocks, which the decoder
- * recognizes and parses once.
+ * tagged items).
  */
 export const FORMAT = 1;
 export const HEADER_BYTES = 17;
+const SHAPE_ID_BYTES = 8;
+/** Where the values start. */
+const VALUES_AT = HEADER_BYTES + SHAPE_ID_BYTES;
 
 const NULL = 0;
 const FALSE = 1;
@@ -40,9 +49,11 @@ export class RecordEncoder {
   /** Where the record being encoded starts, and where its next byte goes. */
   #start = 0;
   #offset = 0;
-  /** The previous record's names and their encoded block, copied when the next is equal. */
+  /** The previous record's names and their shape id, reused while the names stay equal. */
   #lastNames: string[] = [];
-  #lastBlock: Buffer | undefined;
+  #lastId: Buffer | undefined;
+  /** The shapes of the records encoded so far, by shape id in hex: each must be stored. */
+  readonly shapes = new Map<string, Buffer>();
 
   constructor(initialBytes = 64 * 1024) {
     this.#buffer = Buffer.allocUnsafe(initialBytes);
@@ -65,37 +76,25 @@ export class RecordEncoder {
     this.#view.setFloat64(this.#offset + 1, eventTime, true);
     this.#view.setFloat64(this.#offset + 9, writeSequence, true);
     this.#offset += HEADER_BYTES;
-    this.#namesBlock(names);
+    this.#shape(names);
     // Object.values would be the obvious choice, and measured twice as slow here.
     for (const name of names) this.#value(values[name]!);
     return this.#buffer.subarray(this.#start, this.#offset);
   }
 
-  #namesBlock(names: string[]): void {
-    const last = this.#lastBlock;
-    if (last && sameNames(names, this.#lastNames)) {
-      this.#ensure(last.length);
-      this.#buffer.set(last, this.#offset);
-      this.#offset += last.length;
-      return;
+  #shape(names: string[]): void {
+    if (!this.#lastId || !sameNames(names, this.#lastNames)) {
+      const shape = encodeShape(names);
+      this.#lastId = shapeIdOf(shape);
+      this.#lastNames = names;
+      const id = this.#lastId.toString('hex');
+      this.shapes.set(id, shape);
+      // A process reads what it wrote without fetching the names back.
+      remember(id, names);
     }
-    // The block's length comes first but is known only once it is written: write the names
-    // after room for the longest varint, then move them next to the length actually needed.
-    // Offsets are kept relative to the record, which moves when the buffer grows.
-    this.#ensure(5);
-    const lengthAt = this.#offset - this.#start;
-    this.#offset += 5;
-    this.#varint(names.length);
-    for (const name of names) this.#string(name);
-    const blockStart = this.#start + lengthAt + 5;
-    const blockBytes = this.#offset - blockStart;
-    const at = this.#start + lengthAt;
-    this.#buffer.copy(this.#buffer, at + varintBytes(blockBytes), blockStart, this.#offset);
-    this.#offset = at;
-    this.#varint(blockBytes);
-    this.#offset += blockBytes;
-    this.#lastNames = names;
-    this.#lastBlock = Buffer.from(this.#buffer.subarray(at, this.#offset));
+    this.#ensure(SHAPE_ID_BYTES);
+    this.#buffer.set(this.#lastId, this.#offset);
+    this.#offset += SHAPE_ID_BYTES;
   }
 
   #value(value: OnlineValue): void {
@@ -194,16 +193,81 @@ export function readHeader(bytes: Buffer): { eventTime: number; writeSequence: n
   return { eventTime: bytes.readDoubleLE(1), writeSequence: bytes.readDoubleLE(9) };
 }
 
+/** The encoded shape of these feature names, as stored under the shape's key. */
+export function encodeShape(names: readonly string[]): Buffer {
+  const parts: Buffer[] = [varint(names.length)];
+  for (const name of names) {
+    const bytes = Buffer.from(name, 'utf8');
+    parts.push(varint(bytes.length), bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The shape id a record refers to, in hex (the suffix of the shape's key). */
+export function shapeOf(bytes: Buffer): string {
+  checkFormat(bytes);
+  return bytes.toString('hex', HEADER_BYTES, VALUES_AT);
+}
+
+/** Shapes by id, shared by every decoder of the process: content-addressed, never stale. */
+const SHAPES = new Map<string, string[]>();
+/** Decoding plans by projection and shape id. */
+const PLANS = new Map<string, Plan>();
+/** Shapes and plans are few; a bound keeps a pathological writer from growing them forever. */
+const CACHE_LIMIT = 4096;
+
+/** Whether this process knows the shape, so records of it can be decoded without a fetch. */
+export function knowsShape(id: string): boolean {
+  return SHAPES.has(id);
+}
+
 /**
- * Decodes stored records. Each names block (one per record shape) is parsed once per process
- * and turned into a plan for the projection: which values to read, and a function that builds
- * the values object from a literal, which V8 makes much faster than adding 50 properties one
- * by one. One decoder serves one projection.
+ * Teaches this process a shape fetched from Redis, after checking that it is the one its id
+ * names; returns the feature names.
+ */
+export function learnShape(id: string, shape: Buffer): string[] {
+  if (shapeIdOf(shape).toString('hex') !== id) {
+    throw corrupt(`the stored shape ${id} does not match its id`);
+  }
+  const names = parseShape(shape);
+  remember(id, names);
+  return names;
+}
+
+/** Forgets every shape and plan this process learnt, as a fresh process would start. */
+export function forgetShapes(): void {
+  SHAPES.clear();
+  PLANS.clear();
+}
+
+function remember(id: string, names: string[]): void {
+  if (SHAPES.has(id)) return;
+  if (SHAPES.size >= CACHE_LIMIT) SHAPES.clear();
+  SHAPES.set(id, [...names]);
+}
+
+/** A record refers to a shape this process has not learnt yet (`learnShape`). */
+export class UnknownShapeError extends Error {
+  readonly shapeId: string;
+  constructor(shapeId: string) {
+    super(`unknown record shape ${shapeId}`);
+    this.name = 'UnknownShapeError';
+    this.shapeId = shapeId;
+  }
+}
+
+/**
+ * Decodes stored records. Each shape is turned into a plan for the projection once per
+ * process: which values to read, and a function that builds the values object from a literal,
+ * which V8 makes much faster than adding 50 properties one by one. One decoder serves one
+ * projection.
  */
 export class RecordDecoder {
   readonly #projection: string;
   readonly #features: readonly string[] | undefined;
-  #lastBlock: Buffer | undefined;
+  /** The previous record's shape id (two 32-bit halves) and plan: runs of one shape are common. */
+  #lastLow = -1;
+  #lastHigh = -1;
   #lastPlan: Plan | undefined;
   #slots: OnlineValue[] = [];
 
@@ -213,14 +277,23 @@ export class RecordDecoder {
     this.#projection = features === undefined ? '*' : `=${features.join('\u0000')}`;
   }
 
-  /** The values of a stored record; the header is read with `readHeader`. */
+  /**
+   * The values of a stored record; the header is read with `readHeader`. Throws an
+   * `UnknownShapeError` when the record's shape has not been learnt.
+   */
   values(bytes: Buffer): Record<string, OnlineValue> {
     checkFormat(bytes);
-    const cursor: Cursor = { bytes, offset: HEADER_BYTES };
-    const blockBytes = readVarint(cursor);
-    const blockStart = cursor.offset;
-    const plan = this.#plan(bytes, blockStart, blockBytes);
-    cursor.offset = blockStart + blockBytes;
+    const cursor: Cursor = { bytes, offset: VALUES_AT };
+    const view = viewOf(cursor);
+    const low = view.getUint32(HEADER_BYTES, true);
+    const high = view.getUint32(HEADER_BYTES + 4, true);
+    let plan = this.#lastPlan;
+    if (plan === undefined || low !== this.#lastLow || high !== this.#lastHigh) {
+      plan = this.#plan(bytes.toString('hex', HEADER_BYTES, VALUES_AT));
+      this.#lastLow = low;
+      this.#lastHigh = high;
+      this.#lastPlan = plan;
+    }
     const { keep, last, build } = plan;
     const slots = this.#slots;
     for (let i = 0; i <= last; i++) {
@@ -230,32 +303,19 @@ export class RecordDecoder {
     return build(slots);
   }
 
-  #plan(bytes: Buffer, start: number, length: number): Plan {
-    const last = this.#lastBlock;
-    if (
-      last !== undefined &&
-      last.length === length &&
-      bytes.compare(last, 0, length, start, start + length) === 0
-    ) {
-      return this.#lastPlan!;
-    }
-    const block = bytes.subarray(start, start + length);
-    const id = `${this.#projection}\u0001${block.toString('latin1')}`;
-    let plan = PLANS.get(id);
+  #plan(shapeId: string): Plan {
+    const key = `${this.#projection}\u0001${shapeId}`;
+    let plan = PLANS.get(key);
     if (!plan) {
-      plan = makePlan(parseNames(block), this.#features);
-      // Shapes are few; a bound keeps a pathological writer from growing the cache forever.
-      if (PLANS.size >= 4096) PLANS.clear();
-      PLANS.set(id, plan);
+      const names = SHAPES.get(shapeId);
+      if (!names) throw new UnknownShapeError(shapeId);
+      plan = makePlan(names, this.#features);
+      if (PLANS.size >= CACHE_LIMIT) PLANS.clear();
+      PLANS.set(key, plan);
     }
-    this.#lastBlock = block;
-    this.#lastPlan = plan;
     return plan;
   }
 }
-
-/** Plans by projection and names block, shared by every decoder of the process. */
-const PLANS = new Map<string, Plan>();
 
 interface Plan {
   /** Per stored position: whether the projection wants its value. */
@@ -269,7 +329,7 @@ interface Plan {
 interface Cursor {
   bytes: Buffer;
   offset: number;
-  /** Created on the first number: V8 inlines DataView reads, Buffer's readers are calls. */
+  /** V8 inlines DataView reads; Buffer's readers are calls. */
   view?: DataView;
 }
 
@@ -291,12 +351,28 @@ function makePlan(names: string[], features: readonly string[] | undefined): Pla
   return { keep, last: keep.lastIndexOf(true), build };
 }
 
-function parseNames(block: Buffer): string[] {
-  const cursor: Cursor = { bytes: block, offset: 0 };
+function parseShape(shape: Buffer): string[] {
+  const cursor: Cursor = { bytes: shape, offset: 0 };
   const count = readVarint(cursor);
   const names: string[] = new Array(count);
   for (let i = 0; i < count; i++) names[i] = readString(cursor);
+  if (cursor.offset !== shape.length) throw corrupt('a shape has bytes after its names');
   return names;
+}
+
+function shapeIdOf(shape: Buffer): Buffer {
+  return createHash('sha1').update(shape).digest().subarray(0, SHAPE_ID_BYTES);
+}
+
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest & 0x7f) | 0x80);
+    rest >>>= 7;
+  }
+  bytes.push(rest);
+  return Buffer.from(bytes);
 }
 
 function readValue(cursor: Cursor): OnlineValue {
@@ -382,12 +458,6 @@ function readVarint(cursor: Cursor): number {
   }
 }
 
-function varintBytes(value: number): number {
-  let bytes = 1;
-  for (let rest = value; rest >= 0x80; rest >>>= 7) bytes++;
-  return bytes;
-}
-
 function sameNames(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -395,9 +465,9 @@ function sameNames(a: string[], b: string[]): boolean {
 }
 
 function checkFormat(bytes: Buffer): void {
-  if (bytes.length < HEADER_BYTES || bytes[0] !== FORMAT) {
+  if (bytes.length < VALUES_AT || bytes[0] !== FORMAT) {
     throw corrupt(
-      bytes.length < HEADER_BYTES
+      bytes.length < VALUES_AT
         ? `it is ${bytes.length} bytes long, shorter than the header`
         : `format ${bytes[0]} is not one this driver reads (${FORMAT}): upgrade @featurestore/driver-redis`,
     );

@@ -8,8 +8,14 @@ import {
   ValidationError,
 } from '@featurestore/core';
 import { convertRedisError } from './errors.js';
-import { decodeKey, encodeKey, versionPattern, versionPrefix } from './key-layout.js';
-import { RecordDecoder, RecordEncoder, readHeader } from './record-codec.js';
+import { decodeKey, encodeKey, shapeKey, versionPattern, versionPrefix } from './key-layout.js';
+import {
+  learnShape,
+  RecordDecoder,
+  RecordEncoder,
+  readHeader,
+  UnknownShapeError,
+} from './record-codec.js';
 import {
   createRedisClient,
   parseRedisUrl,
@@ -47,6 +53,7 @@ export interface RedisWriteOptions {
 }
 
 const DEFAULT_BATCH = 1000;
+const TILDE = '~'.charCodeAt(0);
 const DEFAULT_CONNECT_TIMEOUT = 5000;
 
 /**
@@ -151,12 +158,14 @@ export class RedisOnlineStore implements OnlineStore {
       keys.push(key);
       values.push(encoder.encode(record.eventTime, record.writeSequence, record.values));
       if (keys.length === this.#batch) {
-        calls.push(this.#runWrite(client, keys, keep, values));
+        calls.push(this.#runWrite(client, prefix, keys, keep, values, encoder.shapes));
         keys = [];
         values = [];
       }
     }
-    if (keys.length > 0) calls.push(this.#runWrite(client, keys, keep, values));
+    if (keys.length > 0) {
+      calls.push(this.#runWrite(client, prefix, keys, keep, values, encoder.shapes));
+    }
     const applied = await Promise.all(calls);
     return applied.reduce((sum, count) => sum + count, 0);
   }
@@ -194,7 +203,10 @@ export class RedisOnlineStore implements OnlineStore {
     } catch (error) {
       throw this.#convert(error, 'read (MGET)');
     }
-    return requests.map((request, i) => this.#decode(request, stored[i]!));
+    const pending: PendingRecord[] = [];
+    const rows = requests.map((request, i) => this.#decode(request, stored[i]!, pending));
+    await this.#finish(client, pending);
+    return rows;
   }
 
   async delete(
@@ -248,19 +260,29 @@ export class RedisOnlineStore implements OnlineStore {
         try {
           const page = await pages.next();
           if (page.done) break;
-          keys = page.value.filter((key) => !seen.has(key.toString('latin1')));
+          // Shape keys (`~…`) hold feature names, not records.
+          keys = page.value.filter(
+            (key) => key[prefix.length] !== TILDE && !seen.has(key.toString('latin1')),
+          );
           stored = keys.length === 0 ? [] : await node.mgetBuffer(keys);
         } catch (error) {
           throw this.#convert(error, 'scan (SCAN, MGET)');
         }
+        const pending: PendingRecord[] = [];
+        const records: OnlineRecord[] = [];
         for (const [i, name] of keys.entries()) {
           seen.add(name.toString('latin1'));
           const bytes = stored[i];
           const key = decodeKey(name.toString('utf8').slice(prefix.length));
           if (!bytes || !key) continue;
-          const { eventTime, writeSequence } = readHeader(bytes);
-          yield { key, eventTime, writeSequence, values: decoder.values(bytes) };
+          const decode = () => {
+            const { eventTime, writeSequence } = readHeader(bytes);
+            records.push({ key, eventTime, writeSequence, values: decoder.values(bytes) });
+          };
+          this.#attempt(decode, prefix, key, featureSet, pending);
         }
+        await this.#finish(node, pending);
+        yield* records;
       }
     }
   }
@@ -275,46 +297,137 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  #decode(request: OnlineReadRequest, stored: (Buffer | null)[]): (OnlineRecord | undefined)[] {
+  /**
+   * The rows of one request. A record of a shape this process has not learnt yet is left for
+   * `#finish`, which fetches every such shape in one more round trip.
+   */
+  #decode(
+    request: OnlineReadRequest,
+    stored: (Buffer | null)[],
+    pending: PendingRecord[],
+  ): (OnlineRecord | undefined)[] {
     const oldest =
       request.ttlMs === undefined ? undefined : (request.now ?? Date.now()) - request.ttlMs;
     const decoder = new RecordDecoder(request.features);
-    return stored.map((bytes, i) => {
-      if (!bytes) return undefined;
-      try {
+    const prefix = versionPrefix(request.featureSet);
+    const rows = new Array<OnlineRecord | undefined>(stored.length).fill(undefined);
+    for (let i = 0; i < stored.length; i++) {
+      const bytes = stored[i];
+      if (!bytes) continue;
+      const key = request.keys[i]!;
+      const decode = () => {
         const { eventTime, writeSequence } = readHeader(bytes);
-        if (oldest !== undefined && eventTime <= oldest) return undefined;
-        return {
-          key: [...request.keys[i]!],
-          eventTime,
-          writeSequence,
-          values: decoder.values(bytes),
-        };
+        if (oldest !== undefined && eventTime <= oldest) return;
+        rows[i] = { key: [...key], eventTime, writeSequence, values: decoder.values(bytes) };
+      };
+      this.#attempt(decode, prefix, key, request.featureSet, pending);
+    }
+    return rows;
+  }
+
+  /** Runs a decode, or queues it when it needs a shape; names the key when it cannot. */
+  #attempt(
+    decode: () => void,
+    prefix: string,
+    key: readonly string[],
+    featureSet: FeatureSetVersionRef,
+    pending: PendingRecord[] | undefined,
+  ): void {
+    try {
+      decode();
+    } catch (error) {
+      if (error instanceof UnknownShapeError && pending) {
+        pending.push({ prefix, shapeId: error.shapeId, decode, key, featureSet });
+        return;
+      }
+      throw new FeatureStoreError(
+        'INTERNAL',
+        `the record of key ${JSON.stringify(key)} in feature set ${featureSet.featureSetId} v${featureSet.major} on Redis at ${this.endpoint} cannot be read: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Fetches the shapes the pending records need (one `MGET` per node), then decodes them. */
+  async #finish(client: RedisClientLike, pending: PendingRecord[]): Promise<void> {
+    if (pending.length === 0) return;
+    const wanted = new Map<string, PendingRecord>();
+    for (const record of pending) wanted.set(shapeKey(record.prefix, record.shapeId), record);
+    const keys = [...wanted.keys()];
+    let shapes: (Buffer | null)[];
+    try {
+      if (client.isCluster) {
+        // Shape keys share their records' slot; one MGET per version, sent together.
+        const byPrefix = new Map<string, string[]>();
+        for (const key of keys) {
+          const prefix = wanted.get(key)!.prefix;
+          byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), key]);
+        }
+        const found = new Map<string, Buffer | null>();
+        await Promise.all(
+          [...byPrefix.values()].map(async (some) => {
+            const replies = await client.mgetBuffer(some);
+            for (const [i, key] of some.entries()) found.set(key, replies[i] ?? null);
+          }),
+        );
+        shapes = keys.map((key) => found.get(key) ?? null);
+      } else {
+        shapes = await client.mgetBuffer(keys);
+      }
+    } catch (error) {
+      throw this.#convert(error, 'read (MGET of record shapes)');
+    }
+    for (const [i, key] of keys.entries()) {
+      const record = wanted.get(key)!;
+      const shape = shapes[i];
+      if (!shape) {
+        throw new FeatureStoreError(
+          'INTERNAL',
+          `the feature names of the record of key ${JSON.stringify(record.key)} in feature set ${record.featureSet.featureSetId} v${record.featureSet.major} are missing from Redis at ${this.endpoint} (key ${key}): were keys evicted? Use maxmemory-policy noeviction or a volatile-* policy, and write the records again`,
+          { details: { shapeKey: key } },
+        );
+      }
+      try {
+        learnShape(record.shapeId, shape);
       } catch (error) {
         throw new FeatureStoreError(
           'INTERNAL',
-          `the record of key ${JSON.stringify(request.keys[i])} in feature set ${request.featureSet.featureSetId} v${request.featureSet.major} on Redis at ${this.endpoint} cannot be read: ${(error as Error).message}`,
+          `the feature names stored at ${key} on Redis at ${this.endpoint} cannot be read: ${(error as Error).message}`,
           { cause: error },
         );
       }
-    });
+    }
+    for (const record of pending) {
+      this.#attempt(record.decode, record.prefix, record.key, record.featureSet, undefined);
+    }
   }
 
   async #runWrite(
     client: RedisClientLike,
+    prefix: string,
     keys: string[],
     keep: number,
     values: Buffer[],
+    shapes: ReadonlyMap<string, Buffer>,
   ): Promise<number> {
-    const args: RedisArgument[] = [...keys, keep, ...values];
+    const shapeKeys = [...shapes.keys()].map((id) => shapeKey(prefix, id));
+    const args: RedisArgument[] = [
+      ...keys,
+      ...shapeKeys,
+      keep,
+      keys.length,
+      ...values,
+      ...shapes.values(),
+    ];
+    const count = keys.length + shapeKeys.length;
     try {
       try {
-        return Number(await client.evalsha(WRITE_SCRIPT_SHA, keys.length, ...args));
+        return Number(await client.evalsha(WRITE_SCRIPT_SHA, count, ...args));
       } catch (error) {
         // Redis forgets scripts on restart, failover and SCRIPT FLUSH: EVAL sends it again
         // (and caches it for the next EVALSHA).
         if (!/^NOSCRIPT/.test((error as Error).message ?? '')) throw error;
-        return Number(await client.eval(WRITE_SCRIPT, keys.length, ...args));
+        return Number(await client.eval(WRITE_SCRIPT, count, ...args));
       }
     } catch (error) {
       throw this.#convert(error, 'write (EVALSHA)');
@@ -401,6 +514,15 @@ export class RedisOnlineStore implements OnlineStore {
       connectionError: this.#connectionError,
     });
   }
+}
+
+/** A record waiting for its shape to be fetched. */
+interface PendingRecord {
+  prefix: string;
+  shapeId: string;
+  decode: () => void;
+  key: readonly string[];
+  featureSet: FeatureSetVersionRef;
 }
 
 /** The nodes to `SCAN`: a cluster's masters, or the one server. */

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   encodeKey,
+  forgetShapes,
   type RedisClientLike,
   RedisOnlineStore,
   versionPrefix,
@@ -121,6 +122,20 @@ describe('round trips', () => {
       [{ y: 'c' }],
     ]);
     expect(calls).toEqual({ mgetBuffer: 1 });
+
+    // A process that never saw these shapes fetches their names once, in one more MGET.
+    forgetShapes();
+    for (const name of Object.keys(calls)) delete calls[name];
+    const fresh = await store.readMany([
+      { featureSet: a, keys: [['k7']] },
+      { featureSet: b, keys: [['b']] },
+    ]);
+    expect(fresh.map((rows) => rows.map((row) => row?.values))).toEqual([[{ i: 7 }], [{ x: 'b' }]]);
+    expect(calls).toEqual({ mgetBuffer: 2 });
+    await store.read({ featureSet: c, keys: [['c']] });
+    expect(calls).toEqual({ mgetBuffer: 4 });
+    await store.read({ featureSet: c, keys: [['c']] });
+    expect(calls).toEqual({ mgetBuffer: 5 });
     await raw.quit();
   });
 });
@@ -261,6 +276,25 @@ describe('errors', () => {
     expect(error.message).toMatch(
       /^Redis at .* replied to write \(EVALSHA\) with an error: WRONGTYPE/,
     );
+  });
+
+  it('says so when the feature names of a record are gone', async () => {
+    const store = track(RedisOnlineStore.fromUrl(url));
+    const featureSet = version();
+    await store.write(featureSet, [record(['k'], 1, 1, { only_here: 1 })]);
+    const prefix = versionPrefix(featureSet);
+    const [shape] = await admin.keys(`${prefix.replace(/[{}]/g, '\\$&')}~*`);
+    await admin.del(shape!);
+    forgetShapes();
+    await expect(store.read({ featureSet, keys: [['k']] })).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: expect.stringMatching(/feature names .* are missing .*maxmemory-policy/),
+    });
+    // The next write of that shape brings them back.
+    await store.write(featureSet, [record(['k2'], 1, 1, { only_here: 2 })]);
+    forgetShapes();
+    const rows = await store.read({ featureSet, keys: [['k'], ['k2']] });
+    expect(rows.map((row) => row?.values)).toEqual([{ only_here: 1 }, { only_here: 2 }]);
   });
 
   it('names the key of a record it cannot decode', async () => {

@@ -1,11 +1,17 @@
 import type { OnlineValue } from '@featurestore/core';
 import { describe, expect, it } from 'vitest';
 import {
+  encodeShape,
   FORMAT,
+  forgetShapes,
   HEADER_BYTES,
+  knowsShape,
+  learnShape,
   RecordDecoder,
   RecordEncoder,
   readHeader,
+  shapeOf,
+  UnknownShapeError,
 } from '../src/record-codec.js';
 
 /** A small deterministic generator (mulberry32), so a failing case can be replayed. */
@@ -131,13 +137,29 @@ describe('record codec', () => {
     ]);
   });
 
-  it('shares one names block between records of one shape', () => {
+  it('stores a shape id in each record and the names once, in the shape', () => {
     const encoder = new RecordEncoder();
-    const first = encoder.encode(0, 0, { amount: 1, merchant: 'x' });
-    const second = encoder.encode(0, 0, { amount: 2, merchant: 'y' });
-    expect(second.length).toBe(first.length);
-    const names = first.subarray(HEADER_BYTES, first.length - 5 - 3);
-    expect(second.subarray(HEADER_BYTES, second.length - 5 - 3)).toEqual(names);
+    const values = { a_rather_long_feature_name: 1, another_long_feature_name: 'x' };
+    const first = encoder.encode(0, 0, values);
+    const second = encoder.encode(0, 0, { ...values, a_rather_long_feature_name: 2 });
+    expect(first.length).toBe(HEADER_BYTES + 8 + 5 + 3);
+    expect(shapeOf(second)).toBe(shapeOf(first));
+    expect(encoder.shapes).toEqual(new Map([[shapeOf(first), encodeShape(Object.keys(values))]]));
+    const other = encoder.encode(0, 0, { b: true });
+    expect(shapeOf(other)).not.toBe(shapeOf(first));
+    expect(encoder.shapes.size).toBe(2);
+  });
+
+  it('decodes a shape it learnt from Redis, and only the shape its id names', () => {
+    const encoder = new RecordEncoder();
+    const bytes = encoder.encode(1, 2, { x: 1, y: ['a'] });
+    const id = shapeOf(bytes);
+    forgetShapes();
+    expect(knowsShape(id)).toBe(false);
+    expect(() => new RecordDecoder().values(bytes)).toThrow(UnknownShapeError);
+    expect(() => learnShape(id, encodeShape(['y', 'x']))).toThrow(/does not match its id/);
+    expect(learnShape(id, encoder.shapes.get(id)!)).toEqual(['x', 'y']);
+    expect(new RecordDecoder(['y']).values(bytes)).toEqual({ y: ['a'] });
   });
 
   it('keeps the 17-byte header at the front whatever the values', () => {
