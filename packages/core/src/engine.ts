@@ -6,9 +6,12 @@ import { FeatureSetService } from './metadata/feature-set-service.js';
 import { ProjectService } from './metadata/project-service.js';
 import { OfflineEngine } from './offline/offline-engine.js';
 import type { StorageLocator } from './offline/storage-locator.js';
+import { OnlineEngine } from './online/online-engine.js';
 import type { ComputeEngine } from './ports/compute-engine.js';
+import type { MessageQueue } from './ports/message-queue.js';
 import type { MetadataStore } from './ports/metadata-store.js';
 import type { ObjectStorage } from './ports/object-storage.js';
+import type { OnlineStore } from './ports/online-store.js';
 
 export interface EngineDrivers {
   metadata: MetadataStore;
@@ -16,6 +19,8 @@ export interface EngineDrivers {
   compute: ComputeEngine;
   /** Finds the storage behind remote source URIs (`s3://…`, `abfss://…`). */
   locate?: StorageLocator;
+  /** The online store and the queue between pushes and the online workers. */
+  online?: { store: OnlineStore; queue: MessageQueue };
 }
 
 /**
@@ -31,6 +36,8 @@ export class FeatureStoreEngine {
   readonly tokens: TokenIdentityProvider;
   readonly jobs: JobService;
   readonly offline: OfflineEngine;
+  /** Present when the drivers include an online store and a queue. */
+  readonly online: OnlineEngine | undefined;
 
   constructor(drivers: EngineDrivers) {
     const store = drivers.metadata;
@@ -49,10 +56,21 @@ export class FeatureStoreEngine {
       storage: drivers.storage,
       ...(drivers.locate === undefined ? {} : { locate: drivers.locate }),
     });
+    this.online = drivers.online
+      ? new OnlineEngine({
+          store,
+          authorizer: this.authorizer,
+          online: drivers.online.store,
+          queue: drivers.online.queue,
+        })
+      : undefined;
   }
 
   /** Closes every driver; the engine is unusable afterwards. */
   async close(): Promise<void> {
+    await this.online?.stopWorker();
+    await this.drivers.online?.queue.close();
+    await this.drivers.online?.store.close();
     await this.drivers.compute.close();
     await this.drivers.storage.close?.();
     await this.drivers.metadata.close();

@@ -27,6 +27,8 @@ export * from './offline/storage-layout.js';
 export * from './offline/storage-locator.js';
 export * from './offline/time-travel.js';
 export * from './online/memory-online-store.js';
+export * from './online/online-engine.js';
+export * from './online/online-values.js';
 export type * from './ports/compute-engine.js';
 export type * from './ports/identity-provider.js';
 export type * from './ports/message-queue.js';

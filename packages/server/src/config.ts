@@ -22,6 +22,19 @@ export const configSchema = z
       .string()
       .regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be a lowercase identifier')
       .default('featurestore'),
+    /** `redis://…`, `redis-cluster://…` or `postgres://…`; default: the metadata database. */
+    online: z
+      .string()
+      .regex(
+        /^(redis|redis-cluster|postgres|postgresql):\/\//,
+        'must be a redis://, redis-cluster:// or postgres:// URL',
+      )
+      .optional(),
+    /** `kafka://broker1,broker2`; default: a durable local log in the store folder. */
+    queue: z
+      .string()
+      .regex(/^kafka:\/\//, 'must be a kafka:// URL')
+      .optional(),
     /** `file://…` (default `file://<store>/data`), `s3://bucket/prefix` or `abfss://fs@account.dfs.core.windows.net/prefix`. */
     storage: z
       .string()
@@ -62,6 +75,8 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_METADATA_URL: 'metadata',
   FEATURESTORE_METADATA_SCHEMA: 'metadataSchema',
   FEATURESTORE_STORAGE_URL: 'storage',
+  FEATURESTORE_ONLINE_URL: 'online',
+  FEATURESTORE_QUEUE_URL: 'queue',
   FEATURESTORE_S3_ENDPOINT: 's3.endpoint',
   FEATURESTORE_S3_REGION: 's3.region',
   FEATURESTORE_AZURE_ACCOUNT_KEY: 'azure.accountKey',

@@ -2,17 +2,24 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import {
   type ComputeEngine,
+  type EngineDrivers,
   FeatureStoreEngine,
+  LocalLogQueue,
+  type MessageQueue,
   type MetadataStore,
   type ObjectStorage,
+  type OnlineStore,
   type Principal,
   StagingComputeEngine,
   UnauthenticatedError,
 } from '@featurestore/core';
 import { DuckDbComputeEngine } from '@featurestore/driver-duckdb';
-import { PostgresMetadataStore } from '@featurestore/driver-postgres';
+import { KafkaMessageQueue } from '@featurestore/driver-kafka';
+import { PostgresMetadataStore, PostgresOnlineStore } from '@featurestore/driver-postgres';
+import { RedisOnlineStore } from '@featurestore/driver-redis';
 import { container, type DependencyContainer } from 'tsyringe';
 import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } from './config.js';
 import { defaultStorageUrl, openStorageUrl, StorageRegistry } from './storage-urls.js';
@@ -24,6 +31,7 @@ export const TOKENS = {
   metadata: Symbol('MetadataStore'),
   storage: Symbol('ObjectStorage'),
   compute: Symbol('ComputeEngine'),
+  online: Symbol('OnlineDrivers'),
 } as const;
 
 /** An open feature store: the engine, its drivers, and the principal in-process calls use. */
@@ -69,9 +77,25 @@ export async function openFeatureStore(
         )
       : undefined;
   const scope = container.createChildContainer();
+  let pglite: PGlite | undefined;
   try {
     scope.register(TOKENS.config, { useValue: config });
-    scope.register(TOKENS.metadata, { useValue: await openMetadata(config, storeDir) });
+    // One embedded PGlite serves metadata and the online store (opening one takes ~0.5 s).
+    if (config.metadata === undefined) {
+      const dir = join(storeDir, 'metadata');
+      await mkdir(dir, { recursive: true });
+      pglite = await PGlite.create(dir);
+    }
+    const connection = pglite ? { pglite } : { connectionString: config.metadata! };
+    scope.register(TOKENS.metadata, {
+      useValue: await PostgresMetadataStore.open({ ...connection, schema: config.metadataSchema }),
+    });
+    scope.register(TOKENS.online, {
+      useValue: {
+        store: await openOnlineStore(config, connection),
+        queue: openQueue(config, storeDir),
+      },
+    });
     const storages = new StorageRegistry(
       await openStorageUrl(config.storage ?? defaultStorageUrl(storeDir), config),
       config,
@@ -93,6 +117,7 @@ export async function openFeatureStore(
           storage: c.resolve<ObjectStorage>(TOKENS.storage),
           compute: c.resolve<ComputeEngine>(TOKENS.compute),
           locate: storages.locate,
+          online: c.resolve<EngineDrivers['online']>(TOKENS.online),
         }),
     });
     const engine = scope.resolve(FeatureStoreEngine);
@@ -117,6 +142,7 @@ export async function openFeatureStore(
         await engine.close();
         await storages.close();
         await scope.dispose();
+        await pglite?.close();
         await lock?.release();
       },
     };
@@ -127,6 +153,7 @@ export async function openFeatureStore(
         .close()
         .catch(() => undefined);
     }
+    await pglite?.close().catch(() => undefined);
     await lock?.release();
     throw error;
   }
@@ -143,16 +170,22 @@ async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
   }
 }
 
-async function openMetadata(config: FeatureStoreConfig, storeDir: string): Promise<MetadataStore> {
-  if (config.metadata !== undefined) {
-    return PostgresMetadataStore.open({
-      connectionString: config.metadata,
-      schema: config.metadataSchema,
-    });
+/** `redis://`, `redis-cluster://` or `postgres://`; by default the metadata database. */
+async function openOnlineStore(
+  config: FeatureStoreConfig,
+  connection: { pglite: PGlite } | { connectionString: string },
+): Promise<OnlineStore> {
+  if (config.online?.startsWith('redis')) return RedisOnlineStore.fromUrl(config.online);
+  const target = config.online === undefined ? connection : { connectionString: config.online };
+  return PostgresOnlineStore.open({ ...target, schema: config.metadataSchema });
+}
+
+/** `kafka://` brokers, or the durable local log inside the store folder. */
+function openQueue(config: FeatureStoreConfig, storeDir: string): MessageQueue {
+  if (config.queue !== undefined) {
+    return KafkaMessageQueue.fromUrl(config.queue, { clientId: 'featurestore' });
   }
-  const pgliteDir = join(storeDir, 'metadata');
-  await mkdir(pgliteDir, { recursive: true });
-  return PostgresMetadataStore.open({ pgliteDir, schema: config.metadataSchema });
+  return new LocalLogQueue({ directory: join(storeDir, 'queue') });
 }
 
 /** The composed configuration with defaults filled in, as `quickstart` and `config` show it. */
@@ -163,6 +196,10 @@ export function describeConfig(config: FeatureStoreConfig): Record<string, strin
     metadata: config.metadata
       ? `postgresql (${redact(config.metadata)}, schema ${config.metadataSchema})`
       : `pglite (${join(storeDir, 'metadata')})`,
+    online: config.online
+      ? redact(config.online)
+      : `${config.metadata ? 'postgresql' : 'pglite'} (with the metadata)`,
+    queue: config.queue ?? `local log (${join(storeDir, 'queue')})`,
     storage: redact(config.storage ?? defaultStorageUrl(storeDir)),
     compute: 'duckdb (in-process)',
   };

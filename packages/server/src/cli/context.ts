@@ -9,6 +9,8 @@ export interface GlobalOptions {
   config?: string;
   metadata?: string;
   storage?: string;
+  online?: string;
+  queue?: string;
   token?: string;
   json?: boolean;
   verbose?: boolean;
@@ -38,7 +40,13 @@ export function withStore<A extends unknown[]>(io: CliIo, action: Action<A>) {
     const options = command.optsWithGlobals<GlobalOptions>();
     const config = await loadConfig({
       ...(options.config === undefined ? {} : { file: options.config }),
-      overrides: { store: options.store, metadata: options.metadata, storage: options.storage },
+      overrides: {
+        store: options.store,
+        metadata: options.metadata,
+        storage: options.storage,
+        online: options.online,
+        queue: options.queue,
+      },
     });
     const token = options.token ?? process.env.FEATURESTORE_TOKEN;
     const store = await openFeatureStore(config, token === undefined ? {} : { token });

@@ -4,6 +4,7 @@ import { registerAccessCommands } from './access-commands.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
 import { type CliIo, formatError, processIo } from './io.js';
 import { registerOfflineCommands } from './offline-commands.js';
+import { registerOnlineCommands } from './online-commands.js';
 import { registerProjectCommands } from './project-commands.js';
 import { registerQuickstart } from './quickstart.js';
 
@@ -15,13 +16,18 @@ function buildProgram(io: CliIo): Command {
     .option('--store <dir>', 'embedded store folder', process.env.FEATURESTORE_STORE)
     .option(
       '--config <file>',
-      'JSON config file (fields: store, metadata, metadataSchema, storage, s3, azure)',
+      'JSON config file (fields: store, metadata, metadataSchema, storage, online, queue, s3, azure)',
     )
     .option('--metadata <url>', 'postgres://… metadata store instead of the embedded PGlite')
     .option(
       '--storage <url>',
       'data root: file://…, s3://bucket/prefix or abfss://fs@account.dfs.core.windows.net/prefix (default <store>/data)',
     )
+    .option(
+      '--online <url>',
+      'redis://…, redis-cluster://… or postgres://… online store (default: with the metadata)',
+    )
+    .option('--queue <url>', 'kafka://broker1,broker2 (default: a durable local log in the store)')
     .option('--token <secret>', 'act as the owner of this access token (or FEATURESTORE_TOKEN)')
     .option('--json', 'machine-readable output')
     .option('--verbose', 'show stack traces on errors')
@@ -33,6 +39,7 @@ function buildProgram(io: CliIo): Command {
   registerFeatureSetCommands(program, io);
   registerAccessCommands(program, io);
   registerOfflineCommands(program, io);
+  registerOnlineCommands(program, io);
   registerQuickstart(program, io);
   return program;
 }

@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Authorizer } from '../auth/authorizer.js';
+import { UnavailableError, ValidationError } from '../errors.js';
+import { requireFeatureSet, requireProject } from '../metadata/lookups.js';
+import { parseDuration } from '../model/duration.js';
+import type { FeatureSet } from '../model/records.js';
+import { parseVersion } from '../model/version.js';
+import { type FeatureRef, parseFeatureRefs } from '../offline/feature-ref.js';
+import type { Principal } from '../ports/identity-provider.js';
+import type { MessageQueue, QueueMessage, Subscription } from '../ports/message-queue.js';
+import type { MetadataStore } from '../ports/metadata-store.js';
+import type {
+  FeatureSetVersionRef,
+  OnlineReadRequest,
+  OnlineRecord,
+  OnlineStore,
+  OnlineValue,
+} from '../ports/online-store.js';
+import { eventTimeOf, keyComponent, toOnlineValue } from './online-values.js';
+
+/** Rows pushed for online ingestion, keyed by feature set version and primary key. */
+export const ONLINE_INGEST_TOPIC = 'featurestore.online.ingest';
+/** The consumer group of the workers that apply pushed rows to the online store. */
+export const ONLINE_APPLY_GROUP = 'featurestore.online.apply';
+
+/** One pushed row on the queue. */
+interface PushedRow {
+  pushId: string;
+  featureSetId: string;
+  major: number;
+  key: string[];
+  eventTime: number;
+  writeSequence: number;
+  values: Record<string, OnlineValue>;
+}
+
+export interface PushResult {
+  pushId: string;
+  rows: number;
+  featureSet: string;
+}
+
+export interface OnlineFeaturesRequest {
+  /** `project/featureset[@version]:feature` references, comma-separated or as a list. */
+  features: string | readonly string[];
+  /** One object per entity: the primary-key columns of every referenced feature set. */
+  entities: readonly Record<string, unknown>[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Monotonic write sequences from the clock (microsecond resolution, strictly increasing in
+ * this process): of two writes with equal event times, the later one wins, also across the
+ * offline and online paths.
+ */
+let lastSequence = 0;
+export function nextWriteSequence(): number {
+  lastSequence = Math.max(lastSequence + 1, Date.now() * 1000);
+  return lastSequence;
+}
+
+/**
+ * The online engine: pushes go through the queue to workers that apply them to the online
+ * store (newest wins), and reads fetch features of several feature sets for many keys in one
+ * round trip.
+ */
+export class OnlineEngine {
+  readonly #store: MetadataStore;
+  readonly #authorizer: Authorizer;
+  readonly #online: OnlineStore;
+  readonly #queue: MessageQueue;
+  #worker: Subscription | undefined;
+
+  constructor(deps: {
+    store: MetadataStore;
+    authorizer: Authorizer;
+    online: OnlineStore;
+    queue: MessageQueue;
+  }) {
+    this.#store = deps.store;
+    this.#authorizer = deps.authorizer;
+    this.#online = deps.online;
+    this.#queue = deps.queue;
+  }
+
+  /**
+   * Validates rows against the latest version's schema (all of them first: a bad row fails
+   * the whole request, naming the row and field) and puts them on the queue.
+   */
+  async push(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    rows: readonly unknown[],
+  ): Promise<PushResult> {
+    const featureSet = await this.#resolve(principal, projectName, featureSetName, 'data.write');
+    const pushId = randomUUID();
+    const pushed = rows.map((row, index) => this.#toPushedRow(featureSet, pushId, row, index));
+    if (pushed.length === 0) {
+      throw new ValidationError('the push has no rows: send at least one', {
+        details: { field: 'rows' },
+      });
+    }
+    const messages: QueueMessage[] = pushed.map((row) => ({
+      topic: ONLINE_INGEST_TOPIC,
+      key: JSON.stringify([row.featureSetId, row.major, row.key]),
+      value: encoder.encode(JSON.stringify(row)),
+    }));
+    await this.#queue.publish(messages);
+    return { pushId, rows: pushed.length, featureSet: `${projectName}/${featureSetName}` };
+  }
+
+  /**
+   * Waits until the online store holds each pushed key at least as new as pushed (applied by
+   * whichever worker took it), or fails after `timeoutMs`.
+   */
+  async waitApplied(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    rows: readonly Record<string, unknown>[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    const featureSet = await this.#resolve(principal, projectName, featureSetName, 'data.read');
+    const ref = { featureSetId: featureSet.id, major: featureSet.version.major };
+    const pending = new Map<string, { key: string[]; eventTime: number }>();
+    rows.forEach((row, index) => {
+      const parsed = this.#toPushedRow(featureSet, '', row, index);
+      const id = JSON.stringify(parsed.key);
+      const known = pending.get(id);
+      if (!known || known.eventTime < parsed.eventTime) pending.set(id, parsed);
+    });
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    while (pending.size > 0) {
+      const entries = [...pending.values()];
+      const stored = await this.#online.read({
+        featureSet: ref,
+        keys: entries.map((e) => e.key),
+        features: [],
+      });
+      entries.forEach((entry, i) => {
+        if ((stored[i]?.eventTime ?? Number.NEGATIVE_INFINITY) >= entry.eventTime) {
+          pending.delete(JSON.stringify(entry.key));
+        }
+      });
+      if (pending.size === 0) return;
+      if (Date.now() > deadline) {
+        throw new UnavailableError(
+          `${pending.size} pushed row(s) were not applied within ${options.timeoutMs ?? 30_000} ms: are the online workers running?`,
+        );
+      }
+      await sleep(20);
+    }
+  }
+
+  /** Starts this process's online worker (one member of the apply group). */
+  async startWorker(): Promise<void> {
+    this.#worker ??= await this.#queue.subscribe({
+      topic: ONLINE_INGEST_TOPIC,
+      group: ONLINE_APPLY_GROUP,
+      fromBeginning: true,
+      handler: (messages) => this.#apply(messages),
+    });
+  }
+
+  async stopWorker(): Promise<void> {
+    await this.#worker?.close();
+    this.#worker = undefined;
+  }
+
+  /**
+   * Features for many entities from several feature sets, in one online-store round trip.
+   * Each result row is the entity's object plus `<featureset>__<feature>` values (null when
+   * missing or past the time to live). Sensitive features need `sensitive_consumer`.
+   */
+  async getOnlineFeatures(
+    principal: Principal,
+    request: OnlineFeaturesRequest,
+  ): Promise<Record<string, unknown>[]> {
+    const refs = parseFeatureRefs(request.features);
+    const groups = new Map<string, FeatureRef[]>();
+    for (const ref of refs) {
+      const id = `${ref.project}/${ref.featureSet}@${ref.version ?? ''}`;
+      groups.set(id, [...(groups.get(id) ?? []), ref]);
+    }
+    const plans: { featureSet: FeatureSet; features: string[]; read: OnlineReadRequest }[] = [];
+    const now = Date.now();
+    for (const group of groups.values()) {
+      const { project, featureSet: name, version } = group[0]!;
+      const featureSet = await this.#resolve(principal, project, name, 'data.read', version);
+      const valueFeatures = featureSet.schema.features
+        .filter(
+          (f) =>
+            f.name !== featureSet.schema.eventTime &&
+            !featureSet.schema.primaryKey.includes(f.name),
+        )
+        .map((f) => f.name);
+      const features = group.some((ref) => ref.feature === '*')
+        ? valueFeatures
+        : [...new Set(group.map((ref) => ref.feature))];
+      for (const name of features) {
+        const spec = featureSet.schema.features.find((f) => f.name === name);
+        if (!spec) {
+          throw new ValidationError(
+            `feature "${name}" does not exist in ${project}/${featureSet.name}: its features are ${featureSet.schema.features.map((f) => f.name).join(', ')}`,
+            { details: { field: 'features', value: name } },
+          );
+        }
+        if (spec.sensitive) {
+          await this.#authorizer.require(principal, 'data.read_sensitive', {
+            projectId: featureSet.projectId,
+            projectName: project,
+          });
+        }
+      }
+      const keys = request.entities.map((entity, index) =>
+        featureSet.schema.primaryKey.map((column) => {
+          const spec = featureSet.schema.features.find((f) => f.name === column)!;
+          if (entity[column] === undefined || entity[column] === null) {
+            throw new ValidationError(
+              `entity ${index + 1} has no "${column}", a primary key of ${project}/${featureSet.name}`,
+              { details: { field: column, row: index + 1 } },
+            );
+          }
+          return keyComponent(toOnlineValue(`entity ${index + 1}`, spec, entity[column]));
+        }),
+      );
+      plans.push({
+        featureSet,
+        features,
+        read: {
+          featureSet: { featureSetId: featureSet.id, major: featureSet.version.major },
+          keys,
+          features,
+          now,
+          ...(featureSet.timeToLive === undefined
+            ? {}
+            : { ttlMs: parseDuration('timeToLive', featureSet.timeToLive) }),
+        },
+      });
+    }
+    const results = this.#online.readMany
+      ? await this.#online.readMany(plans.map((plan) => plan.read))
+      : await Promise.all(plans.map((plan) => this.#online.read(plan.read)));
+    return request.entities.map((entity, index) => {
+      const row: Record<string, unknown> = { ...entity };
+      plans.forEach((plan, p) => {
+        const record = results[p]![index];
+        for (const feature of plan.features) {
+          row[`${plan.featureSet.name}__${feature}`] = record?.values[feature] ?? null;
+        }
+      });
+      return row;
+    });
+  }
+
+  async #apply(messages: QueueMessage[]): Promise<void> {
+    const byVersion = new Map<string, { ref: FeatureSetVersionRef; records: OnlineRecord[] }>();
+    for (const message of messages) {
+      const row = JSON.parse(decoder.decode(message.value)) as PushedRow;
+      const id = `${row.featureSetId}:${row.major}`;
+      const entry = byVersion.get(id) ?? {
+        ref: { featureSetId: row.featureSetId, major: row.major },
+        records: [],
+      };
+      entry.records.push({
+        key: row.key,
+        eventTime: row.eventTime,
+        writeSequence: row.writeSequence,
+        values: row.values,
+      });
+      byVersion.set(id, entry);
+    }
+    for (const { ref, records } of byVersion.values()) await this.#online.write(ref, records);
+  }
+
+  #toPushedRow(featureSet: FeatureSet, pushId: string, input: unknown, index: number): PushedRow {
+    const where = `row ${index + 1}`;
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new ValidationError(`${where} must be a JSON object of feature values`, {
+        details: { row: index + 1 },
+      });
+    }
+    const row = input as Record<string, unknown>;
+    const { schema } = featureSet;
+    for (const field of Object.keys(row)) {
+      if (!schema.features.some((feature) => feature.name === field)) {
+        throw new ValidationError(
+          `${where}, field "${field}": ${featureSet.projectName}/${featureSet.name} has no such feature (it has ${schema.features.map((f) => f.name).join(', ')})`,
+          { details: { row: index + 1, field } },
+        );
+      }
+    }
+    const key = schema.primaryKey.map((column) => {
+      const spec = schema.features.find((f) => f.name === column)!;
+      const value = toOnlineValue(where, spec, row[column]);
+      if (value === null) {
+        throw new ValidationError(`${where}, field "${column}": the primary key is missing`, {
+          details: { row: index + 1, field: column },
+        });
+      }
+      return keyComponent(value);
+    });
+    const eventTime = eventTimeOf(where, schema, row);
+    const values: Record<string, OnlineValue> = {};
+    for (const feature of schema.features) {
+      if (feature.name === schema.eventTime || schema.primaryKey.includes(feature.name)) continue;
+      values[feature.name] = toOnlineValue(where, feature, row[feature.name]);
+    }
+    return {
+      pushId,
+      featureSetId: featureSet.id,
+      major: featureSet.version.major,
+      key,
+      eventTime,
+      writeSequence: nextWriteSequence(),
+      values,
+    };
+  }
+
+  async #resolve(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    action: 'data.read' | 'data.write',
+    version?: string,
+  ): Promise<FeatureSet> {
+    const project = await requireProject(this.#store, projectName);
+    await this.#authorizer.require(principal, action, { projectId: project.id, projectName });
+    return requireFeatureSet(
+      this.#store,
+      project,
+      featureSetName,
+      version === undefined ? undefined : parseVersion(version),
+    );
+  }
+}

@@ -1,0 +1,136 @@
+import { readFile } from 'node:fs/promises';
+import { type OnlineEngine, ValidationError } from '@featurestore/core';
+import type { Command } from 'commander';
+import { type CommandContext, withStore } from './context.js';
+import type { CliIo } from './io.js';
+import { collect } from './options.js';
+
+function onlineOf(ctx: CommandContext): OnlineEngine {
+  const online = ctx.store.engine.online;
+  if (!online) throw new ValidationError('no online store is configured: pass --online URL');
+  return online;
+}
+
+/** Rows from a JSON array file or a JSON Lines file, naming the line that does not parse. */
+async function readRows(path: string): Promise<unknown[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ValidationError(`${path} cannot be read: ${(error as Error).message}`, {
+      details: { field: 'file', value: path },
+    });
+  }
+  if (text.trimStart().startsWith('[')) {
+    try {
+      return JSON.parse(text) as unknown[];
+    } catch (error) {
+      throw new ValidationError(`${path} is not a valid JSON array: ${(error as Error).message}`);
+    }
+  }
+  return text.split('\n').flatMap((line, index) => {
+    if (line.trim() === '') return [];
+    try {
+      return [JSON.parse(line)];
+    } catch {
+      throw new ValidationError(
+        `${path} line ${index + 1} is not valid JSON: write one object per line`,
+        {
+          details: { file: path, line: index + 1 },
+        },
+      );
+    }
+  });
+}
+
+/** `--key a=1,b=x` → `{ a: 1, b: 'x' }`: integers and booleans as such, the rest as text. */
+function parseKey(text: string): Record<string, unknown> {
+  const entity: Record<string, unknown> = {};
+  for (const part of text.split(',')) {
+    const at = part.indexOf('=');
+    if (at <= 0) {
+      throw new ValidationError(
+        `--key ${JSON.stringify(text)} is invalid: write column=value[,column=value]`,
+        {
+          details: { field: 'key', value: text },
+        },
+      );
+    }
+    const value = part.slice(at + 1);
+    entity[part.slice(0, at)] =
+      /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))
+        ? Number(value)
+        : value === 'true' || value === 'false'
+          ? value === 'true'
+          : value;
+  }
+  return entity;
+}
+
+export function registerOnlineCommands(program: Command, io: CliIo): void {
+  const online = program
+    .command('online')
+    .description('push rows to and read features from the online store');
+
+  online
+    .command('push <project> <featureset> <file>')
+    .description('push rows (a JSON array or JSON Lines file); returns once they are readable')
+    .option('--timeout <seconds>', 'how long to wait for the rows to be applied', Number, 30)
+    .action(
+      withStore(
+        io,
+        async (
+          ctx,
+          project: string,
+          featureSet: string,
+          file: string,
+          opts: { timeout: number },
+        ) => {
+          const engine = onlineOf(ctx);
+          const rows = await readRows(file);
+          await engine.startWorker();
+          const result = await engine.push(ctx.store.principal, project, featureSet, rows);
+          await engine.waitApplied(
+            ctx.store.principal,
+            project,
+            featureSet,
+            rows as Record<string, unknown>[],
+            {
+              timeoutMs: opts.timeout * 1000,
+            },
+          );
+          ctx.message(
+            `pushed ${result.rows} rows to ${result.featureSet}; they are readable online`,
+            result,
+          );
+        },
+      ),
+    );
+
+  online
+    .command('get <project> <featureset>')
+    .description('read the latest feature values for one or more keys')
+    .requiredOption('--key <column=value[,column=value]>', 'a key to read (repeatable)', collect)
+    .option('--features <a,b>', 'only these features (default: all)')
+    .action(
+      withStore(
+        io,
+        async (
+          ctx,
+          project: string,
+          featureSet: string,
+          opts: { key: string[]; features?: string },
+        ) => {
+          const features = (opts.features?.split(',') ?? ['*']).map(
+            (name) => `${project}/${featureSet}:${name.trim()}`,
+          );
+          const rows = await onlineOf(ctx).getOnlineFeatures(ctx.store.principal, {
+            features,
+            entities: opts.key.map(parseKey),
+          });
+          const columns = Object.keys(rows[0] ?? {});
+          ctx.table(rows, columns);
+        },
+      ),
+    );
+}

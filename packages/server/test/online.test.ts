@@ -1,0 +1,187 @@
+import { serviceEnv } from '@featurestore/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
+import { tempStore } from './helpers.js';
+
+const customers = {
+  primaryKey: ['customer_id'],
+  eventTime: 'ts',
+  features: [
+    { name: 'customer_id', type: 'string' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'age', type: 'int32' },
+    { name: 'income', type: 'float64', sensitive: true },
+  ],
+};
+const transactions = {
+  primaryKey: ['customer_id'],
+  eventTime: 'ts',
+  timeToLive: 'P1D',
+  features: [
+    { name: 'customer_id', type: 'string' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'count_7d', type: 'int64' },
+    { name: 'merchants', type: 'list<string>' },
+  ],
+};
+
+const configs: [string, () => FeatureStoreConfigInput][] = [
+  ['embedded (PGlite online store, local log queue)', () => ({})],
+  [
+    'Redis online store and Kafka queue',
+    () => ({
+      online: serviceEnv('FEATURESTORE_TEST_REDIS_URL'),
+      queue: `kafka://${serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS')}`,
+    }),
+  ],
+];
+
+describe.each(configs)('online engine: %s', (_name, config) => {
+  let store: Awaited<ReturnType<typeof tempStore>>;
+  let fs: FeatureStore;
+  const project = `online_${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    store = await tempStore();
+    fs = await openFeatureStore({ ...config(), store: store.dir });
+    const { engine, principal } = fs;
+    await engine.projects.create(principal, { name: project });
+    await engine.featureSets.register(principal, project, 'customers', customers);
+    await engine.featureSets.register(principal, project, 'transactions', transactions);
+    await engine.online!.startWorker();
+  }, 60_000);
+  afterAll(async () => {
+    await fs?.close();
+    await store?.remove();
+  });
+
+  it('applies pushed rows newest-wins and reads several feature sets for many keys at once', async () => {
+    const online = fs.engine.online!;
+    const now = Date.now();
+    const rows = [
+      { customer_id: 'c1', ts: new Date(now - 60_000).toISOString(), age: 30, income: 50_000 },
+      { customer_id: 'c1', ts: new Date(now - 3_600_000).toISOString(), age: 29, income: 1 },
+      { customer_id: 'c2', ts: new Date(now - 1000).toISOString(), age: 41, income: null },
+    ];
+    await online.push(fs.principal, project, 'customers', rows);
+    await online.waitApplied(fs.principal, project, 'customers', rows, { timeoutMs: 20_000 });
+    const tx = [
+      {
+        customer_id: 'c1',
+        ts: new Date(now - 1000).toISOString(),
+        count_7d: '9007199254740993',
+        merchants: ['a', 'b'],
+      },
+      {
+        customer_id: 'c2',
+        ts: new Date(now - 2 * 86_400_000).toISOString(),
+        count_7d: 2,
+        merchants: [],
+      },
+    ];
+    await online.push(fs.principal, project, 'transactions', tx);
+    await online.waitApplied(fs.principal, project, 'transactions', tx, { timeoutMs: 20_000 });
+
+    const result = await online.getOnlineFeatures(fs.principal, {
+      features: `${project}/customers:age,${project}/customers:income,${project}/transactions:*`,
+      entities: [{ customer_id: 'c1' }, { customer_id: 'c2' }, { customer_id: 'nobody' }],
+    });
+    expect(result).toEqual([
+      {
+        customer_id: 'c1',
+        customers__age: 30,
+        customers__income: 50_000,
+        transactions__count_7d: '9007199254740993',
+        transactions__merchants: ['a', 'b'],
+      },
+      // c2's transactions row is older than the one-day time to live.
+      {
+        customer_id: 'c2',
+        customers__age: 41,
+        customers__income: null,
+        transactions__count_7d: null,
+        transactions__merchants: null,
+      },
+      {
+        customer_id: 'nobody',
+        customers__age: null,
+        customers__income: null,
+        transactions__count_7d: null,
+        transactions__merchants: null,
+      },
+    ]);
+  }, 60_000);
+
+  it('refuses a push with one bad row, naming it, and applies none of its rows', async () => {
+    const online = fs.engine.online!;
+    const rows = [
+      { customer_id: 'c9', ts: new Date().toISOString(), age: 1 },
+      { customer_id: 'c10', ts: new Date().toISOString(), age: 'old' },
+    ];
+    await expect(online.push(fs.principal, project, 'customers', rows)).rejects.toThrow(
+      /row 2, field "age": "old" is not a int32/,
+    );
+    await expect(
+      online.push(fs.principal, project, 'customers', [
+        { customer_id: 'c11', ts: new Date().toISOString(), shoe: 9 },
+      ]),
+    ).rejects.toThrow(/row 1, field "shoe": .* has no such feature/);
+    await expect(
+      online.push(fs.principal, project, 'customers', [{ ts: new Date().toISOString() }]),
+    ).rejects.toThrow(/row 1, field "customer_id": the primary key is missing/);
+    const [c9] = await online.getOnlineFeatures(fs.principal, {
+      features: `${project}/customers:age`,
+      entities: [{ customer_id: 'c9' }],
+    });
+    expect(c9).toEqual({ customer_id: 'c9', customers__age: null });
+  }, 30_000);
+
+  it('gives sensitive features only to roles allowed to read them', async () => {
+    const { engine, principal } = fs;
+    const name = `reader_${Date.now().toString(36)}`;
+    await engine.access.createUser(principal, { name });
+    await engine.access.grant(principal, project, name, 'consumer');
+    const reader = await engine.access.principalFor(name);
+    const online = engine.online!;
+    await expect(
+      online.getOnlineFeatures(reader, {
+        features: `${project}/customers:age`,
+        entities: [{ customer_id: 'c1' }],
+      }),
+    ).resolves.toHaveLength(1);
+    await expect(
+      online.getOnlineFeatures(reader, {
+        features: `${project}/customers:income`,
+        entities: [{ customer_id: 'c1' }],
+      }),
+    ).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    await engine.access.grant(principal, project, name, 'sensitive_consumer');
+    await expect(
+      online.getOnlineFeatures(reader, {
+        features: `${project}/customers:income`,
+        entities: [{ customer_id: 'c1' }],
+      }),
+    ).resolves.toHaveLength(1);
+  }, 30_000);
+});
+
+describe('online store unreachable', () => {
+  it('fails fast with UNAVAILABLE instead of hanging', async () => {
+    const store = await tempStore();
+    const fs = await openFeatureStore({ store: store.dir, online: 'redis://127.0.0.1:1' });
+    try {
+      await fs.engine.projects.create(fs.principal, { name: 'down' });
+      await fs.engine.featureSets.register(fs.principal, 'down', 'customers', customers);
+      const started = Date.now();
+      await expect(
+        fs.engine.online!.getOnlineFeatures(fs.principal, {
+          features: 'down/customers:age',
+          entities: [{ customer_id: 'c1' }],
+        }),
+      ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await fs.close();
+      await store.remove();
+    }
+  }, 30_000);
+});
