@@ -88,6 +88,8 @@ export class RedisOnlineStore implements OnlineStore {
   readonly #scanCount: number;
   #ready: Promise<RedisClientLike> | undefined;
   #connectionError: Error | undefined;
+  /** Bytes of an encoded record in the last write, to size the next one's buffer. */
+  #recordBytes = 256;
   #closed = false;
 
   constructor(options: RedisOnlineStoreOptions) {
@@ -150,13 +152,17 @@ export class RedisOnlineStore implements OnlineStore {
         newest.set(key, record);
       }
     }
-    const encoder = new RecordEncoder();
+    // Sized from earlier batches: growing a buffer record by record costs copies and garbage.
+    const encoder = new RecordEncoder(Math.ceil(newest.size * this.#recordBytes * 1.2) + 1024);
+    let bytes = 0;
     const calls: Promise<number>[] = [];
     let keys: string[] = [];
     let values: Buffer[] = [];
     for (const [key, record] of newest) {
       keys.push(key);
-      values.push(encoder.encode(record.eventTime, record.writeSequence, record.values));
+      const encoded = encoder.encode(record.eventTime, record.writeSequence, record.values);
+      bytes += encoded.length;
+      values.push(encoded);
       if (keys.length === this.#batch) {
         calls.push(this.#runWrite(client, prefix, keys, keep, values, encoder.shapes));
         keys = [];
@@ -166,6 +172,7 @@ export class RedisOnlineStore implements OnlineStore {
     if (keys.length > 0) {
       calls.push(this.#runWrite(client, prefix, keys, keep, values, encoder.shapes));
     }
+    this.#recordBytes = bytes / newest.size;
     const applied = await Promise.all(calls);
     return applied.reduce((sum, count) => sum + count, 0);
   }

@@ -143,6 +143,6 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
     target[head!] = value;
     return;
   }
-  const child = (target[head!] ??= {}) as Record<string, unknown>;
-  setPath(child, rest.join('.'), value);
+  if (typeof target[head!] !== 'object' || target[head!] === null) target[head!] = {};
+  setPath(target[head!] as Record<string, unknown>, rest.join('.'), value);
 }

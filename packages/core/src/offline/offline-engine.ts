@@ -18,7 +18,7 @@ import type { ObjectStorage } from '../ports/object-storage.js';
 import { listAll } from '../storage/object-keys.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
 import { resolveSource } from './sources.js';
-import { featureSetPrefix, ingestionPrefix, jobOutputKey } from './storage-layout.js';
+import { ingestionPrefix, jobOutputKey } from './storage-layout.js';
 import type { StorageLocator } from './storage-locator.js';
 import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
 

@@ -3,10 +3,6 @@
  * re-creating a feature set can never mix its files with another's.
  */
 
-export function featureSetPrefix(featureSetId: string): string {
-  return `featuresets/${featureSetId}/`;
-}
-
 export function ingestionPrefix(featureSetId: string, major: number, ingestionId: string): string {
   return `featuresets/${featureSetId}/v${major}/${ingestionId}`;
 }
