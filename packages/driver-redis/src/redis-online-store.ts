@@ -283,10 +283,15 @@ export class RedisOnlineStore implements OnlineStore {
           const key = decodeKey(name.toString('utf8').slice(prefix.length));
           if (!bytes || !key) continue;
           const decode = () => {
-            const { eventTime, writeSequence } = readHeader(bytes);
-            records.push({ key, eventTime, writeSequence, values: decoder.values(bytes) });
+            records.push(row(bytes, key, decoder, undefined)!);
           };
-          this.#attempt(decode, prefix, key, featureSet, pending);
+          try {
+            decode();
+          } catch (error) {
+            if (!(error instanceof UnknownShapeError))
+              throw this.#unreadable(error, key, featureSet);
+            pending.push({ prefix, shapeId: error.shapeId, decode, key, featureSet });
+          }
         }
         await this.#finish(node, pending);
         yield* records;
@@ -318,41 +323,30 @@ export class RedisOnlineStore implements OnlineStore {
     const decoder = new RecordDecoder(request.features);
     const prefix = versionPrefix(request.featureSet);
     const rows = new Array<OnlineRecord | undefined>(stored.length).fill(undefined);
+    const { featureSet, keys } = request;
     for (let i = 0; i < stored.length; i++) {
       const bytes = stored[i];
       if (!bytes) continue;
-      const key = request.keys[i]!;
-      const decode = () => {
-        const { eventTime, writeSequence } = readHeader(bytes);
-        if (oldest !== undefined && eventTime <= oldest) return;
-        rows[i] = { key: [...key], eventTime, writeSequence, values: decoder.values(bytes) };
-      };
-      this.#attempt(decode, prefix, key, request.featureSet, pending);
+      try {
+        rows[i] = row(bytes, keys[i]!, decoder, oldest);
+      } catch (error) {
+        if (!(error instanceof UnknownShapeError))
+          throw this.#unreadable(error, keys[i]!, featureSet);
+        const decode = () => {
+          rows[i] = row(bytes, keys[i]!, decoder, oldest);
+        };
+        pending.push({ prefix, shapeId: error.shapeId, decode, key: keys[i]!, featureSet });
+      }
     }
     return rows;
   }
 
-  /** Runs a decode, or queues it when it needs a shape; names the key when it cannot. */
-  #attempt(
-    decode: () => void,
-    prefix: string,
-    key: readonly string[],
-    featureSet: FeatureSetVersionRef,
-    pending: PendingRecord[] | undefined,
-  ): void {
-    try {
-      decode();
-    } catch (error) {
-      if (error instanceof UnknownShapeError && pending) {
-        pending.push({ prefix, shapeId: error.shapeId, decode, key, featureSet });
-        return;
-      }
-      throw new FeatureStoreError(
-        'INTERNAL',
-        `the record of key ${JSON.stringify(key)} in feature set ${featureSet.featureSetId} v${featureSet.major} on Redis at ${this.endpoint} cannot be read: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+  #unreadable(error: unknown, key: readonly string[], featureSet: FeatureSetVersionRef): Error {
+    return new FeatureStoreError(
+      'INTERNAL',
+      `the record of key ${JSON.stringify(key)} in feature set ${featureSet.featureSetId} v${featureSet.major} on Redis at ${this.endpoint} cannot be read: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 
   /** Fetches the shapes the pending records need (one `MGET` per node), then decodes them. */
@@ -405,7 +399,11 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     for (const record of pending) {
-      this.#attempt(record.decode, record.prefix, record.key, record.featureSet, undefined);
+      try {
+        record.decode();
+      } catch (error) {
+        throw this.#unreadable(error, record.key, record.featureSet);
+      }
     }
   }
 
@@ -521,6 +519,18 @@ export class RedisOnlineStore implements OnlineStore {
       connectionError: this.#connectionError,
     });
   }
+}
+
+/** One result row: `undefined` when past the TTL (`eventTime <= oldest`). */
+function row(
+  bytes: Buffer,
+  key: readonly string[],
+  decoder: RecordDecoder,
+  oldest: number | undefined,
+): OnlineRecord | undefined {
+  const { eventTime, writeSequence } = readHeader(bytes);
+  if (oldest !== undefined && eventTime <= oldest) return undefined;
+  return { key: [...key], eventTime, writeSequence, values: decoder.values(bytes) };
 }
 
 /** A record waiting for its shape to be fetched. */
