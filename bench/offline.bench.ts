@@ -38,6 +38,8 @@ const START = '2025-01-01';
 const schema = {
   primaryKey: ['id'],
   eventTime: 'ts',
+  // The offline path alone: no offline → online materialization after each ingestion.
+  tags: { 'featurestore.online': 'off' },
   features: [
     { name: 'id', type: 'int64' },
     { name: 'ts', type: 'timestamp' },

@@ -6,6 +6,7 @@ import { FeatureSetService } from './metadata/feature-set-service.js';
 import { ProjectService } from './metadata/project-service.js';
 import { OfflineEngine } from './offline/offline-engine.js';
 import type { StorageLocator } from './offline/storage-locator.js';
+import { OnlineMaterializer, onlineSyncEnabled } from './online/materializer.js';
 import { OnlineEngine } from './online/online-engine.js';
 import type { ComputeEngine } from './ports/compute-engine.js';
 import type { MessageQueue } from './ports/message-queue.js';
@@ -48,6 +49,13 @@ export class FeatureStoreEngine {
     this.access = new AccessService(store, this.authorizer);
     this.tokens = new TokenIdentityProvider(store);
     this.jobs = new JobService(store, this.authorizer);
+    const materializer =
+      drivers.online &&
+      new OnlineMaterializer({
+        compute: drivers.compute,
+        storage: drivers.storage,
+        online: drivers.online.store,
+      });
     this.offline = new OfflineEngine({
       store,
       authorizer: this.authorizer,
@@ -55,15 +63,24 @@ export class FeatureStoreEngine {
       compute: drivers.compute,
       storage: drivers.storage,
       ...(drivers.locate === undefined ? {} : { locate: drivers.locate }),
+      ...(materializer && {
+        afterCommit: async (featureSet, ingestion, context) =>
+          onlineSyncEnabled(featureSet)
+            ? { online: await materializer.apply(featureSet, [ingestion], context) }
+            : {},
+      }),
     });
-    this.online = drivers.online
-      ? new OnlineEngine({
-          store,
-          authorizer: this.authorizer,
-          online: drivers.online.store,
-          queue: drivers.online.queue,
-        })
-      : undefined;
+    this.online =
+      drivers.online && materializer
+        ? new OnlineEngine({
+            store,
+            authorizer: this.authorizer,
+            online: drivers.online.store,
+            queue: drivers.online.queue,
+            jobs: this.jobs,
+            materializer,
+          })
+        : undefined;
   }
 
   /** Closes every driver; the engine is unusable afterwards. */

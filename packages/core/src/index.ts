@@ -26,6 +26,7 @@ export * from './offline/staging-compute-engine.js';
 export * from './offline/storage-layout.js';
 export * from './offline/storage-locator.js';
 export * from './offline/time-travel.js';
+export * from './online/materializer.js';
 export * from './online/memory-online-store.js';
 export * from './online/online-engine.js';
 export * from './online/online-values.js';

@@ -63,6 +63,23 @@ export function csvTextSql(value: string, type: FeatureType): string {
 }
 
 /**
+ * A feature as a JSON Lines value: numbers, booleans, strings and lists stay JSON values;
+ * times, dates and bytes take their text form, and int64 its decimal text (JSON readers
+ * would round integers beyond 2^53).
+ */
+export function jsonValueSql(value: string, type: FeatureType): string {
+  const scalar = elementType(type);
+  if (isList(type)) {
+    return scalar === 'timestamp' || scalar === 'date' || scalar === 'bytes' || scalar === 'int64'
+      ? `list_transform(${value}, lambda __e: ${scalarTextSql('__e', scalar)})`
+      : value;
+  }
+  return scalar === 'timestamp' || scalar === 'date' || scalar === 'bytes' || scalar === 'int64'
+    ? scalarTextSql(value, scalar)
+    : value;
+}
+
+/**
  * A natively typed column (a Parquet or JSON entity file) as CSV text, by the same
  * conventions as features: times ISO 8601 UTC, bytes base64, lists JSON arrays.
  */

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DataFormat, FeatureType } from '@featurestore/core';
-import { csvTextSql, nativeCsvTextSql } from './column-types.js';
+import { csvTextSql, jsonValueSql, nativeCsvTextSql } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { localPath } from './local-paths.js';
 import { ident, literal } from './sql.js';
 
 export const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880';
+/** JSON Lines: one object per row, for readers that stream rows into code. */
+const JSON_OPTIONS = 'FORMAT json';
 const CSV_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', NULLSTR ''`;
 
 /** Creates a folder (and its parents) and arranges for whatever was created to go on failure. */
@@ -33,6 +35,7 @@ export function outputList(columns: readonly OutputColumn[], format: DataFormat)
     .map(({ sql, name, type, nativeType }) => {
       let value = sql;
       if (format === 'csv' && type !== undefined) value = csvTextSql(sql, type);
+      else if (format === 'json' && type !== undefined) value = jsonValueSql(sql, type);
       else if (format === 'csv' && nativeType !== undefined)
         value = nativeCsvTextSql(sql, nativeType);
       return `${value} AS ${ident(name)}`;
@@ -47,13 +50,14 @@ export function outputList(columns: readonly OutputColumn[], format: DataFormat)
 export async function writeOutputFile(
   run: JobRun,
   query: string,
-  output: { uri: string; format: Exclude<DataFormat, 'json'> },
+  output: { uri: string; format: DataFormat },
 ): Promise<number> {
   const path = localPath(output.uri);
   await ensureFolder(run, dirname(path));
   const temporary = `${path}.tmp-${randomUUID()}`;
   run.onFailure(() => rm(temporary, { force: true }));
-  const options = output.format === 'csv' ? CSV_OPTIONS : PARQUET_OPTIONS;
+  const options =
+    output.format === 'csv' ? CSV_OPTIONS : output.format === 'json' ? JSON_OPTIONS : PARQUET_OPTIONS;
   const [result] = await run.query(`COPY (${query}) TO ${literal(temporary)} (${options})`);
   run.throwIfCancelled();
   await rename(temporary, path);

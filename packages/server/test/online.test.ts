@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { serviceEnv } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
@@ -162,6 +164,66 @@ describe.each(configs)('online engine: %s', (_name, config) => {
       }),
     ).resolves.toHaveLength(1);
   }, 30_000);
+});
+
+describe('offline → online', () => {
+  let store: Awaited<ReturnType<typeof tempStore>>;
+  let fs: FeatureStore;
+  beforeAll(async () => {
+    store = await tempStore();
+    fs = await openFeatureStore({ store: store.dir });
+    await fs.engine.projects.create(fs.principal, { name: 'sync' });
+    await fs.engine.featureSets.register(fs.principal, 'sync', 'customers', customers);
+    await fs.engine.featureSets.register(fs.principal, 'sync', 'manual', {
+      ...customers,
+      tags: { 'featurestore.online': 'off' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await fs?.close();
+    await store?.remove();
+  });
+
+  const read = (featureSet: string, ...ids: string[]) =>
+    fs.engine.online!.getOnlineFeatures(fs.principal, {
+      features: `sync/${featureSet}:age`,
+      entities: ids.map((customer_id) => ({ customer_id })),
+    });
+
+  it('applies the newest row per key of each committed ingestion, never over newer online values', async () => {
+    const { engine, principal } = fs;
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    // A newer value for c2 arrives online first.
+    const pushed = [{ customer_id: 'c2', ts: iso(now), age: 99 }];
+    await engine.online!.startWorker();
+    await engine.online!.push(principal, 'sync', 'customers', pushed);
+    await engine.online!.waitApplied(principal, 'sync', 'customers', pushed);
+    const file = join(store.dir, 'customers.csv');
+    await writeFile(
+      file,
+      `customer_id,ts,age,income\nc1,${iso(now - 3000)},30,1\nc1,${iso(now - 2000)},31,1\nc1,${iso(now - 2000)},32,1\nc2,${iso(now - 5000)},20,1\n`,
+    );
+    const result = await (await engine.offline.ingest(principal, 'sync', 'customers', file)).result;
+    expect(result).toMatchObject({ rowCount: 4, online: { rows: 2, applied: 1 } });
+    // c1: the latest event time, and of the two rows at that time the later one.
+    expect(await read('customers', 'c1', 'c2')).toEqual([
+      { customer_id: 'c1', customers__age: 32 },
+      { customer_id: 'c2', customers__age: 99 },
+    ]);
+  }, 60_000);
+
+  it('is switched off per feature set, and materialize applies it on demand', async () => {
+    const { engine, principal } = fs;
+    const file = join(store.dir, 'manual.csv');
+    await writeFile(file, `customer_id,ts,age,income\nm1,${new Date().toISOString()},7,1\n`);
+    const result = await (await engine.offline.ingest(principal, 'sync', 'manual', file)).result;
+    expect(result).not.toHaveProperty('online');
+    expect(await read('manual', 'm1')).toEqual([{ customer_id: 'm1', manual__age: null }]);
+    const job = await engine.online!.materialize(principal, 'sync', 'manual');
+    expect(await job.result).toEqual({ rows: 1, applied: 1 });
+    expect(await read('manual', 'm1')).toEqual([{ customer_id: 'm1', manual__age: 7 }]);
+  }, 60_000);
 });
 
 describe('online store unreachable', () => {

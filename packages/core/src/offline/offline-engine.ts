@@ -11,6 +11,7 @@ import type {
   ComputeEngine,
   DataFormat,
   HistoricalFeatureSetSpec,
+  JobRunContext,
 } from '../ports/compute-engine.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
@@ -67,6 +68,12 @@ export interface HistoricalOptions {
   format?: 'csv' | 'parquet';
 }
 
+export type AfterCommit = (
+  featureSet: FeatureSet,
+  ingestion: Ingestion,
+  context: JobRunContext,
+) => Promise<Record<string, unknown>>;
+
 /** Files of failed ingestions younger than this are left alone: another process may be writing them. */
 const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
@@ -81,6 +88,7 @@ export class OfflineEngine {
   readonly #compute: ComputeEngine;
   readonly #storage: ObjectStorage;
   readonly #locate: StorageLocator | undefined;
+  readonly #afterCommit: AfterCommit | undefined;
 
   constructor(deps: {
     store: MetadataStore;
@@ -90,6 +98,11 @@ export class OfflineEngine {
     storage: ObjectStorage;
     /** Finds the storage behind `s3://…`/`abfss://…` sources and entity files. */
     locate?: StorageLocator;
+    /**
+     * Runs inside the ingest job right after the commit (offline → online); what it returns
+     * is added to the job's result. A failure there leaves the ingestion committed.
+     */
+    afterCommit?: AfterCommit;
   }) {
     this.#store = deps.store;
     this.#authorizer = deps.authorizer;
@@ -97,6 +110,7 @@ export class OfflineEngine {
     this.#compute = deps.compute;
     this.#storage = deps.storage;
     this.#locate = deps.locate;
+    this.#afterCommit = deps.afterCommit;
   }
 
   /**
@@ -165,7 +179,15 @@ export class OfflineEngine {
             committedBy: principal.userId,
             jobId: job.id,
           });
-          return this.#ingestResult(ingestion, featureSet, false);
+          const committed = this.#ingestResult(ingestion, featureSet, false);
+          if (!this.#afterCommit) return committed;
+          try {
+            return { ...committed, ...(await this.#afterCommit(featureSet, ingestion, context)) };
+          } catch (error) {
+            // The rows are committed offline; `materialize` repairs the online store later.
+            const onlineError = error instanceof Error ? error.message : String(error);
+            return { ...committed, onlineError };
+          }
         } catch (error) {
           await this.#removePrefix(`${prefix}/`);
           // Two retries racing with one key: the other committed first, so return its ingestion.

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authorizer } from '../auth/authorizer.js';
 import { UnavailableError, ValidationError } from '../errors.js';
+import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { requireFeatureSet, requireProject } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
 import type { FeatureSet } from '../model/records.js';
 import { parseVersion } from '../model/version.js';
 import { type FeatureRef, parseFeatureRefs } from '../offline/feature-ref.js';
+import { visibleIngestions } from '../offline/time-travel.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { MessageQueue, QueueMessage, Subscription } from '../ports/message-queue.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
@@ -17,6 +19,7 @@ import type {
   OnlineStore,
   OnlineValue,
 } from '../ports/online-store.js';
+import type { OnlineMaterializer } from './materializer.js';
 import { eventTimeOf, keyComponent, toOnlineValue } from './online-values.js';
 
 /** Rows pushed for online ingestion, keyed by feature set version and primary key. */
@@ -72,6 +75,8 @@ export class OnlineEngine {
   readonly #authorizer: Authorizer;
   readonly #online: OnlineStore;
   readonly #queue: MessageQueue;
+  readonly #jobs: JobService;
+  readonly #materializer: OnlineMaterializer;
   #worker: Subscription | undefined;
 
   constructor(deps: {
@@ -79,11 +84,46 @@ export class OnlineEngine {
     authorizer: Authorizer;
     online: OnlineStore;
     queue: MessageQueue;
+    jobs: JobService;
+    materializer: OnlineMaterializer;
   }) {
     this.#store = deps.store;
     this.#authorizer = deps.authorizer;
     this.#online = deps.online;
     this.#queue = deps.queue;
+    this.#jobs = deps.jobs;
+    this.#materializer = deps.materializer;
+  }
+
+  /**
+   * Applies the newest row per key of every visible ingestion of a feature set version to
+   * the online store (newest wins: newer pushed values stay), as a job.
+   */
+  async materialize(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    options: { version?: string } = {},
+  ): Promise<RunningJob<{ rows: number; applied: number }>> {
+    const featureSet = await this.#resolve(
+      principal,
+      projectName,
+      featureSetName,
+      'data.write',
+      options.version,
+    );
+    const ingestions = visibleIngestions(
+      await this.#store.listIngestions(featureSet.id, featureSet.version.major),
+    );
+    return this.#jobs.start(
+      principal,
+      {
+        type: 'materialize',
+        projectId: featureSet.projectId,
+        request: { project: projectName, featureSet: featureSetName, ...options },
+      },
+      (context) => this.#materializer.apply(featureSet, ingestions, context),
+    );
   }
 
   /**

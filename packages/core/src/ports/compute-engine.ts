@@ -61,7 +61,8 @@ export interface RetrieveJobSpec {
   to?: string;
   /** Only the newest row per key (ties: greater sequence, then later row). */
   latest?: boolean;
-  output: { uri: string; format: Exclude<DataFormat, 'json'> };
+  /** `json` writes JSON Lines (times ISO 8601, int64 and bytes as text) for code to stream. */
+  output: { uri: string; format: DataFormat };
 }
 
 export interface HistoricalFeatureSetSpec {

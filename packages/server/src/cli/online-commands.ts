@@ -3,6 +3,7 @@ import { type OnlineEngine, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { type CommandContext, withStore } from './context.js';
 import type { CliIo } from './io.js';
+import { followJob } from './job-progress.js';
 import { collect } from './options.js';
 
 function onlineOf(ctx: CommandContext): OnlineEngine {
@@ -102,6 +103,31 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
           ctx.message(
             `pushed ${result.rows} rows to ${result.featureSet}; they are readable online`,
             result,
+          );
+        },
+      ),
+    );
+
+  program
+    .command('materialize <project> <featureset>')
+    .description(
+      'apply the newest offline row per key to the online store (newer online values stay)',
+    )
+    .option('--version <v>', 'MAJOR or MAJOR.MINOR (default: latest)')
+    .action(
+      withStore(
+        io,
+        async (ctx, project: string, featureSet: string, opts: { version?: string }) => {
+          const running = await onlineOf(ctx).materialize(
+            ctx.store.principal,
+            project,
+            featureSet,
+            opts,
+          );
+          const result = await followJob(ctx, running);
+          ctx.message(
+            `materialized ${result.rows} keys of ${project}/${featureSet}; ${result.applied} were newer than the online values`,
+            { ...result, jobId: running.job.id },
           );
         },
       ),
