@@ -102,6 +102,20 @@ export function registerQuickstart(program: Command, io: CliIo): void {
         );
         say(`… ${rows.length - 8} more rows in ${ctx.store.storage.uri(output.outputKey)}`);
 
+        const online = await engine.online?.getOnlineFeatures(principal, {
+          features: `${PROJECT}/customers:age,${PROJECT}/customers:country,${PROJECT}/transactions:amount_avg_7d`,
+          entities: [{ customer_id: 'c0001' }, { customer_id: 'c0002' }],
+        });
+        if (online) {
+          say(
+            '\n5. the latest values, served online (each ingestion was applied to the online store):',
+          );
+          say(formatTable(online, Object.keys(online[0]!)));
+          say(
+            '   (transactions has a 7-day time to live: its sample values from early 2026 read as missing)',
+          );
+        }
+
         const analyst =
           (await engine.access.listUsers(principal, { pageSize: 1000 })).items.find(
             (user) => user.name === 'analyst',
@@ -113,7 +127,7 @@ export function registerQuickstart(program: Command, io: CliIo): void {
           expiresIn: 'PT1H',
         });
         const asAnalyst = await ctx.store.authenticate(secret);
-        say(`\n5. granted consumer to ${analyst.name}, who signed in with a new access token:`);
+        say(`\n6. granted consumer to ${analyst.name}, who signed in with a new access token:`);
         try {
           await engine.offline.historical(asAnalyst, {
             entities: files.events,
