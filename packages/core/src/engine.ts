@@ -7,6 +7,7 @@ import { ProjectService } from './metadata/project-service.js';
 import { OfflineEngine } from './offline/offline-engine.js';
 import type { StorageLocator } from './offline/storage-locator.js';
 import { OnlineMaterializer, onlineSyncEnabled } from './online/materializer.js';
+import type { OfflineSyncOptions } from './online/offline-sync.js';
 import { OnlineEngine } from './online/online-engine.js';
 import type { ComputeEngine } from './ports/compute-engine.js';
 import type { MessageQueue } from './ports/message-queue.js';
@@ -22,6 +23,8 @@ export interface EngineDrivers {
   locate?: StorageLocator;
   /** The online store and the queue between pushes and the online workers. */
   online?: { store: OnlineStore; queue: MessageQueue };
+  /** Tuning of the online → offline sync worker. */
+  offlineSync?: OfflineSyncOptions;
 }
 
 /**
@@ -79,6 +82,9 @@ export class FeatureStoreEngine {
             queue: drivers.online.queue,
             jobs: this.jobs,
             materializer,
+            compute: drivers.compute,
+            storage: drivers.storage,
+            ...(drivers.offlineSync === undefined ? {} : { offlineSync: drivers.offlineSync }),
           })
         : undefined;
   }

@@ -178,10 +178,14 @@ export class KafkaMessageQueue implements MessageQueue {
     return this.#brokers;
   }
 
-  async publish(messages: readonly QueueMessage[]): Promise<void> {
+  /**
+   * Resolves with nothing: kafkajs picks the partitions, so positions are not known here
+   * (handlers still get each delivered message's position).
+   */
+  async publish(messages: readonly QueueMessage[]): Promise<undefined> {
     this.#assertOpen();
     messages.forEach(validateMessage);
-    if (messages.length === 0) return;
+    if (messages.length === 0) return undefined;
     const topics = [...new Set(messages.map((message) => message.topic))];
     await Promise.all(topics.map((topic) => this.#ensureTopic(topic)));
     const producer = await this.#producerReady();
@@ -193,6 +197,7 @@ export class KafkaMessageQueue implements MessageQueue {
         throw this.#convert(error, `publishing to ${topics.join(', ')}`);
       }
     }
+    return undefined;
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {

@@ -1,6 +1,6 @@
 import type {
+  DeliveredMessage,
   FeatureStoreError,
-  QueueMessage,
   SubscribeOptions,
   Subscription,
 } from '@featurestore/core';
@@ -167,7 +167,7 @@ export class KafkaSubscription implements Subscription {
     if (this.#closing || !isRunning() || isStale() || batch.messages.length === 0) return;
     await this.#pinning;
     const { topic, partition } = batch;
-    const messages = batch.messages.map((message) => toQueueMessage(topic, message));
+    const messages = batch.messages.map((message) => toDelivered(topic, partition, message));
     // A long handler must not look like a dead consumer to the group coordinator.
     const ticker = setInterval(() => {
       heartbeat().catch(() => {});
@@ -207,7 +207,7 @@ export class KafkaSubscription implements Subscription {
   }
 }
 
-function toQueueMessage(topic: string, message: KafkaMessage): QueueMessage {
+function toDelivered(topic: string, partition: number, message: KafkaMessage): DeliveredMessage {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value === undefined) continue;
@@ -217,6 +217,8 @@ function toQueueMessage(topic: string, message: KafkaMessage): QueueMessage {
   return {
     topic,
     key: message.key?.toString('utf8') ?? '',
+    partition,
+    offset: message.offset,
     // A copy: kafkajs hands out slices of the whole fetch response.
     value: message.value ? Uint8Array.from(message.value) : new Uint8Array(0),
     ...(Object.keys(headers).length > 0 ? { headers } : {}),

@@ -468,6 +468,67 @@ export class PostgresMetadataOperations implements MetadataOperations {
     });
   }
 
+  async getConsumerOffsets(consumer: string): Promise<Map<number, string>> {
+    const rows = await this.#db.query(
+      `SELECT partition, "offset"::text AS "offset" FROM ${this.#t.consumerOffsets}
+       WHERE consumer = $1 ORDER BY partition`,
+      [consumer],
+    );
+    return new Map(rows.map((row) => [Number(row.partition), String(row.offset)]));
+  }
+
+  async putConsumerOffsets(
+    consumer: string,
+    offsets: ReadonlyMap<number, string>,
+    expected?: ReadonlyMap<number, string>,
+  ): Promise<void> {
+    for (const [partition, offset] of offsets) {
+      if (!Number.isInteger(partition) || partition < 0 || !/^\d{1,19}$/.test(offset)) {
+        throw new ValidationError(
+          `consumer offset ${JSON.stringify(offset)} of partition ${partition} is invalid: partitions are integers >= 0, offsets decimal integers >= 0`,
+          { details: { field: 'offsets', partition, value: offset } },
+        );
+      }
+    }
+    if (offsets.size === 0) return;
+    await this.#atomic(async (db) => {
+      for (const [partition, offset] of offsets) {
+        const was = expected?.get(partition);
+        const table = this.#t.consumerOffsets;
+        const rows =
+          expected === undefined
+            ? await db.query(
+                `INSERT INTO ${table} (consumer, partition, "offset", updated_at)
+                 VALUES ($1, $2, $3, now())
+                 ON CONFLICT ON CONSTRAINT consumer_offsets_pkey
+                 DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = now()
+                 RETURNING 1`,
+                [consumer, partition, offset],
+              )
+            : was === undefined
+              ? await db.query(
+                  `INSERT INTO ${table} (consumer, partition, "offset", updated_at)
+                   VALUES ($1, $2, $3, now())
+                   ON CONFLICT ON CONSTRAINT consumer_offsets_pkey DO NOTHING
+                   RETURNING 1`,
+                  [consumer, partition, offset],
+                )
+              : await db.query(
+                  `UPDATE ${table} SET "offset" = $3, updated_at = now()
+                   WHERE consumer = $1 AND partition = $2 AND "offset" = $4
+                   RETURNING 1`,
+                  [consumer, partition, offset, was],
+                );
+        if (rows.length === 0) {
+          throw new ConflictError(
+            `the offset of consumer ${JSON.stringify(consumer)} on partition ${partition} is no longer ${was ?? '(none)'}: another consumer committed these messages meanwhile; re-read the offsets`,
+            { details: { entity: 'consumer_offset', consumer, partition } },
+          );
+        }
+      }
+    });
+  }
+
   async getIngestion(id: string): Promise<Ingestion | undefined> {
     const rows = await this.#db.query(`SELECT * FROM ${this.#t.ingestions} WHERE id = $1`, [id]);
     return rows[0] && toIngestion(rows[0]);

@@ -161,6 +161,21 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX jobs_project_idx ON jobs (project_id)',
     ],
   },
+  {
+    version: 3,
+    name: 'consumer offsets',
+    statements: [
+      // Written in the transaction that commits what the messages produced (the online →
+      // offline sync's ingestions): the stored offset says exactly what is done.
+      `CREATE TABLE consumer_offsets (
+        consumer text COLLATE "C" NOT NULL,
+        partition integer NOT NULL CHECK (partition >= 0),
+        "offset" bigint NOT NULL CHECK ("offset" >= 0),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT consumer_offsets_pkey PRIMARY KEY (consumer, partition)
+      )`,
+    ],
+  },
 ];
 
 /**

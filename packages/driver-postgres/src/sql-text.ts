@@ -26,6 +26,7 @@ export interface Tables {
   /** The sequence ingestions take their `sequence` from (a name for `nextval`). */
   ingestionSequence: string;
   jobs: string;
+  consumerOffsets: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -40,6 +41,7 @@ export function tablesOf(schema: string): Tables {
     ingestions: table('ingestions'),
     ingestionSequence: table('ingestion_sequence'),
     jobs: table('jobs'),
+    consumerOffsets: table('consumer_offsets'),
   };
 }
 

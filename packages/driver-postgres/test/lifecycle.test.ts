@@ -109,6 +109,7 @@ describe('an injected PGlite', () => {
       );
       expect(tables.rows.map((row) => row.name)).toEqual([
         'access_tokens',
+        'consumer_offsets',
         'feature_set_versions',
         'feature_sets',
         'ingestions',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authorizer } from '../auth/authorizer.js';
-import { UnavailableError, ValidationError } from '../errors.js';
+import { NotSupportedError, UnavailableError, ValidationError } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { requireFeatureSet, requireProject } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
@@ -9,9 +9,16 @@ import type { FeatureSet } from '../model/records.js';
 import { parseVersion } from '../model/version.js';
 import { type FeatureRef, parseFeatureRefs } from '../offline/feature-ref.js';
 import { visibleIngestions } from '../offline/time-travel.js';
+import type { ComputeEngine } from '../ports/compute-engine.js';
 import type { Principal } from '../ports/identity-provider.js';
-import type { MessageQueue, QueueMessage, Subscription } from '../ports/message-queue.js';
+import type {
+  MessagePosition,
+  MessageQueue,
+  QueueMessage,
+  Subscription,
+} from '../ports/message-queue.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
+import type { ObjectStorage } from '../ports/object-storage.js';
 import type {
   FeatureSetVersionRef,
   OnlineReadRequest,
@@ -20,28 +27,20 @@ import type {
   OnlineValue,
 } from '../ports/online-store.js';
 import type { OnlineMaterializer } from './materializer.js';
+import { type OfflineSyncOptions, OfflineSyncWorker } from './offline-sync.js';
 import { eventTimeOf, keyComponent, toOnlineValue } from './online-values.js';
+import { ONLINE_INGEST_TOPIC, type PushedRow } from './pushed-row.js';
 
-/** Rows pushed for online ingestion, keyed by feature set version and primary key. */
-export const ONLINE_INGEST_TOPIC = 'featurestore.online.ingest';
+export { ONLINE_INGEST_TOPIC } from './pushed-row.js';
 /** The consumer group of the workers that apply pushed rows to the online store. */
 export const ONLINE_APPLY_GROUP = 'featurestore.online.apply';
-
-/** One pushed row on the queue. */
-interface PushedRow {
-  pushId: string;
-  featureSetId: string;
-  major: number;
-  key: string[];
-  eventTime: number;
-  writeSequence: number;
-  values: Record<string, OnlineValue>;
-}
 
 export interface PushResult {
   pushId: string;
   rows: number;
   featureSet: string;
+  /** Where the rows sit on the queue, when its driver says (for `waitSynced`). */
+  positions?: readonly MessagePosition[];
 }
 
 export interface OnlineFeaturesRequest {
@@ -77,6 +76,7 @@ export class OnlineEngine {
   readonly #queue: MessageQueue;
   readonly #jobs: JobService;
   readonly #materializer: OnlineMaterializer;
+  readonly #offlineSync: OfflineSyncWorker;
   #worker: Subscription | undefined;
 
   constructor(deps: {
@@ -86,6 +86,10 @@ export class OnlineEngine {
     queue: MessageQueue;
     jobs: JobService;
     materializer: OnlineMaterializer;
+    /** For the online → offline sync. */
+    compute: ComputeEngine;
+    storage: ObjectStorage;
+    offlineSync?: OfflineSyncOptions;
   }) {
     this.#store = deps.store;
     this.#authorizer = deps.authorizer;
@@ -93,6 +97,15 @@ export class OnlineEngine {
     this.#queue = deps.queue;
     this.#jobs = deps.jobs;
     this.#materializer = deps.materializer;
+    this.#offlineSync = new OfflineSyncWorker(
+      { store: deps.store, compute: deps.compute, storage: deps.storage, queue: deps.queue },
+      deps.offlineSync,
+    );
+  }
+
+  /** The online → offline sync of pushed rows (started by `startWorker({ offlineSync })`). */
+  get offlineSync(): OfflineSyncWorker {
+    return this.#offlineSync;
   }
 
   /**
@@ -149,8 +162,13 @@ export class OnlineEngine {
       key: JSON.stringify([row.featureSetId, row.major, row.key]),
       value: encoder.encode(JSON.stringify(row)),
     }));
-    await this.#queue.publish(messages);
-    return { pushId, rows: pushed.length, featureSet: `${projectName}/${featureSetName}` };
+    const positions = await this.#queue.publish(messages);
+    return {
+      pushId,
+      rows: pushed.length,
+      featureSet: `${projectName}/${featureSetName}`,
+      ...(positions ? { positions } : {}),
+    };
   }
 
   /**
@@ -196,19 +214,39 @@ export class OnlineEngine {
     }
   }
 
-  /** Starts this process's online worker (one member of the apply group). */
-  async startWorker(): Promise<void> {
+  /**
+   * Starts this process's online worker (one member of the apply group) and, with
+   * `offlineSync`, its online → offline sync worker (one member of the sync group).
+   */
+  async startWorker(options: { offlineSync?: boolean } = {}): Promise<void> {
     this.#worker ??= await this.#queue.subscribe({
       topic: ONLINE_INGEST_TOPIC,
       group: ONLINE_APPLY_GROUP,
       fromBeginning: true,
       handler: (messages) => this.#apply(messages),
     });
+    if (options.offlineSync) await this.#offlineSync.start();
   }
 
+  /** Stops both workers; uncommitted batches go to the next member of their group. */
   async stopWorker(): Promise<void> {
     await this.#worker?.close();
     this.#worker = undefined;
+    await this.#offlineSync.stop();
+  }
+
+  /**
+   * Waits until the offline sync committed every pushed row of `result` (it needs the
+   * positions the queue returned at push; a queue that returns none fails with
+   * `NotSupportedError`), or fails after `timeoutMs` (default 60 s).
+   */
+  async waitSynced(result: PushResult, options: { timeoutMs?: number } = {}): Promise<void> {
+    if (!result.positions) {
+      throw new NotSupportedError(
+        `the ${this.#queue.driver} queue does not report message positions at publish, so a push cannot wait for its offline sync: query the ingestions with source online-sync instead`,
+      );
+    }
+    await this.#offlineSync.waitSynced(result.positions, options);
   }
 
   /**

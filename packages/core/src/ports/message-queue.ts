@@ -7,6 +7,19 @@ export interface QueueMessage {
   headers?: Record<string, string>;
 }
 
+/** Where a message sits in its topic: a partition, and its offset there. */
+export interface MessagePosition {
+  partition: number;
+  /**
+   * Decimal integer text (Kafka offsets are 64-bit), increasing within the partition: compare
+   * them as `BigInt`s. A redelivered message has the same position.
+   */
+  offset: string;
+}
+
+/** A message as a handler receives it: with its position, stable across redeliveries. */
+export interface DeliveredMessage extends QueueMessage, MessagePosition {}
+
 export interface Subscription {
   /** Stops consuming; uncommitted messages will be redelivered to the group. */
   close(): Promise<void>;
@@ -17,10 +30,12 @@ export interface SubscribeOptions {
   /** Consumers in one group share the topic's messages; each message goes to one of them. */
   group: string;
   /**
-   * Handles a batch; the batch is committed only after the promise resolves, so a crash or a
-   * rejection means redelivery (at-least-once).
+   * Handles a batch (messages of one partition, in offset order); the batch is committed only
+   * after the promise resolves, so a crash or a rejection means redelivery (at-least-once).
+   * Positions let a handler that stores its results elsewhere skip what it already stored
+   * (exactly-once effects): see `OfflineSyncWorker`.
    */
-  handler: (messages: QueueMessage[]) => Promise<void>;
+  handler: (messages: DeliveredMessage[]) => Promise<void>;
   /** Start from the earliest retained message when the group has no committed offset. */
   fromBeginning?: boolean;
 }
@@ -31,8 +46,11 @@ export interface SubscribeOptions {
  */
 export interface MessageQueue {
   readonly driver: string;
-  /** Resolves once the messages are durably accepted by the queue. */
-  publish(messages: readonly QueueMessage[]): Promise<void>;
+  /**
+   * Resolves once the messages are durably accepted by the queue: with the position of each
+   * message (in the order given) when the driver knows them, else with nothing.
+   */
+  publish(messages: readonly QueueMessage[]): Promise<readonly MessagePosition[] | undefined>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   close(): Promise<void>;
 }

@@ -150,6 +150,25 @@ export interface MetadataOperations {
   /** Storage keys of every file of every ingestion (for the garbage collector). */
   listIngestionFiles(featureSetId: string): Promise<string[]>;
 
+  /**
+   * The positions a queue consumer stored (e.g. the online → offline sync): per partition,
+   * the offset of the last message whose effects are committed, as decimal text. Empty for a
+   * consumer that stored nothing yet.
+   */
+  getConsumerOffsets(consumer: string): Promise<Map<number, string>>;
+  /**
+   * Stores positions of a consumer; inside a `transaction`, they commit with the data they
+   * stand for, so a redelivered message can be recognised as done. With `expected`, a
+   * compare-and-set: every partition in `offsets` must still hold its `expected` offset (none
+   * stored when `expected` lacks the partition), else `ConflictError` and nothing changes —
+   * two consumers racing over one partition cannot both commit the same messages.
+   */
+  putConsumerOffsets(
+    consumer: string,
+    offsets: ReadonlyMap<number, string>,
+    expected?: ReadonlyMap<number, string>,
+  ): Promise<void>;
+
   insertJob(job: Job): Promise<Job>;
   getJob(id: string): Promise<Job | undefined>;
   /** Newest first. */

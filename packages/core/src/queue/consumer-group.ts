@@ -1,4 +1,4 @@
-import type { QueueMessage, SubscribeOptions } from '../ports/message-queue.js';
+import type { DeliveredMessage, SubscribeOptions } from '../ports/message-queue.js';
 import type { LogEntry, PartitionLog } from './partition-log.js';
 
 /** One topic as the local queue holds it: its partitions and who listens for appends. */
@@ -244,10 +244,12 @@ export class GroupMember {
 
   async #deliver(p: number, entries: LogEntry[]): Promise<void> {
     const topic = this.#group.topic.name;
-    const messages: QueueMessage[] = entries.map((entry) => ({
+    const messages: DeliveredMessage[] = entries.map((entry) => ({
       topic,
       key: entry.key,
       value: entry.value,
+      partition: p,
+      offset: String(entry.offset),
       ...(entry.headers ? { headers: { ...entry.headers } } : {}),
     }));
     const handled = Promise.resolve()

@@ -108,15 +108,19 @@ export class FilePartitionLog implements PartitionLog {
     return this.#end;
   }
 
-  append(entries: readonly NewLogEntry[]): Promise<void> {
+  append(entries: readonly NewLogEntry[]): Promise<number> {
     const run = this.#tail.then(() => this.#append(entries));
-    this.#tail = run.catch(() => {});
+    this.#tail = run.then(
+      () => {},
+      () => {},
+    );
     return run;
   }
 
-  async #append(entries: readonly NewLogEntry[]): Promise<void> {
+  async #append(entries: readonly NewLogEntry[]): Promise<number> {
     if (this.#closed) throw new Error(`the partition log in ${this.#folder} is closed`);
-    if (entries.length === 0) return;
+    const first = this.#end;
+    if (entries.length === 0) return first;
     const text = entries
       .map((entry, i) => {
         const line: StoredLine = {
@@ -149,6 +153,7 @@ export class FilePartitionLog implements PartitionLog {
     segment.size += bytes.length;
     this.#end += entries.length;
     if (segment.size >= this.#options.segmentBytes) await this.#roll();
+    return first;
   }
 
   /** Starts a new segment at the end, then deletes closed segments past the retention. */

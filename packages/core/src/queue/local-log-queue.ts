@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnavailableError, ValidationError } from '../errors.js';
 import type {
+  MessagePosition,
   MessageQueue,
   QueueMessage,
   SubscribeOptions,
@@ -109,10 +110,10 @@ export class LocalLogQueue implements MessageQueue {
     return this.#directory;
   }
 
-  async publish(messages: readonly QueueMessage[]): Promise<void> {
+  async publish(messages: readonly QueueMessage[]): Promise<MessagePosition[]> {
     this.#assertOpen();
     messages.forEach(validateQueueMessage);
-    if (messages.length === 0) return;
+    if (messages.length === 0) return [];
     const timestamp = Date.now();
     const topics = new Map<string, LocalTopic>();
     for (const name of new Set(messages.map((message) => message.topic))) {
@@ -120,10 +121,14 @@ export class LocalLogQueue implements MessageQueue {
     }
     this.#assertOpen();
     const batches = new Map<PartitionLog, NewLogEntry[]>();
+    /** Per message: its partition, its log, and its index in that log's batch. */
+    const placed: { partition: number; log: PartitionLog; index: number }[] = [];
     for (const message of messages) {
       const topic = topics.get(message.topic)!;
-      const log = topic.partitions[partitionOf(message.key, topic.partitions.length)]!;
+      const partition = partitionOf(message.key, topic.partitions.length);
+      const log = topic.partitions[partition]!;
       const batch = batches.get(log) ?? [];
+      placed.push({ partition, log, index: batch.length });
       batch.push({
         timestamp,
         key: message.key,
@@ -132,8 +137,15 @@ export class LocalLogQueue implements MessageQueue {
       });
       batches.set(log, batch);
     }
-    await Promise.all([...batches].map(([log, entries]) => log.append(entries)));
+    const firsts = new Map<PartitionLog, number>();
+    await Promise.all(
+      [...batches].map(async ([log, entries]) => firsts.set(log, await log.append(entries))),
+    );
     for (const topic of topics.values()) for (const listener of topic.listeners) listener();
+    return placed.map(({ partition, log, index }) => ({
+      partition,
+      offset: String(firsts.get(log)! + index),
+    }));
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {

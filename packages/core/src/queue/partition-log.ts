@@ -20,8 +20,8 @@ export interface PartitionLog {
   readonly start: number;
   /** Offset the next appended entry gets. */
   readonly end: number;
-  /** Resolves once the entries are stored (on disk, for a file log). */
-  append(entries: readonly NewLogEntry[]): Promise<void>;
+  /** Resolves, with the offset of the first entry, once they are stored (on disk, for a file log). */
+  append(entries: readonly NewLogEntry[]): Promise<number>;
   /** Up to `max` entries from `from` on (from `start` when `from` is older than it). */
   read(from: number, max: number): Promise<LogEntry[]>;
   close(): Promise<void>;
@@ -36,7 +36,8 @@ export class MemoryPartitionLog implements PartitionLog {
     return this.#entries.length;
   }
 
-  async append(entries: readonly NewLogEntry[]): Promise<void> {
+  async append(entries: readonly NewLogEntry[]): Promise<number> {
+    const first = this.#entries.length;
     for (const entry of entries) {
       this.#entries.push({
         ...entry,
@@ -46,6 +47,7 @@ export class MemoryPartitionLog implements PartitionLog {
         ...(entry.headers ? { headers: { ...entry.headers } } : {}),
       });
     }
+    return first;
   }
 
   async read(from: number, max: number): Promise<LogEntry[]> {

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import type { MessageQueue, QueueMessage, Subscription } from '../ports/message-queue.js';
+import type {
+  DeliveredMessage,
+  MessageQueue,
+  QueueMessage,
+  Subscription,
+} from '../ports/message-queue.js';
 import { type SuiteApi, uniqueName } from './suite-api.js';
 
 /** The groups of `messageQueueConformance`, one per capability of the port. */
@@ -9,6 +14,7 @@ export type MessageQueueCapability =
   | 'groups'
   | 'atLeastOnce'
   | 'fromBeginning'
+  | 'positions'
   | 'close';
 
 export interface MessageQueueConformanceOptions {
@@ -45,6 +51,9 @@ export interface MessageQueueConformanceOptions {
  *   and that position is fixed when `subscribe` resolves: every message published after it
  *   is delivered, even to a consumer that joins later; a group with committed offsets
  *   resumes from them whatever `fromBeginning` says;
+ * - every delivered message carries its partition and offset: offsets increase within a
+ *   partition, a redelivered message comes with the same position, and positions `publish`
+ *   returns (when the driver returns any) are those of the delivery;
  * - after `close()`, `publish` and `subscribe` fail with an `UNAVAILABLE` error.
  *
  * @example
@@ -416,6 +425,78 @@ export function messageQueueConformance(
             () => 'the message published between the two consumers',
           );
           assert.deepEqual(second.texts(), ['while nobody listened']);
+        },
+        caseTimeout,
+      );
+    });
+
+    group('positions', () => {
+      t.it(
+        'delivered messages carry positions: increasing per partition, stable on redelivery',
+        async () => {
+          const topic = uniqueName('mq_positions');
+          const seen: DeliveredMessage[][] = [];
+          let rejected = false;
+          await subscribe(topic, uniqueName('g'), new Inbox(), {
+            handler: async (batch) => {
+              seen.push(batch as DeliveredMessage[]);
+              if (!rejected && batch.some((message) => text(message.value) === 'k1#3')) {
+                rejected = true;
+                throw new Error('the handler failed (on purpose)');
+              }
+            },
+          });
+          const sent = Array.from({ length: 24 }, (_, i) => ({
+            topic,
+            key: `k${i % 3}`,
+            value: utf8(`k${i % 3}#${Math.floor(i / 3)}`),
+          }));
+          const positions = await queue.publish(sent);
+          const accepted = () => seen.flat().filter((m) => text(m.value) === 'k1#3').length;
+          await until(
+            () => accepted() >= 2 && new Set(seen.flat().map((m) => text(m.value))).size >= 24,
+            () => `every message and a redelivery, got ${seen.flat().length} deliveries`,
+          );
+          const byValue = new Map<string, { partition: number; offset: string }>();
+          for (const message of seen.flat()) {
+            assert.ok(Number.isInteger(message.partition) && message.partition >= 0);
+            assert.match(message.offset, /^\d+$/, 'the offset is decimal integer text');
+            const earlier = byValue.get(text(message.value));
+            if (earlier) {
+              assert.deepEqual(
+                { partition: message.partition, offset: message.offset },
+                earlier,
+                `a redelivery of ${text(message.value)} has the same position`,
+              );
+            }
+            byValue.set(text(message.value), {
+              partition: message.partition,
+              offset: message.offset,
+            });
+          }
+          for (const batch of seen) {
+            const partitions = new Set(batch.map((message) => message.partition));
+            assert.equal(partitions.size, 1, 'a batch holds messages of one partition');
+            for (let i = 1; i < batch.length; i++) {
+              assert.ok(BigInt(batch[i]!.offset) > BigInt(batch[i - 1]!.offset), 'offset order');
+            }
+          }
+          for (const key of ['k0', 'k1', 'k2']) {
+            const own = sent
+              .map((message) => text(message.value))
+              .filter((value) => value.startsWith(`${key}#`))
+              .map((value) => byValue.get(value)!);
+            assert.equal(new Set(own.map((p) => p.partition)).size, 1, `${key} in one partition`);
+            for (let i = 1; i < own.length; i++) {
+              assert.ok(BigInt(own[i]!.offset) > BigInt(own[i - 1]!.offset), `${key} offsets`);
+            }
+          }
+          if (positions) {
+            assert.equal(positions.length, sent.length, 'one position per published message');
+            sent.forEach((message, i) => {
+              assert.deepEqual(positions[i], byValue.get(text(message.value)), 'publish position');
+            });
+          }
         },
         caseTimeout,
       );

@@ -25,6 +25,7 @@ export type MetadataStoreCapability =
   | 'ingestions'
   | 'jobs'
   | 'transactions'
+  | 'consumerOffsets'
   | 'concurrency';
 
 export interface MetadataStoreConformanceOptions {
@@ -1077,6 +1078,127 @@ export function metadataStoreConformance(
         assert.equal(lost.length, 1, 'the other loses');
         assert.equal((lost[0]!.reason as { code?: string }).code, 'ALREADY_EXISTS');
         assert.deepEqual(await store.listIngestions(own.id), [won[0]!.value]);
+      });
+    });
+
+    group('consumerOffsets', 'consumer offsets', () => {
+      const offsets = (entries: [number, string][]) => new Map(entries);
+
+      t.it('a new consumer has none; stored offsets read back, 64-bit exact', async () => {
+        const consumer = uniqueName('consumer');
+        assert.deepEqual(await store.getConsumerOffsets(consumer), new Map());
+        await store.putConsumerOffsets(
+          consumer,
+          offsets([
+            [0, '41'],
+            [3, '9007199254740993'],
+          ]),
+        );
+        await store.putConsumerOffsets(consumer, offsets([[0, '42']]));
+        assert.deepEqual(
+          await store.getConsumerOffsets(consumer),
+          offsets([
+            [0, '42'],
+            [3, '9007199254740993'],
+          ]),
+        );
+        assert.deepEqual(await store.getConsumerOffsets(uniqueName('consumer')), new Map());
+      });
+
+      t.it(
+        'with expected offsets, a stale write fails with CONFLICT and changes nothing',
+        async () => {
+          const consumer = uniqueName('consumer');
+          await store.putConsumerOffsets(consumer, offsets([[0, '5']]), new Map());
+          await rejectsWith(
+            store.putConsumerOffsets(consumer, offsets([[0, '9']]), new Map()),
+            'CONFLICT',
+          );
+          await rejectsWith(
+            store.putConsumerOffsets(
+              consumer,
+              offsets([
+                [0, '9'],
+                [1, '2'],
+              ]),
+              offsets([[0, '4']]),
+            ),
+            'CONFLICT',
+          );
+          await store.putConsumerOffsets(
+            consumer,
+            offsets([
+              [0, '7'],
+              [1, '2'],
+            ]),
+            offsets([[0, '5']]),
+          );
+          assert.deepEqual(
+            await store.getConsumerOffsets(consumer),
+            offsets([
+              [0, '7'],
+              [1, '2'],
+            ]),
+          );
+        },
+      );
+
+      t.it('commit with an ingestion in one transaction, or not at all', async () => {
+        const project = await insertProject();
+        const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+        const consumer = uniqueName('consumer');
+        const failed = newIngestion(featureSet);
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.commitIngestion(failed);
+            await tx.putConsumerOffsets(consumer, offsets([[1, '10']]), new Map());
+            assert.deepEqual(await tx.getConsumerOffsets(consumer), offsets([[1, '10']]));
+            throw new Error('crash before commit');
+          }),
+          /crash before commit/,
+        );
+        assert.deepEqual(await store.getConsumerOffsets(consumer), new Map());
+        assert.equal(await store.getIngestion(failed.id), undefined);
+        const kept = newIngestion(featureSet);
+        await store.transaction(async (tx) => {
+          await tx.commitIngestion(kept);
+          await tx.putConsumerOffsets(consumer, offsets([[1, '10']]), new Map());
+        });
+        assert.deepEqual(await store.getConsumerOffsets(consumer), offsets([[1, '10']]));
+        assert.equal((await store.getIngestion(kept.id))?.id, kept.id);
+      });
+
+      t.it('of two racing transactions expecting one offset, exactly one commits', async () => {
+        const project = await insertProject();
+        const featureSet = await store.insertFeatureSet(newFeatureSet(project));
+        const consumer = uniqueName('consumer');
+        await store.putConsumerOffsets(consumer, offsets([[0, '1']]));
+        const ingestions = [newIngestion(featureSet), newIngestion(featureSet)];
+        const results = await Promise.allSettled(
+          ingestions.map((ingestion, i) =>
+            store.transaction(async (tx) => {
+              await tx.commitIngestion(ingestion);
+              await tx.putConsumerOffsets(
+                consumer,
+                offsets([[0, String(10 + i)]]),
+                offsets([[0, '1']]),
+              );
+            }),
+          ),
+        );
+        const won = results.filter((result) => result.status === 'fulfilled');
+        const lost = results.filter((result) => result.status === 'rejected');
+        assert.equal(won.length, 1, 'one transaction commits');
+        assert.equal((lost[0]!.reason as { code?: string }).code, 'CONFLICT');
+        assert.equal((await store.listIngestions(featureSet.id)).length, 1, 'one ingestion');
+        const stored = (await store.getConsumerOffsets(consumer)).get(0);
+        assert.ok(stored === '10' || stored === '11');
+      });
+
+      t.it('refuses a negative partition or a non-integer offset', async () => {
+        const consumer = uniqueName('consumer');
+        await rejectsWith(store.putConsumerOffsets(consumer, offsets([[-1, '1']])), 'VALIDATION');
+        await rejectsWith(store.putConsumerOffsets(consumer, offsets([[0, '1.5']])), 'VALIDATION');
       });
     });
 
