@@ -4,6 +4,7 @@ export * from './auth/authorizer.js';
 export * from './auth/roles.js';
 export * from './auth/token-identity-provider.js';
 export * from './auth/token-secrets.js';
+export * from './drivers/load-module.js';
 export * from './engine.js';
 export * from './errors.js';
 export * from './identifiers.js';
@@ -41,5 +42,10 @@ export type * from './ports/online-store.js';
 export { LocalLogQueue, type LocalLogQueueOptions } from './queue/local-log-queue.js';
 export { partitionOf, validateQueueName } from './queue/queue-names.js';
 export { LocalFileStorage } from './storage/local-file-storage.js';
-export { readAll, toReadable } from './storage/object-body.js';
-export { listAll, validateObjectKey } from './storage/object-keys.js';
+export { type CountedBody, countedBody, readAll, toReadable } from './storage/object-body.js';
+export {
+  listAll,
+  validateByteRange,
+  validateListPrefix,
+  validateObjectKey,
+} from './storage/object-keys.js';

@@ -8,8 +8,7 @@ import type {
   DataLakeFileSystemClient,
   StoragePipelineOptions as DataLakePipelineOptions,
 } from '@azure/storage-file-datalake';
-import { ValidationError } from '@featurestore/core';
-import { loadModule } from './load-module.js';
+import { loadModule, ValidationError } from '@featurestore/core';
 
 /** An access token provider, such as `DefaultAzureCredential` from `@azure/identity`. */
 export interface TokenCredentialLike {
@@ -54,7 +53,11 @@ export interface AdlsClientSettings {
 export async function createContainerClient(
   settings: AdlsClientSettings,
 ): Promise<AdlsContainerClientLike> {
-  const blob = await loadModule('@azure/storage-blob', () => import('@azure/storage-blob'));
+  const blob = await loadModule(
+    'adls object storage',
+    '@azure/storage-blob',
+    () => import('@azure/storage-blob'),
+  );
   const { credential, sas } = await resolveCredential(settings, blob);
   return new blob.ContainerClient(
     `${settings.blobEndpoint}/${settings.filesystem}${sas}`,
@@ -68,11 +71,16 @@ export async function createFileSystemClient(
   settings: AdlsClientSettings,
 ): Promise<AdlsFileSystemClientLike> {
   const datalake = await loadModule(
+    'adls object storage',
     '@azure/storage-file-datalake',
     () => import('@azure/storage-file-datalake'),
   );
   // The Data Lake SDK takes the Blob SDK's credential classes (it re-exports them).
-  const blob = await loadModule('@azure/storage-blob', () => import('@azure/storage-blob'));
+  const blob = await loadModule(
+    'adls object storage',
+    '@azure/storage-blob',
+    () => import('@azure/storage-blob'),
+  );
   const { credential, sas } = await resolveCredential(settings, blob);
   return new datalake.DataLakeFileSystemClient(
     `${settings.dfsEndpoint}/${settings.filesystem}${sas}`,
@@ -132,7 +140,7 @@ function defaultAzureCredential(): Promise<TokenCredentialLike> {
   defaultCredential ??= (async () => {
     // A variable specifier: `@azure/identity` is an optional peer, not needed to compile.
     const name = '@azure/identity';
-    const identity = (await loadModule(name, () => import(name))) as {
+    const identity = (await loadModule('adls object storage', name, () => import(name))) as {
       DefaultAzureCredential: new () => TokenCredentialLike;
     };
     return new identity.DefaultAzureCredential();

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import {
   type ByteRange,
+  countedBody,
   FeatureStoreError,
   type ListOptions,
   type ListPage,
@@ -9,7 +10,10 @@ import {
   type ObjectInfo,
   type ObjectStorage,
   type ObjectStorageCapabilities,
+  positiveInteger,
   ValidationError,
+  validateByteRange,
+  validateListPrefix,
   validateObjectKey,
 } from '@featurestore/core';
 import {
@@ -22,7 +26,6 @@ import {
   sasQuery,
 } from './adls-clients.js';
 import { normalizePrefix, parseAdlsUrl, validateAccount, validateFilesystem } from './adls-url.js';
-import { countedBody } from './counted-body.js';
 import { convertAdlsError } from './errors.js';
 
 export interface AdlsObjectStorageOptions {
@@ -164,7 +167,7 @@ export class AdlsObjectStorage implements ObjectStorage {
       pipelineOptions: options.pipelineOptions,
     };
     this.#injected = options.containerClient;
-    this.#bufferSize = positive('bufferSize', options.bufferSize ?? DEFAULT_BUFFER_SIZE);
+    this.#bufferSize = positiveInteger('bufferSize', options.bufferSize ?? DEFAULT_BUFFER_SIZE);
     if (this.#bufferSize > MAX_BUFFER_SIZE) {
       throw new ValidationError(
         `bufferSize ${this.#bufferSize} is above the 4000 MiB block limit`,
@@ -173,7 +176,7 @@ export class AdlsObjectStorage implements ObjectStorage {
         },
       );
     }
-    this.#maxBuffers = positive('maxBuffers', options.maxBuffers ?? DEFAULT_MAX_BUFFERS);
+    this.#maxBuffers = positiveInteger('maxBuffers', options.maxBuffers ?? DEFAULT_MAX_BUFFERS);
     this.capabilities = { atomicPut: true, atomicRename: hierarchical };
     if (hierarchical) {
       Object.defineProperty(this, 'rename', {
@@ -232,7 +235,7 @@ export class AdlsObjectStorage implements ObjectStorage {
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
     const blob = (await this.#client()).getBlockBlobClient(this.#name(key));
-    if (range) checkRange(range, key);
+    if (range) validateByteRange(range, key);
     if (range?.length === 0) {
       // No HTTP range names zero bytes; the object must still exist.
       if (!(await this.head(key))) throw this.#missing('download', key);
@@ -279,7 +282,7 @@ export class AdlsObjectStorage implements ObjectStorage {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    checkListPrefix(prefix);
+    validateListPrefix(prefix);
     const limit = options.limit ?? DEFAULT_PAGE;
     if (!Number.isInteger(limit) || limit < 1) {
       throw new ValidationError(`list limit ${limit} must be a positive integer`, {
@@ -526,38 +529,4 @@ function endpoint(field: string, value: string): string {
     );
   }
   return value.replace(/\/+$/, '');
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new ValidationError(`${name} must be a positive integer, not ${value}`, {
-      details: { field: name, value },
-    });
-  }
-  return value;
-}
-
-function checkRange(range: ByteRange, key: string): void {
-  const bad =
-    !Number.isInteger(range.offset) ||
-    range.offset < 0 ||
-    (range.length !== undefined && (!Number.isInteger(range.length) || range.length < 0));
-  if (bad) {
-    throw new ValidationError(`invalid byte range ${JSON.stringify(range)} for ${key}`, {
-      details: { field: 'range', value: range },
-    });
-  }
-}
-
-/** A listing prefix is a key's beginning: whole segments must be valid, the last may be partial. */
-function checkListPrefix(prefix: string): void {
-  if (prefix === '') return;
-  try {
-    validateObjectKey(`${prefix}x`);
-  } catch (error) {
-    throw new ValidationError(
-      `list prefix ${JSON.stringify(prefix)} is invalid: ${(error as Error).message.replace(/^.*?is invalid: /, '')}`,
-      { cause: error, details: { field: 'prefix', value: prefix } },
-    );
-  }
 }

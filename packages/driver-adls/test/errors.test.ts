@@ -2,7 +2,6 @@ import { RestError } from '@azure/storage-blob';
 import { ValidationError } from '@featurestore/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdlsContainerClientLike, AdlsObjectStorage, convertAdlsError } from '../src/index.js';
-import { loadModule } from '../src/load-module.js';
 import { azuriteConnection, azuriteService, createFilesystem } from './azurite-service.js';
 
 const context = {
@@ -157,19 +156,5 @@ describe('an account without blob batches', () => {
     await storage.delete([...keys, 'one-by-one/missing']);
     expect((await storage.list('one-by-one/')).objects).toEqual([]);
     expect(batches).toBe(1);
-  });
-});
-
-describe('loadModule', () => {
-  it('names a missing package and how to install it', async () => {
-    const missing = Object.assign(new Error("Cannot find package '@azure/identity'"), {
-      code: 'ERR_MODULE_NOT_FOUND',
-    });
-    await expect(
-      loadModule('@azure/identity', () => Promise.reject(missing)),
-    ).rejects.toMatchObject({
-      code: 'NOT_SUPPORTED',
-      message: expect.stringContaining('npm install @azure/identity'),
-    });
   });
 });

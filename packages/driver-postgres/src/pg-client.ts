@@ -1,5 +1,5 @@
+import { loadModule } from '@featurestore/core';
 import { convertPostgresError } from './errors.js';
-import { loadModule } from './load-module.js';
 import type { SqlClient, SqlExecutor, SqlRow } from './sql-client.js';
 
 /** The part of a `pg.PoolClient` the store uses. */
@@ -27,7 +27,7 @@ export async function openPgClient(
   options: { connectionString: string } | { pool: PgPoolLike },
 ): Promise<SqlClient> {
   if ('pool' in options) return new PgClient(options.pool, describePool(options.pool), false);
-  const { Pool } = await loadModule('pg', () => import('pg'));
+  const { Pool } = await loadModule('postgres driver', 'pg', () => import('pg'));
   const pool = new Pool({
     connectionString: options.connectionString,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,

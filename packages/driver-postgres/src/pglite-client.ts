@@ -1,6 +1,5 @@
-import { UnavailableError } from '@featurestore/core';
+import { loadModule, UnavailableError } from '@featurestore/core';
 import { convertPostgresError } from './errors.js';
-import { loadModule } from './load-module.js';
 import type { SqlClient, SqlExecutor, SqlRow } from './sql-client.js';
 
 /** The part of a PGlite transaction the store uses. */
@@ -29,7 +28,11 @@ export async function openPGliteClient(
     return new PGliteClient(options.pglite, `PGlite ${where}`, false);
   }
   const target = `PGlite in ${options.pgliteDir}`;
-  const { PGlite } = await loadModule('@electric-sql/pglite', () => import('@electric-sql/pglite'));
+  const { PGlite } = await loadModule(
+    'postgres driver',
+    '@electric-sql/pglite',
+    () => import('@electric-sql/pglite'),
+  );
   try {
     return new PGliteClient(await PGlite.create(options.pgliteDir), target, true);
   } catch (error) {

@@ -12,7 +12,6 @@ import { serviceEnv, uniqueName } from '@featurestore/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertPostgresError, PostgresMetadataStore } from '../src/index.js';
-import { loadModule } from '../src/load-module.js';
 
 const url = serviceEnv('FEATURESTORE_TEST_POSTGRES_URL');
 const schema = uniqueName('errors');
@@ -200,17 +199,5 @@ describe('convertPostgresError with real PostgreSQL errors', () => {
     expect(converted).toBeInstanceOf(ConflictError);
     expect(converted.message).toMatch(/deadlock/);
     expect(converted.retryable).toBe(true);
-  });
-
-  it('names a missing client package', async () => {
-    const error = await failure(
-      loadModule('pg', () =>
-        Promise.reject(
-          Object.assign(new Error("Cannot find package 'pg'"), { code: 'ERR_MODULE_NOT_FOUND' }),
-        ),
-      ),
-    );
-    expect(error).toBeInstanceOf(NotSupportedError);
-    expect((error as Error).message).toMatch(/needs the package "pg".*npm install pg/);
   });
 });

@@ -1,6 +1,5 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { ValidationError } from '@featurestore/core';
-import { loadModule } from './load-module.js';
+import { loadModule, ValidationError } from '@featurestore/core';
 
 /** A command as the storage hands it to `send`: built from `@aws-sdk/client-s3`'s classes. */
 export interface S3CommandLike {
@@ -40,7 +39,11 @@ const CONNECTION_TIMEOUT_MS = 10_000;
 
 /** Creates the storage's own `S3Client`, loading the SDK on first use. */
 export async function createS3Client(options: S3ConnectionOptions): Promise<S3ClientLike> {
-  const { S3Client } = await loadModule('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'));
+  const { S3Client } = await loadModule(
+    's3 object storage',
+    '@aws-sdk/client-s3',
+    () => import('@aws-sdk/client-s3'),
+  );
   const custom = options.endpoint !== undefined;
   const config: S3ClientConfig = {
     ...(options.region !== undefined

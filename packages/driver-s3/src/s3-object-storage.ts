@@ -8,19 +8,22 @@ import type {
 } from '@aws-sdk/client-s3';
 import {
   type ByteRange,
+  countedBody,
   FeatureStoreError,
   type ListOptions,
   type ListPage,
+  loadModule,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStorage,
   type ObjectStorageCapabilities,
+  positiveInteger,
   ValidationError,
+  validateByteRange,
+  validateListPrefix,
   validateObjectKey,
 } from '@featurestore/core';
-import { countedBody } from './counted-body.js';
 import { convertS3Error } from './errors.js';
-import { loadModule } from './load-module.js';
 import {
   createS3Client,
   describeClient,
@@ -105,14 +108,14 @@ export class S3ObjectStorage implements ObjectStorage {
         { details: { field: connection[0] } },
       );
     }
-    this.#partSize = positive('partSize', options.partSize ?? DEFAULT_PART_SIZE);
+    this.#partSize = positiveInteger('partSize', options.partSize ?? DEFAULT_PART_SIZE);
     if (this.#partSize < MIN_PART_SIZE) {
       throw new ValidationError(
         `partSize ${this.#partSize} is below the 5 MiB S3 requires of multipart parts`,
         { details: { field: 'partSize', value: this.#partSize } },
       );
     }
-    this.#queueSize = positive('queueSize', options.queueSize ?? DEFAULT_QUEUE_SIZE);
+    this.#queueSize = positiveInteger('queueSize', options.queueSize ?? DEFAULT_QUEUE_SIZE);
     this.#options = options;
   }
 
@@ -161,7 +164,7 @@ export class S3ObjectStorage implements ObjectStorage {
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
     const s3Key = this.#key(key);
-    if (range) checkRange(range, key);
+    if (range) validateByteRange(range, key);
     if (range?.length === 0) {
       // No HTTP range names zero bytes; the object must still exist.
       if (!(await this.head(key))) await this.#missing('GetObject', key);
@@ -228,7 +231,7 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    checkListPrefix(prefix);
+    validateListPrefix(prefix);
     const limit = options.limit ?? MAX_KEYS;
     if (!Number.isInteger(limit) || limit < 1) {
       throw new ValidationError(`list limit ${limit} must be a positive integer`, {
@@ -318,7 +321,11 @@ export class S3ObjectStorage implements ObjectStorage {
     }
     if (!this.#ready) {
       const ready = (async () => {
-        const sdk = await loadModule('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'));
+        const sdk = await loadModule(
+          's3 object storage',
+          '@aws-sdk/client-s3',
+          () => import('@aws-sdk/client-s3'),
+        );
         const client = this.#options.client ?? (await createS3Client(this.#options));
         return { sdk, client };
       })();
@@ -343,6 +350,7 @@ export class S3ObjectStorage implements ObjectStorage {
   async #upload(key: string, s3Key: string, body: Readable | Uint8Array): Promise<void> {
     const { client } = await this.#open();
     const { Upload } = await loadModule(
+      's3 object storage',
       '@aws-sdk/lib-storage',
       () => import('@aws-sdk/lib-storage'),
     );
@@ -434,42 +442,5 @@ export class S3ObjectStorage implements ObjectStorage {
 
   #location(): string {
     return this.prefix === undefined ? this.bucket : `${this.bucket}/${this.prefix}`;
-  }
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new ValidationError(`${name} must be a positive integer, not ${value}`, {
-      details: { field: name, value },
-    });
-  }
-  return value;
-}
-
-function checkRange(range: ByteRange, key: string): void {
-  const bad =
-    !Number.isInteger(range.offset) ||
-    range.offset < 0 ||
-    (range.length !== undefined && (!Number.isInteger(range.length) || range.length < 0));
-  if (bad) {
-    throw new ValidationError(`invalid byte range ${JSON.stringify(range)} for ${key}`, {
-      details: { field: 'range', value: range },
-    });
-  }
-}
-
-/** A listing prefix is a key's beginning: whole segments must be valid, the last may be partial. */
-function checkListPrefix(prefix: string): void {
-  if (prefix === '') return;
-  try {
-    validateObjectKey(`${prefix}x`);
-  } catch (error) {
-    throw new ValidationError(
-      `list prefix ${JSON.stringify(prefix)} is invalid: ${(error as Error).message.replace(/^.*?is invalid: /, '')}`,
-      {
-        cause: error,
-        details: { field: 'prefix', value: prefix },
-      },
-    );
   }
 }

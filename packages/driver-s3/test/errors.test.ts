@@ -2,7 +2,6 @@ import { NoSuchBucket, NoSuchKey, S3ServiceException } from '@aws-sdk/client-s3'
 import { FeatureStoreError, ValidationError } from '@featurestore/core';
 import { describe, expect, it } from 'vitest';
 import { convertS3Error, type S3ClientLike, S3ObjectStorage } from '../src/index.js';
-import { loadModule } from '../src/load-module.js';
 
 const context = {
   operation: 'GetObject',
@@ -175,19 +174,5 @@ describe('per-key delete errors', () => {
         },
       },
     ]);
-  });
-});
-
-describe('loadModule', () => {
-  it('names a missing package and how to install it', async () => {
-    const missing = Object.assign(new Error("Cannot find package '@aws-sdk/client-s3'"), {
-      code: 'ERR_MODULE_NOT_FOUND',
-    });
-    await expect(
-      loadModule('@aws-sdk/client-s3', () => Promise.reject(missing)),
-    ).rejects.toMatchObject({
-      code: 'NOT_SUPPORTED',
-      message: expect.stringContaining('npm install @aws-sdk/client-s3'),
-    });
   });
 });

@@ -16,7 +16,7 @@ import type {
   ObjectStorageCapabilities,
 } from '../ports/object-storage.js';
 import { toReadable } from './object-body.js';
-import { validateObjectKey } from './object-keys.js';
+import { validateByteRange, validateObjectKey } from './object-keys.js';
 
 /** Writes land here first and are renamed into place, so readers never see half a file. */
 const STAGING = '.staging';
@@ -64,17 +64,12 @@ export class LocalFileStorage implements ObjectStorage {
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
+    if (range) validateByteRange(range, key);
     const path = this.#path(key);
     const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
       throw this.#convert(error, key);
     });
     if (!range) return handle.createReadStream();
-    if (range.offset < 0 || (range.length !== undefined && range.length < 0)) {
-      await handle.close();
-      throw new ValidationError(`invalid byte range ${JSON.stringify(range)} for ${key}`, {
-        details: { field: 'range', value: range },
-      });
-    }
     if (range.length === 0) {
       await handle.close();
       return Readable.from([]);

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import type { ObjectInfo, ObjectStorage } from '../ports/object-storage.js';
+import type { ByteRange, ObjectInfo, ObjectStorage } from '../ports/object-storage.js';
 
 /**
  * Rejects keys that could escape the storage root or mean different things on different
@@ -36,4 +36,32 @@ export async function* listAll(storage: ObjectStorage, prefix: string): AsyncGen
     yield* page.objects;
     cursor = page.cursor;
   } while (cursor !== undefined);
+}
+
+/** A byte range of whole, non-negative numbers; anything else names the range and key. */
+export function validateByteRange(range: ByteRange, key: string): ByteRange {
+  const bad =
+    !Number.isInteger(range.offset) ||
+    range.offset < 0 ||
+    (range.length !== undefined && (!Number.isInteger(range.length) || range.length < 0));
+  if (bad) {
+    throw new ValidationError(`invalid byte range ${JSON.stringify(range)} for ${key}`, {
+      details: { field: 'range', value: range },
+    });
+  }
+  return range;
+}
+
+/** A listing prefix is a key's beginning: whole segments must be valid, the last may be partial. */
+export function validateListPrefix(prefix: string): string {
+  if (prefix === '') return prefix;
+  try {
+    validateObjectKey(`${prefix}x`);
+  } catch (error) {
+    throw new ValidationError(
+      `list prefix ${JSON.stringify(prefix)} is invalid: ${(error as Error).message.replace(/^.*?is invalid: /, '')}`,
+      { cause: error, details: { field: 'prefix', value: prefix } },
+    );
+  }
+  return prefix;
 }
