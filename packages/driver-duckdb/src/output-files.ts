@@ -57,7 +57,11 @@ export async function writeOutputFile(
   const temporary = `${path}.tmp-${randomUUID()}`;
   run.onFailure(() => rm(temporary, { force: true }));
   const options =
-    output.format === 'csv' ? CSV_OPTIONS : output.format === 'json' ? JSON_OPTIONS : PARQUET_OPTIONS;
+    output.format === 'csv'
+      ? CSV_OPTIONS
+      : output.format === 'json'
+        ? JSON_OPTIONS
+        : PARQUET_OPTIONS;
   const [result] = await run.query(`COPY (${query}) TO ${literal(temporary)} (${options})`);
   run.throwIfCancelled();
   await rename(temporary, path);
