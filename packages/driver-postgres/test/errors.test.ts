@@ -4,7 +4,6 @@ import {
   AlreadyExistsError,
   ConflictError,
   NotFoundError,
-  NotSupportedError,
   UnavailableError,
   ValidationError,
 } from '@featurestore/core';
