@@ -60,9 +60,11 @@ const DEFAULT_CONNECT_TIMEOUT = 5000;
  * `OnlineStore` on Redis or Redis Cluster (`ioredis`, loaded on first use).
  *
  * One key per record holds every feature of it in one compact binary value
- * (`fs:{<featureSetId>:<major>}:<key>`, see `key-layout.ts` and `record-codec.ts`). Reads of
- * any number of keys are one `MGET`; reads of several feature sets are one `MGET` on a single
- * node, and one `MGET` per feature set, sent together, on a cluster. Writes run one Lua script
+ * (`fs:{<featureSetId>:<major>}:<key>`, see `key-layout.ts` and `record-codec.ts`); the
+ * feature names are kept once per record shape, next to the records, and cached by readers.
+ * Reads of any number of keys are one `MGET`; reads of several feature sets are one `MGET` on
+ * a single node, and one `MGET` per feature set, sent together, on a cluster (a process's
+ * first read of a shape fetches its names in one more round trip). Writes run one Lua script
  * per batch of records (`EVALSHA`, falling back to `EVAL` when Redis lost the script), which
  * compares each stored header with the new one: newest wins, atomically.
  *
