@@ -1,4 +1,4 @@
-import { NotSupportedError, ValidationError } from '@featurestore/core';
+import { loadModule, ValidationError } from '@featurestore/core';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 
 /** The classes the store takes from `ioredis`. */
@@ -161,19 +161,8 @@ export async function createRedisClient(
 export async function loadIoredis(
   load: () => Promise<IoredisModule> = () => import('ioredis'),
 ): Promise<IoredisModule> {
-  try {
-    const { Redis, Cluster } = await load();
-    return { Redis, Cluster };
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new NotSupportedError(
-        'the redis online store needs the package "ioredis", which is not installed: run `npm install ioredis`',
-        { cause: error, details: { package: 'ioredis' } },
-      );
-    }
-    throw error;
-  }
+  const { Redis, Cluster } = await loadModule('redis online store', 'ioredis', load);
+  return { Redis, Cluster };
 }
 
 function parseNode(node: string, url: string): { host: string; port: number } {

@@ -5,6 +5,7 @@ import {
   type OnlineRecord,
   type OnlineStore,
   type OnlineStoreCapabilities,
+  positiveInteger,
   ValidationError,
 } from '@featurestore/core';
 import { convertRedisError } from './errors.js';
@@ -102,8 +103,8 @@ export class RedisOnlineStore implements OnlineStore {
       );
     }
     this.#location = options.url === undefined ? undefined : parseRedisUrl(options.url);
-    this.#batch = positive('writeBatchSize', options.writeBatchSize ?? DEFAULT_BATCH);
-    this.#scanCount = positive('scanCount', options.scanCount ?? DEFAULT_BATCH);
+    this.#batch = positiveInteger('writeBatchSize', options.writeBatchSize ?? DEFAULT_BATCH);
+    this.#scanCount = positiveInteger('scanCount', options.scanCount ?? DEFAULT_BATCH);
     this.#options = options;
   }
 
@@ -565,13 +566,4 @@ function checkRecord(record: OnlineRecord): void {
       { details: { field: 'records', key: record.key } },
     );
   }
-}
-
-function positive(field: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new ValidationError(`${field} must be a positive integer, got ${value}`, {
-      details: { field, value },
-    });
-  }
-  return value;
 }
