@@ -51,6 +51,18 @@ export interface OpenOptions {
   token?: string;
   /** How long to wait for another process holding the embedded store (default 3 s). */
   lockWaitMs?: number;
+  /**
+   * Start this process's online workers once open: the apply worker and the online → offline
+   * sync worker (both stop on close). Needs an online store.
+   */
+  workers?: boolean;
+  /**
+   * Most pushed rows per queue batch of the embedded local log (default 500): also the most
+   * rows the offline sync commits per ingestion and partition. Kafka batches by bytes instead.
+   */
+  queueBatchSize?: number;
+  /** The least time between two offline syncs of one queue partition (default 0). */
+  offlineSyncIntervalMs?: number;
 }
 
 /**
@@ -93,7 +105,7 @@ export async function openFeatureStore(
     scope.register(TOKENS.online, {
       useValue: {
         store: await openOnlineStore(config, connection),
-        queue: openQueue(config, storeDir),
+        queue: openQueue(config, storeDir, options.queueBatchSize),
       },
     });
     const storages = new StorageRegistry(
@@ -118,10 +130,14 @@ export async function openFeatureStore(
           compute: c.resolve<ComputeEngine>(TOKENS.compute),
           locate: storages.locate,
           online: c.resolve<EngineDrivers['online']>(TOKENS.online),
+          ...(options.offlineSyncIntervalMs === undefined
+            ? {}
+            : { offlineSync: { intervalMs: options.offlineSyncIntervalMs } }),
         }),
     });
     const engine = scope.resolve(FeatureStoreEngine);
     if (lock) await recoverEmbedded(engine);
+    if (options.workers) await engine.online?.startWorker({ offlineSync: true });
     const authenticate = async (token: string): Promise<Principal> => {
       const principal = await engine.tokens.authenticate({ kind: 'bearer', token });
       if (!principal)
@@ -181,11 +197,18 @@ async function openOnlineStore(
 }
 
 /** `kafka://` brokers, or the durable local log inside the store folder. */
-function openQueue(config: FeatureStoreConfig, storeDir: string): MessageQueue {
+function openQueue(
+  config: FeatureStoreConfig,
+  storeDir: string,
+  maxBatchSize: number | undefined,
+): MessageQueue {
   if (config.queue !== undefined) {
     return KafkaMessageQueue.fromUrl(config.queue, { clientId: 'featurestore' });
   }
-  return new LocalLogQueue({ directory: join(storeDir, 'queue') });
+  return new LocalLogQueue({
+    directory: join(storeDir, 'queue'),
+    ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
+  });
 }
 
 /** The composed configuration with defaults filled in, as `quickstart` and `config` show it. */

@@ -194,11 +194,18 @@ export class OnlineEngine {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     while (pending.size > 0) {
       const entries = [...pending.values()];
-      const stored = await this.#online.read({
-        featureSet: ref,
-        keys: entries.map((e) => e.key),
-        features: [],
-      });
+      let stored: (OnlineRecord | undefined)[];
+      try {
+        stored = await this.#online.read({
+          featureSet: ref,
+          keys: entries.map((e) => e.key),
+          features: [],
+        });
+      } catch (error) {
+        // The store is down for now (a restart): keep waiting until the deadline.
+        if (!(error instanceof UnavailableError) || Date.now() > deadline) throw error;
+        stored = [];
+      }
       entries.forEach((entry, i) => {
         if ((stored[i]?.eventTime ?? Number.NEGATIVE_INFINITY) >= entry.eventTime) {
           pending.delete(JSON.stringify(entry.key));

@@ -75,7 +75,9 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
 
   online
     .command('push <project> <featureset> <file>')
-    .description('push rows (a JSON array or JSON Lines file); returns once they are readable')
+    .description(
+      'push rows (a JSON array or JSON Lines file); returns once they are readable online and, with the embedded queue, committed offline',
+    )
     .option('--timeout <seconds>', 'how long to wait for the rows to be applied', Number, 30)
     .action(
       withStore(
@@ -89,20 +91,24 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
         ) => {
           const engine = onlineOf(ctx);
           const rows = await readRows(file);
-          await engine.startWorker();
+          await engine.startWorker({ offlineSync: true });
           const result = await engine.push(ctx.store.principal, project, featureSet, rows);
+          const timeoutMs = opts.timeout * 1000;
           await engine.waitApplied(
             ctx.store.principal,
             project,
             featureSet,
             rows as Record<string, unknown>[],
-            {
-              timeoutMs: opts.timeout * 1000,
-            },
+            { timeoutMs },
           );
+          // The embedded queue reports where the rows went, so the push can also wait for
+          // their offline commit; with Kafka the sync group commits them on its own time.
+          const synced = result.positions !== undefined;
+          if (synced) await engine.waitSynced(result, { timeoutMs });
+          const { positions: _, ...shown } = result;
           ctx.message(
-            `pushed ${result.rows} rows to ${result.featureSet}; they are readable online`,
-            result,
+            `pushed ${result.rows} rows to ${result.featureSet}; they are readable online${synced ? ' and committed offline' : ''}`,
+            { ...shown, offlineSynced: synced },
           );
         },
       ),

@@ -1,0 +1,237 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { OFFLINE_SYNC_SOURCE, UnavailableError } from '@featurestore/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type FeatureStore, openFeatureStore } from '../src/index.js';
+import { FAULT_KEYS, FAULT_ROUNDS, faultRows } from './fixtures/fault-rows.js';
+import { cliJson, tempStore } from './helpers.js';
+
+const customers = {
+  primaryKey: ['customer_id'],
+  eventTime: 'ts',
+  features: [
+    { name: 'customer_id', type: 'string' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'n', type: 'int32' },
+  ],
+};
+const TOTAL = FAULT_KEYS * FAULT_ROUNDS * 2;
+
+async function setUp(fs: FeatureStore): Promise<void> {
+  await fs.engine.projects.create(fs.principal, { name: 'faults' });
+  await fs.engine.featureSets.register(fs.principal, 'faults', 'customers', customers);
+}
+
+/** Offline rows of faults/customers (all of them, CSV parsed), from the committed ingestions. */
+async function offlineRows(fs: FeatureStore): Promise<{ key: string; ts: string; n: number }[]> {
+  const running = await fs.engine.offline.retrieve(fs.principal, 'faults', 'customers', {
+    format: 'csv',
+  });
+  const { outputKey } = await running.result;
+  const chunks: Buffer[] = [];
+  for await (const chunk of await fs.storage.get(outputKey)) chunks.push(chunk as Buffer);
+  const [header, ...lines] = Buffer.concat(chunks).toString('utf8').trim().split('\n');
+  const columns = header!.split(',');
+  return lines.map((line) => {
+    const cells = line.split(',');
+    const get = (name: string) => cells[columns.indexOf(name)]!;
+    return { key: get('customer_id'), ts: get('ts'), n: Number(get('n')) };
+  });
+}
+
+async function syncedRows(fs: FeatureStore): Promise<number> {
+  const ingestions = await fs.engine.offline.ingestions(fs.principal, 'faults', 'customers');
+  return ingestions
+    .filter((ingestion) => ingestion.source === OFFLINE_SYNC_SOURCE)
+    .reduce((sum, ingestion) => sum + ingestion.rowCount, 0);
+}
+
+async function until(predicate: () => Promise<boolean>, what: string, ms = 90_000) {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Every key online holds the newest round; offline holds every pushed row exactly once. */
+async function expectComplete(fs: FeatureStore): Promise<void> {
+  const newest = faultRows().at(-2)!;
+  await fs.engine.online!.waitApplied(fs.principal, 'faults', 'customers', newest, {
+    timeoutMs: 60_000,
+  });
+  const online = await fs.engine.online!.getOnlineFeatures(fs.principal, {
+    features: 'faults/customers:n',
+    entities: newest.map((row) => ({ customer_id: row.customer_id })),
+  });
+  expect(online.map((row) => row.customers__n)).toEqual(newest.map(() => FAULT_ROUNDS - 1));
+  await until(async () => (await syncedRows(fs)) >= TOTAL, `${TOTAL} rows synced offline`);
+  const rows = await offlineRows(fs);
+  expect(rows).toHaveLength(TOTAL);
+  const distinct = new Set(rows.map((row) => `${row.key}@${row.ts}`));
+  expect(distinct.size).toBe(TOTAL);
+  expect(await syncedRows(fs)).toBe(TOTAL);
+}
+
+function startChild(dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@featurestore/source',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./fixtures/push-and-sync.ts', import.meta.url)),
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout!.on('data', (chunk) => {
+      if (String(chunk).includes('pushed')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`the worker exited with ${code}: ${stderr}`)));
+  });
+}
+
+describe('online → offline sync under faults', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it('featurestore online push (embedded) returns once the rows are committed offline too', async () => {
+    const store = await tempStore();
+    cleanups.push(store.remove);
+    const setup = await openFeatureStore({ store: store.dir });
+    await setUp(setup);
+    await setup.close();
+    const file = join(store.dir, 'rows.json');
+    await writeFile(file, JSON.stringify(faultRows()[0]));
+    const result = await cliJson(store.dir, 'online', 'push', 'faults', 'customers', file);
+    expect(result).toMatchObject({ rows: FAULT_KEYS, offlineSynced: true });
+    const fs = await openFeatureStore({ store: store.dir });
+    cleanups.push(() => fs.close());
+    expect(await syncedRows(fs)).toBe(FAULT_KEYS);
+    expect(await offlineRows(fs)).toHaveLength(FAULT_KEYS);
+  }, 60_000);
+
+  it('a worker killed mid-batch loses and duplicates nothing after a restart', async () => {
+    const store = await tempStore();
+    cleanups.push(store.remove);
+    const setup = await openFeatureStore({ store: store.dir });
+    await setUp(setup);
+    await setup.close();
+
+    const child = await startChild(store.dir);
+    cleanups.push(async () => child.kill('SIGKILL'));
+    // The workers apply and sync batches of 7 rows: well inside that work.
+    await sleep(1500);
+    child.kill('SIGKILL');
+    await once(child, 'exit').catch(() => undefined);
+
+    const fs = await openFeatureStore({ store: store.dir }, { workers: true });
+    cleanups.push(() => fs.close());
+    const before = await syncedRows(fs);
+    expect(before).toBeLessThan(TOTAL); // killed mid-sync, not after it
+    await expectComplete(fs);
+  }, 180_000);
+
+  it('with Redis down, reads fail fast, pushes wait on the queue, and the worker catches up', async () => {
+    const redisDir = await mkdtemp(join(tmpdir(), 'featurestore-redis-'));
+    cleanups.push(() => rm(redisDir, { recursive: true, force: true }));
+    const port = await freePort();
+    let redis = await startRedis(port, redisDir);
+    cleanups.push(async () => redis.kill('SIGKILL'));
+    const store = await tempStore();
+    cleanups.push(store.remove);
+    const fs = await openFeatureStore(
+      { store: store.dir, online: `redis://127.0.0.1:${port}` },
+      { workers: true, queueBatchSize: 50 },
+    );
+    cleanups.push(() => fs.close());
+    await setUp(fs);
+    const pushes = faultRows();
+    const half = pushes.length / 2;
+    for (const rows of pushes.slice(0, half)) {
+      await fs.engine.online!.push(fs.principal, 'faults', 'customers', rows);
+    }
+    await fs.engine.online!.waitApplied(fs.principal, 'faults', 'customers', pushes[half - 2]!, {
+      timeoutMs: 30_000,
+    });
+
+    // Down, with what it holds saved for the restart.
+    const exited = once(redis, 'exit');
+    await redisCli(port, 'shutdown', 'save');
+    await exited;
+    const started = Date.now();
+    await expect(
+      fs.engine.online!.getOnlineFeatures(fs.principal, {
+        features: 'faults/customers:n',
+        entities: [{ customer_id: 'c0' }],
+      }),
+    ).rejects.toBeInstanceOf(UnavailableError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    for (const rows of pushes.slice(half)) {
+      await fs.engine.online!.push(fs.principal, 'faults', 'customers', rows);
+    }
+    await sleep(500);
+
+    redis = await startRedis(port, redisDir);
+    await expectComplete(fs);
+  }, 180_000);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Our own throwaway redis-server (never the shared one), persisted only by `shutdown save`. */
+async function startRedis(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    '/usr/bin/redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  return child;
+}
+
+async function redisCli(port: number, ...args: string[]): Promise<void> {
+  const child = spawn('/usr/bin/redis-cli', ['-p', String(port), ...args], { stdio: 'ignore' });
+  await once(child, 'exit');
+}
