@@ -1,4 +1,5 @@
 import {
+  loadModule,
   type MessageQueue,
   type QueueMessage,
   type SubscribeOptions,
@@ -21,7 +22,6 @@ import type {
 import { convertKafkaError } from './errors.js';
 import { KafkaSubscription } from './kafka-subscription.js';
 import { parseKafkaUrl } from './kafka-url.js';
-import { loadModule } from './load-module.js';
 
 type KafkaJs = typeof import('kafkajs');
 
@@ -290,7 +290,7 @@ export class KafkaMessageQueue implements MessageQueue {
 
   #client(): Promise<{ kafka: KafkaLike; sdk: KafkaJs }> {
     this.#kafka ??= (async () => {
-      const module = await loadModule('kafkajs', () => import('kafkajs'));
+      const module = await loadModule('kafka message queue', 'kafkajs', () => import('kafkajs'));
       // kafkajs is CommonJS: Node exposes it as the default export.
       const sdk = ((module as { default?: KafkaJs }).default ?? module) as KafkaJs;
       if (this.#options.kafka) return { kafka: this.#options.kafka, sdk };
