@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -7,9 +8,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { OFFLINE_SYNC_SOURCE, UnavailableError } from '@featurestore/core';
+import { serviceEnv } from '@featurestore/core/testing';
+import { RedisOnlineStore } from '@featurestore/driver-redis';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type FeatureStore, openFeatureStore } from '../src/index.js';
+import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
 import { FAULT_KEYS, FAULT_ROUNDS, faultRows } from './fixtures/fault-rows.js';
+import { namespacedNames, namespaceKafka } from './fixtures/kafka-namespace.js';
 import { cliJson, tempStore } from './helpers.js';
 
 const customers = {
@@ -23,9 +29,15 @@ const customers = {
 };
 const TOTAL = FAULT_KEYS * FAULT_ROUNDS * 2;
 
-async function setUp(fs: FeatureStore): Promise<void> {
+async function setUp(fs: FeatureStore): Promise<string> {
   await fs.engine.projects.create(fs.principal, { name: 'faults' });
-  await fs.engine.featureSets.register(fs.principal, 'faults', 'customers', customers);
+  const featureSet = await fs.engine.featureSets.register(
+    fs.principal,
+    'faults',
+    'customers',
+    customers,
+  );
+  return featureSet.id;
 }
 
 /** Offline rows of faults/customers (all of them, CSV parsed), from the committed ingestions. */
@@ -61,7 +73,7 @@ async function until(predicate: () => Promise<boolean>, what: string, ms = 90_00
 }
 
 /** Every key online holds the newest round; offline holds every pushed row exactly once. */
-async function expectComplete(fs: FeatureStore): Promise<void> {
+async function expectComplete(fs: FeatureStore, syncWithinMs = 90_000): Promise<void> {
   const newest = faultRows().at(-2)!;
   await fs.engine.online!.waitApplied(fs.principal, 'faults', 'customers', newest, {
     timeoutMs: 60_000,
@@ -71,7 +83,11 @@ async function expectComplete(fs: FeatureStore): Promise<void> {
     entities: newest.map((row) => ({ customer_id: row.customer_id })),
   });
   expect(online.map((row) => row.customers__n)).toEqual(newest.map(() => FAULT_ROUNDS - 1));
-  await until(async () => (await syncedRows(fs)) >= TOTAL, `${TOTAL} rows synced offline`);
+  await until(
+    async () => (await syncedRows(fs)) >= TOTAL,
+    `${TOTAL} rows synced offline`,
+    syncWithinMs,
+  );
   const rows = await offlineRows(fs);
   expect(rows).toHaveLength(TOTAL);
   const distinct = new Set(rows.map((row) => `${row.key}@${row.ts}`));
@@ -79,15 +95,16 @@ async function expectComplete(fs: FeatureStore): Promise<void> {
   expect(await syncedRows(fs)).toBe(TOTAL);
 }
 
-function startChild(dir: string): Promise<ChildProcess> {
+/** Runs a fixture that pushes the fault rows; resolves once it reports them pushed. */
+function startFixture(fixture: string, ...args: string[]): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
       '--conditions=@featurestore/source',
       '--import',
       'tsx',
-      fileURLToPath(new URL('./fixtures/push-and-sync.ts', import.meta.url)),
-      dir,
+      fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url)),
+      ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -132,7 +149,7 @@ describe('online → offline sync under faults', () => {
     await setUp(setup);
     await setup.close();
 
-    const child = await startChild(store.dir);
+    const child = await startFixture('push-and-sync.ts', store.dir);
     cleanups.push(async () => child.kill('SIGKILL'));
     // The workers apply and sync batches of 7 rows: well inside that work.
     await sleep(1500);
@@ -190,6 +207,121 @@ describe('online → offline sync under faults', () => {
     await expectComplete(fs);
   }, 180_000);
 });
+
+describe('online → offline sync under faults, on PostgreSQL, Redis and Kafka', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it('a worker killed mid-batch: after a restart every pushed row is readable and offline exactly once, and no older value ever replaced a newer one', async () => {
+    // Own metadata schema, own Kafka topic and groups (see fixtures/kafka-namespace.ts), own
+    // feature set id in the shared Redis: nothing of this test is seen by another run.
+    const run = `faults_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+    const config: FeatureStoreConfigInput = {
+      metadata: serviceEnv('FEATURESTORE_TEST_POSTGRES_URL'),
+      metadataSchema: run,
+      online: serviceEnv('FEATURESTORE_TEST_REDIS_URL'),
+      queue: `kafka://${serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS')}`,
+    };
+    const store = await tempStore();
+    cleanups.push(store.remove);
+    let featureSetId: string | undefined;
+    cleanups.push(() => dropServiceData(run, featureSetId));
+    const restoreKafka = namespaceKafka(run);
+    cleanups.push(async () => restoreKafka());
+    const reader = await openFeatureStore({ ...config, store: store.dir });
+    cleanups.push(() => reader.close());
+    featureSetId = await setUp(reader);
+
+    // Watches the online values all along: per key, n only grows and a stale row (n = -1,
+    // always older than the round pushed before it) never shows.
+    const newest = new Map<string, number>();
+    const regressions: string[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      const entities = faultRows()[0]!.map((row) => ({ customer_id: row.customer_id }));
+      while (watching) {
+        const rows = await reader.engine
+          .online!.getOnlineFeatures(reader.principal, {
+            features: 'faults/customers:n',
+            entities,
+          })
+          .catch(() => []);
+        for (const row of rows) {
+          const key = String(row.customer_id);
+          const n = row.customers__n as number | null;
+          if (n === null) continue;
+          const before = newest.get(key);
+          if (n < 0 || (before !== undefined && n < before)) {
+            regressions.push(`${key}: ${before} then ${n}`);
+          }
+          newest.set(key, Math.max(n, before ?? n));
+        }
+        await sleep(25);
+      }
+    })();
+    cleanups.push(async () => {
+      watching = false;
+      await watcher;
+    });
+
+    const child = await startFixture(
+      'push-and-sync-services.ts',
+      JSON.stringify({ ...config, store: store.dir }),
+      run,
+    );
+    cleanups.push(async () => child.kill('SIGKILL'));
+    // Killed as soon as its sync worker committed a first batch: in the middle of the rest.
+    await until(async () => (await syncedRows(reader)) > 0, 'a first synced batch', 30_000);
+    child.kill('SIGKILL');
+    await once(child, 'exit').catch(() => undefined);
+    const before = await syncedRows(reader);
+    expect(before).toBeLessThan(TOTAL); // killed mid-sync, not after it
+
+    // The restart: its consumers join once the group drops the killed member (6 s).
+    const fs = await openFeatureStore({ ...config, store: store.dir }, { workers: true });
+    cleanups.push(() => fs.close());
+    await expectComplete(fs, 40_000);
+    watching = false;
+    await watcher;
+    expect(regressions).toEqual([]);
+    expect([...newest.values()]).toEqual(faultRows()[0]!.map(() => FAULT_ROUNDS - 1));
+  }, 90_000);
+});
+
+/** Removes what a run left in the shared services: topic, groups, schema, Redis keys. */
+async function dropServiceData(run: string, featureSetId: string | undefined): Promise<void> {
+  const { topics, groups } = namespacedNames(run);
+  const kafka = new Kafka({
+    clientId: 'featurestore-test',
+    brokers: serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS').split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteGroups(groups).catch(() => undefined);
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+  const client = new pg.Client({ connectionString: serviceEnv('FEATURESTORE_TEST_POSTGRES_URL') });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${run}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+  if (featureSetId !== undefined) {
+    const online = RedisOnlineStore.fromUrl(serviceEnv('FEATURESTORE_TEST_REDIS_URL'));
+    try {
+      await online.drop({ featureSetId, major: 1 });
+    } finally {
+      await online.close();
+    }
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
