@@ -1,24 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  CancelledError,
   type FeatureSetSchema,
   type FeatureSpec,
+  FeatureStoreError,
   type IngestJobResult,
   type IngestJobSpec,
   ValidationError,
 } from '@featurestore/core';
+import { isList } from './column-types.js';
 import type { JobRun, Row } from './job-run.js';
 import { joinUri, localPath } from './local-paths.js';
 import { ensureFolder, PARQUET_OPTIONS } from './output-files.js';
 import { type ColumnParser, columnParser, typeHint } from './parse-values.js';
 import { checkSchema } from './schema-checks.js';
 import { columnList, openSource, type RawColumn, type SourceFile } from './sources.js';
-import { ident, literal } from './sql.js';
+import { ident, literal, literalList } from './sql.js';
 import { computeStatistics } from './statistics.js';
 
 /** Parts are split at about this size; each holds row groups of 122,880 rows. */
 const PART_SIZE = '256MB';
+/**
+ * The typed rows between the two passes: written once, read once, on local disk, so
+ * compressing them would cost more time than it saves.
+ */
+const TYPED_ROWS_OPTIONS = 'FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 122880';
+/** What the first pass fails with on a row with a problem; the exact report comes after. */
+const ROW_PROBLEM = 'featurestore: a row failed validation';
 
 interface PlannedColumn {
   feature: FeatureSpec;
@@ -231,6 +241,87 @@ async function validate(run: JobRun, plans: readonly PlannedFile[]): Promise<Sum
   return { rowsPerFile };
 }
 
+/**
+ * One file's rows typed for the first pass, without row numbers (which would make DuckDB read
+ * on one thread): the parsed value of each feature as `__p<i>`. Every check of `validate`
+ * is folded in: a row with a problem fails the statement through `error()`, and only then
+ * does the exact (slower) validation pass run to say which row and why. A problem with a
+ * scalar always leaves a NULL value (or a JSON object where a scalar belongs), so its checks
+ * run only on rows with one.
+ */
+function typedRowsSql(plan: PlannedFile): string {
+  const raw: string[] = [];
+  const values: string[] = [];
+  const suspect: string[] = [];
+  const problems: string[] = [];
+  if (plan.file.badRecord) {
+    raw.push(`${plan.file.badRecord} AS __bad_record`);
+    suspect.push('__bad_record');
+    problems.push('__bad_record');
+  }
+  plan.columns.forEach(({ feature, raw: column, parser, required }, i) => {
+    raw.push(`${column.raw} AS __r${i}`);
+    values.push(`${parser.value(`__r${i}`)} AS __v${i}`);
+    const problem = parser.problem(`__r${i}`, `__v${i}`);
+    // A list with an element that does not parse is a problem with a value.
+    suspect.push(isList(feature.type) ? problem : `__v${i} IS NULL`);
+    problems.push(problem);
+    if (required) problems.push(`__v${i} IS NULL`);
+    if (column.nested && !isList(feature.type)) {
+      raw.push(`${column.nested} AS __x${i}`);
+      suspect.push(`__x${i}`);
+      problems.push(`(__r${i} IS NOT NULL AND __x${i})`);
+    }
+  });
+  // The check rides on the first column, so DuckDB evaluates it for every row.
+  const check =
+    `CASE WHEN (${suspect.join(' OR ')}) AND (${problems.join(' OR ')}) ` +
+    `THEN error(${literal(ROW_PROBLEM)}) ELSE __v0 END AS __p0`;
+  const rest = plan.columns.slice(1).map((_, k) => `__v${k + 1} AS __p${k + 1}`);
+  return (
+    `SELECT ${[check, ...rest].join(', ')} FROM (SELECT *, ${values.join(', ')} ` +
+    `FROM (SELECT ${raw.join(', ')} FROM ${plan.file.scan}))`
+  );
+}
+
+/**
+ * The first pass: each file's typed rows to `typed-<n>.parquet` in `folder`, in parallel and in
+ * file order. Returns the files and their row counts, or the exact `ValidationError` of the
+ * first bad row (found by the validation pass, run only when the fast pass failed).
+ */
+async function writeTypedRows(
+  run: JobRun,
+  plans: readonly PlannedFile[],
+  folder: string,
+): Promise<{ paths: string[]; rows: bigint[] }> {
+  const paths: string[] = [];
+  const rows: bigint[] = [];
+  try {
+    for (const plan of plans) {
+      const path = join(folder, `typed-${plan.index}.parquet`);
+      paths.push(path);
+      const [result] = await run.query(
+        `COPY (${typedRowsSql(plan)}) TO ${literal(path)} (${TYPED_ROWS_OPTIONS})`,
+      );
+      rows.push(BigInt((result?.Count as bigint | number | undefined) ?? 0));
+    }
+    return { paths, rows };
+  } catch (error) {
+    if (error instanceof CancelledError) throw error;
+    run.progress(0.3, 'finding the row with a problem');
+    const { problem } = await validate(run, plans);
+    if (problem) throw problem;
+    if (error instanceof Error && error.message.includes(ROW_PROBLEM)) {
+      throw new FeatureStoreError(
+        'INTERNAL',
+        'the fast validation of the source refused a row that the exact validation accepts: please report this with the source',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
 /** The part files DuckDB wrote, in part order. */
 async function partFiles(folder: string): Promise<string[]> {
   const names = (await readdir(folder)).filter((name) => /^part-\d+\.parquet$/.test(name));
@@ -239,8 +330,12 @@ async function partFiles(folder: string): Promise<string[]> {
 }
 
 /**
- * Validates a source against its schema, then writes it as typed Parquet parts plus `__row`.
- * Nothing is written before validation passes, and a failure removes whatever was written.
+ * Validates a source against its schema, then writes it as typed Parquet parts plus `__row`,
+ * in two passes over the data: the source to typed rows (validating, in parallel), then the
+ * typed rows to the parts with their row numbers (`file_row_number`: in parallel as well).
+ * Numbering rows in the first pass would make DuckDB read the source on one thread, which
+ * costs more than the second pass. Nothing is committed before validation passes, and a
+ * failure removes whatever was written.
  */
 export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<IngestJobResult> {
   checkSchema(spec.schema);
@@ -251,10 +346,16 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
   checkColumns(files, spec);
   const plans = files.map((file, index) => planFile(file, index, spec.schema));
 
-  run.progress(0.1, `validating ${files.length} file(s)`);
-  const summary = await validate(run, plans);
-  if (summary.problem) throw summary.problem;
-  const total = summary.rowsPerFile.reduce((sum, rows) => sum + rows, 0n);
+  await ensureFolder(run, prefix);
+  const staging = join(prefix, `.staging-${randomUUID()}`);
+  run.onFailure(() => rm(staging, { recursive: true, force: true }));
+  const typedFolder = join(staging, 'typed');
+  const partsFolder = join(staging, 'parts');
+  await mkdir(typedFolder, { recursive: true });
+
+  run.progress(0.05, `reading and validating ${files.length} file(s)`);
+  const typed = await writeTypedRows(run, plans, typedFolder);
+  const total = typed.rows.reduce((sum, rows) => sum + rows, 0n);
   if (total === 0n) {
     const names = files.map((file) => file.name).join(', ');
     throw new ValidationError(`${names}: the source has no rows, only a header: add rows`, {
@@ -262,35 +363,40 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
     });
   }
 
-  run.progress(0.5, `writing ${total} rows as Parquet`);
-  await ensureFolder(run, prefix);
-  const staging = join(prefix, `.staging-${randomUUID()}`);
-  run.onFailure(() => rm(staging, { recursive: true, force: true }));
-  let offset = 0n;
-  const rows = plans.map((plan, i) => {
-    const sql = fileRowsSql(plan, offset, 'write');
-    offset += summary.rowsPerFile[i] ?? 0n;
-    return sql;
-  });
-  const select = spec.schema.features.map((feature, i) => `__p${i} AS ${ident(feature.name)}`);
-  await run.query(
-    `COPY (SELECT ${select.join(', ')}, __row FROM (${rows.join(' UNION ALL ')})) ` +
-      `TO ${literal(staging)} (${PARQUET_OPTIONS}, FILE_SIZE_BYTES '${PART_SIZE}', FILENAME_PATTERN 'part-{i}')`,
-  );
-
-  run.progress(0.8, 'computing statistics');
-  const parts = await partFiles(staging);
+  // The typed rows hold exactly the values the parts will: their statistics are the parts'.
+  run.progress(0.6, 'computing statistics');
   const { rowCount, statistics } = await computeStatistics(
     run,
-    parts.map((name) => join(staging, name)),
+    typed.paths,
     spec.schema,
+    spec.schema.features.map((_, i) => `__p${i}`),
   );
+
+  run.progress(0.7, `writing ${total} rows as Parquet`);
+  let offset = 0n;
+  const offsets = typed.paths.map((path, i) => {
+    const at = offset;
+    offset += typed.rows[i] ?? 0n;
+    return `WHEN ${literal(path)} THEN ${at}`;
+  });
+  const row =
+    typed.paths.length === 1
+      ? 'file_row_number'
+      : `CASE filename ${offsets.join(' ')} END + file_row_number`;
+  const select = spec.schema.features.map((feature, i) => `__p${i} AS ${ident(feature.name)}`);
+  await run.query(
+    `COPY (SELECT ${select.join(', ')}, CAST(${row} AS BIGINT) AS __row ` +
+      `FROM read_parquet(${literalList(typed.paths)}, file_row_number = true, filename = true)) ` +
+      `TO ${literal(partsFolder)} (${PARQUET_OPTIONS}, FILE_SIZE_BYTES '${PART_SIZE}', FILENAME_PATTERN 'part-{i}')`,
+  );
+  await rm(typedFolder, { recursive: true, force: true });
+  const parts = await partFiles(partsFolder);
 
   run.throwIfCancelled();
   // Parts of an earlier, failed attempt at the same prefix would otherwise mix in.
   for (const stale of await partFiles(prefix)) await rm(join(prefix, stale), { force: true });
   for (const name of parts) {
-    await rename(join(staging, name), join(prefix, name));
+    await rename(join(partsFolder, name), join(prefix, name));
     run.onFailure(() => rm(join(prefix, name), { force: true }));
   }
   await rm(staging, { recursive: true, force: true });

@@ -7,9 +7,11 @@ import type { RawKind } from './parse-values.js';
 import { literal } from './sql.js';
 
 /*
- * How each input format is opened in DuckDB. Every source is read one file at a time with
- * `WITH ORDINALITY`, so `__ord` is the 1-based row within the file (CSV: data rows, the
- * header excluded; JSON: records) and rows keep file order.
+ * How each input format is opened in DuckDB, one file at a time. `from` reads it `WITH
+ * ORDINALITY`, so `__ord` is the 1-based row within the file (CSV: data rows, the header
+ * excluded; JSON: records) and rows keep file order; numbering rows in order makes DuckDB read
+ * on one thread, so `scan` (the same columns, no `__ord`) is there for passes that do not need
+ * row numbers and read in parallel.
  */
 
 export interface SourceColumn {
@@ -35,6 +37,8 @@ export interface SourceFile extends KnownFile {
   columns: SourceColumn[];
   /** A FROM item over the file exposing `__ord`. */
   from: string;
+  /** A FROM item over the file with the same columns as `from` but no `__ord`. */
+  scan: string;
   /** What a row number counts, for messages. */
   rowsAre: string;
   /** True for a JSON line that is not an object. */
@@ -151,8 +155,8 @@ async function jsonKeys(run: JobRun, from: string): Promise<SourceColumn[]> {
   return rows.map((row) => ({ name: String(row.k), sqlType: 'VARCHAR' }));
 }
 
-function positional(columns: SourceColumn[]): string {
-  return [...columns.map((_, i) => `__c${i}`), '__ord'].join(', ');
+function positional(columns: SourceColumn[], ordinal = true): string {
+  return [...columns.map((_, i) => `__c${i}`), ...(ordinal ? ['__ord'] : [])].join(', ');
 }
 
 /**
@@ -189,14 +193,14 @@ export async function openSource(
     const names = await csvHeader(run, file);
     const columns = names.map((name) => ({ name, sqlType: 'VARCHAR' }));
     const spec = columns.map((_, i) => `'__c${i}': 'VARCHAR'`).join(', ');
-    const from =
+    const read =
       `read_csv(${path}, header = true, auto_detect = false, columns = {${spec}}, ${CSV_DIALECT}, ` +
-      `strict_mode = true, null_padding = false, allow_quoted_nulls = false, nullstr = '') ` +
-      `WITH ORDINALITY AS __src(${positional(columns)})`;
+      `strict_mode = true, null_padding = false, allow_quoted_nulls = false, nullstr = '')`;
     return {
       ...base,
       columns,
-      from,
+      from: `${read} WITH ORDINALITY AS __src(${positional(columns)})`,
+      scan: `${read} AS __src(${positional(columns, false)})`,
       rowsAre: 'data rows counted from 1, the header excluded',
       column: byPosition(columns, 'text'),
     };
@@ -205,11 +209,11 @@ export async function openSource(
   if (format === 'parquet') {
     const plain = `read_parquet(${path})`;
     const columns = await describe(run, plain);
-    const from = `${plain} WITH ORDINALITY AS __src(${positional(columns)})`;
     return {
       ...base,
       columns,
-      from,
+      from: `${plain} WITH ORDINALITY AS __src(${positional(columns)})`,
+      scan: `${plain} AS __src(${positional(columns, false)})`,
       rowsAre: 'rows counted from 1',
       column: byPosition(columns, 'native'),
     };
@@ -218,22 +222,24 @@ export async function openSource(
   if (options.typedJson) {
     const plain = `read_json(${path}, format = 'newline_delimited')`;
     const columns = await describe(run, plain);
-    const from = `${plain} WITH ORDINALITY AS __src(${positional(columns)})`;
     return {
       ...base,
       columns,
-      from,
+      from: `${plain} WITH ORDINALITY AS __src(${positional(columns)})`,
+      scan: `${plain} AS __src(${positional(columns, false)})`,
       rowsAre: 'JSON records counted from 1',
       column: byPosition(columns, 'native'),
     };
   }
 
-  const from = `read_json_objects(${path}, format = 'newline_delimited') WITH ORDINALITY AS __src(__json, __ord)`;
+  const objects = `read_json_objects(${path}, format = 'newline_delimited')`;
+  const from = `${objects} WITH ORDINALITY AS __src(__json, __ord)`;
   const columns = await jsonKeys(run, from);
   return {
     ...base,
     columns,
     from,
+    scan: `${objects} AS __src(__json)`,
     rowsAre: 'JSON records counted from 1',
     badRecord: `json_type(__json) <> 'OBJECT'`,
     column: (name) => ({

@@ -9,17 +9,19 @@ const toNumber = (value: unknown) =>
   typeof value === 'bigint' ? Number(value) : (value as number | null);
 
 /**
- * Row count and per-feature statistics of written Parquet files, computed by DuckDB in one
- * scan. `count` is the number of non-null values (as in pandas and Spark `describe`).
+ * Row count and per-feature statistics of Parquet files, computed by DuckDB in one scan.
+ * `count` is the number of non-null values (as in pandas and Spark `describe`).
  */
 export async function computeStatistics(
   run: JobRun,
   paths: readonly string[],
   schema: FeatureSetSchema,
+  /** The files' column of each feature, in schema order (default: the feature's name). */
+  columns: readonly string[] = schema.features.map((feature) => ident(feature.name)),
 ): Promise<{ rowCount: number; statistics: Record<string, FeatureStatistics> }> {
   const select = ['count(*) AS __rows'];
   schema.features.forEach((feature, i) => {
-    const column = ident(feature.name);
+    const column = columns[i]!;
     const scalar = elementType(feature.type);
     select.push(`count(${column}) AS c${i}`, `approx_count_distinct(${column}) AS d${i}`);
     if (isList(feature.type) || scalar === 'bytes') return;
