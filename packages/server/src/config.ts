@@ -35,6 +35,14 @@ export const configSchema = z
       .string()
       .regex(/^kafka:\/\//, 'must be a kafka:// URL')
       .optional(),
+    /**
+     * Prefixes this store's topics and consumer groups (`<namespace>.featurestore.online.…`):
+     * give every store that shares a Kafka cluster its own.
+     */
+    queueNamespace: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be letters, digits, dots, underscores or hyphens')
+      .optional(),
     /** `file://…` (default `file://<store>/data`), `s3://bucket/prefix` or `abfss://fs@account.dfs.core.windows.net/prefix`. */
     storage: z
       .string()
@@ -77,6 +85,7 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_STORAGE_URL: 'storage',
   FEATURESTORE_ONLINE_URL: 'online',
   FEATURESTORE_QUEUE_URL: 'queue',
+  FEATURESTORE_QUEUE_NAMESPACE: 'queueNamespace',
   FEATURESTORE_S3_ENDPOINT: 's3.endpoint',
   FEATURESTORE_S3_REGION: 's3.region',
   FEATURESTORE_AZURE_ACCOUNT_KEY: 'azure.accountKey',

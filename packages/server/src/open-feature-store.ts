@@ -10,6 +10,7 @@ import {
   LocalLogQueue,
   type MessageQueue,
   type MetadataStore,
+  NamespacedQueue,
   type ObjectStorage,
   type OnlineStore,
   type Principal,
@@ -202,13 +203,16 @@ function openQueue(
   storeDir: string,
   maxBatchSize: number | undefined,
 ): MessageQueue {
-  if (config.queue !== undefined) {
-    return KafkaMessageQueue.fromUrl(config.queue, { clientId: 'featurestore' });
-  }
-  return new LocalLogQueue({
-    directory: join(storeDir, 'queue'),
-    ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
-  });
+  const queue =
+    config.queue !== undefined
+      ? KafkaMessageQueue.fromUrl(config.queue, { clientId: 'featurestore' })
+      : new LocalLogQueue({
+          directory: join(storeDir, 'queue'),
+          ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
+        });
+  return config.queueNamespace === undefined
+    ? queue
+    : new NamespacedQueue(queue, config.queueNamespace);
 }
 
 /** The composed configuration with defaults filled in, as `quickstart` and `config` show it. */
@@ -222,7 +226,7 @@ export function describeConfig(config: FeatureStoreConfig): Record<string, strin
     online: config.online
       ? redact(config.online)
       : `${config.metadata ? 'postgresql' : 'pglite'} (with the metadata)`,
-    queue: config.queue ?? `local log (${join(storeDir, 'queue')})`,
+    queue: `${config.queue ?? `local log (${join(storeDir, 'queue')})`}${config.queueNamespace ? `, namespace ${config.queueNamespace}` : ''}`,
     storage: redact(config.storage ?? defaultStorageUrl(storeDir)),
     compute: 'duckdb (in-process)',
   };

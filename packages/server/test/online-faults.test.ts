@@ -15,7 +15,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
 import { FAULT_KEYS, FAULT_ROUNDS, faultRows } from './fixtures/fault-rows.js';
-import { namespacedNames, namespaceKafka } from './fixtures/kafka-namespace.js';
+import { namespacedNames, tuneKafkaConsumers } from './fixtures/kafka-namespace.js';
 import { cliJson, tempStore } from './helpers.js';
 
 const customers = {
@@ -215,7 +215,7 @@ describe('online → offline sync under faults, on PostgreSQL, Redis and Kafka',
   });
 
   it('a worker killed mid-batch: after a restart every pushed row is readable and offline exactly once, and no older value ever replaced a newer one', async () => {
-    // Own metadata schema, own Kafka topic and groups (see fixtures/kafka-namespace.ts), own
+    // Own metadata schema, own Kafka topic and groups (queueNamespace), own
     // feature set id in the shared Redis: nothing of this test is seen by another run.
     const run = `faults_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
     const config: FeatureStoreConfigInput = {
@@ -223,12 +223,13 @@ describe('online → offline sync under faults, on PostgreSQL, Redis and Kafka',
       metadataSchema: run,
       online: serviceEnv('FEATURESTORE_TEST_REDIS_URL'),
       queue: `kafka://${serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS')}`,
+      queueNamespace: run,
     };
     const store = await tempStore();
     cleanups.push(store.remove);
     let featureSetId: string | undefined;
     cleanups.push(() => dropServiceData(run, featureSetId));
-    const restoreKafka = namespaceKafka(run);
+    const restoreKafka = tuneKafkaConsumers();
     cleanups.push(async () => restoreKafka());
     const reader = await openFeatureStore({ ...config, store: store.dir });
     cleanups.push(() => reader.close());
@@ -269,7 +270,6 @@ describe('online → offline sync under faults, on PostgreSQL, Redis and Kafka',
     const child = await startFixture(
       'push-and-sync-services.ts',
       JSON.stringify({ ...config, store: store.dir }),
-      run,
     );
     cleanups.push(async () => child.kill('SIGKILL'));
     // Killed as soon as its sync worker committed a first batch: in the middle of the rest.
