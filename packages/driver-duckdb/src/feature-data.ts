@@ -5,23 +5,12 @@ import type { JobRun } from './job-run.js';
 import { localPath } from './local-paths.js';
 import { ident, literalList } from './sql.js';
 
-/**
- * The committed rows of a feature set version as one relation: the schema's columns (cast to
- * their types), `__seq` (the ingestion's sequence) and `__row` (the row's place in it).
- */
-export async function featureRowsSql(
+/** The existing files of each ingestion with files, in the given order. */
+export async function inputFiles(
   run: JobRun,
-  schema: FeatureSetSchema,
   inputs: readonly IngestionInput[],
-): Promise<string> {
-  const columns = (source: (name: string) => string) =>
-    schema.features
-      .map(
-        (feature) =>
-          `CAST(${source(feature.name)} AS ${sqlType(feature.type)}) AS ${ident(feature.name)}`,
-      )
-      .join(', ');
-  const parts: string[] = [];
+): Promise<{ sequence: number; paths: string[] }[]> {
+  const found: { sequence: number; paths: string[] }[] = [];
   for (const input of inputs) {
     if (input.uris.length === 0) continue;
     const paths: string[] = [];
@@ -39,11 +28,32 @@ export async function featureRowsSql(
     if (!Number.isSafeInteger(input.sequence)) {
       throw new TypeError(`ingestion sequence ${input.sequence} is not an integer`);
     }
-    parts.push(
-      `SELECT ${columns(ident)}, CAST(${input.sequence} AS BIGINT) AS __seq, CAST(__row AS BIGINT) AS __row ` +
-        `FROM read_parquet(${literalList(paths)})`,
-    );
+    found.push({ sequence: input.sequence, paths });
   }
+  return found;
+}
+
+/**
+ * The committed rows of a feature set version as one relation: the schema's columns (cast to
+ * their types), `__seq` (the ingestion's sequence) and `__row` (the row's place in it).
+ */
+export async function featureRowsSql(
+  run: JobRun,
+  schema: FeatureSetSchema,
+  inputs: readonly IngestionInput[],
+): Promise<string> {
+  const columns = (source: (name: string) => string) =>
+    schema.features
+      .map(
+        (feature) =>
+          `CAST(${source(feature.name)} AS ${sqlType(feature.type)}) AS ${ident(feature.name)}`,
+      )
+      .join(', ');
+  const parts = (await inputFiles(run, inputs)).map(
+    ({ sequence, paths }) =>
+      `SELECT ${columns(ident)}, CAST(${sequence} AS BIGINT) AS __seq, CAST(__row AS BIGINT) AS __row ` +
+      `FROM read_parquet(${literalList(paths)})`,
+  );
   if (parts.length === 0) {
     return `SELECT ${columns(() => 'NULL')}, CAST(NULL AS BIGINT) AS __seq, CAST(NULL AS BIGINT) AS __row WHERE false`;
   }

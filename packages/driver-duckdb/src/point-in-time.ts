@@ -1,31 +1,40 @@
 import {
+  CancelledError,
   type FeatureSpec,
+  FeatureStoreError,
   type HistoricalFeatureSetSpec,
   type HistoricalJobSpec,
   type OutputJobResult,
   ValidationError,
 } from '@featurestore/core';
 import { sqlType } from './column-types.js';
-import { featureRowsSql } from './feature-data.js';
+import { inputFiles } from './feature-data.js';
 import type { JobRun } from './job-run.js';
 import { type OutputColumn, outputList, writeOutputFile } from './output-files.js';
 import { type ColumnParser, columnParser, typeHint } from './parse-values.js';
 import { checkSchema, featureNamed } from './schema-checks.js';
 import { columnList, openSource, type SourceFile } from './sources.js';
-import { ident } from './sql.js';
+import { ident, literal, literalList } from './sql.js';
 
 /*
  * The point-in-time join (ARCHITECTURE.md, "Point-in-time correctness"), as DuckDB SQL:
  *
- * 1. Each feature set's rows are reduced to one per (key, event time): the greatest
- *    ingestion sequence, then the last row of that ingestion.
- * 2. Entity rows ASOF LEFT JOIN those rows on the key and `entity time >= event time`,
- *    which picks the newest row at or before the entity time.
- * 3. A time to live applies after the join: if that newest row is too old, no row qualifies
+ * 1. Entity rows ASOF LEFT JOIN each feature set's rows on the key and
+ *    `(entity time, +inf, +inf) >= (event time, sequence, row)`, which picks the newest row at
+ *    or before the entity time, ties going to the greatest sequence, then the last row: the
+ *    whole contract in one ASOF join, with no pass to deduplicate (key, event time) first.
+ *    The triple is packed into one BIGINT when the feature set's times and row numbers fit
+ *    (DuckDB sorts and compares a BIGINT fastest), else compared as a STRUCT.
+ * 2. A time to live applies after the join: if that newest row is too old, no row qualifies
  *    (every other candidate is older still), so the features are NULL.
  *
  * Entity rows keep their order (their row number in the file) and their duplicates.
  */
+
+/** What the join fails with on an entity row with a problem; the exact report comes after. */
+const ENTITY_PROBLEM = 'featurestore: an entity row failed validation';
+/** Packed orders stay below this, far from BIGINT overflow. */
+const PACKED_LIMIT = 1n << 62n;
 
 interface KeyColumn {
   /** The entity column holding the key. */
@@ -178,23 +187,149 @@ async function validateEntities(
   );
 }
 
-/** One feature set's rows, one per (key, event time): the greatest sequence, then last row. */
-async function latestPerTimeSql(run: JobRun, set: JoinedSet, s: number): Promise<string> {
-  const rows = await featureRowsSql(run, set.spec.schema, set.spec.inputs);
-  const keys = set.keys.map((key) => ident(key.feature.name));
-  const eventTime = `CAST(${ident(set.spec.schema.eventTime)} AS TIMESTAMPTZ)`;
-  const select = [
-    ...set.keys.map(
-      (key, j) =>
-        `CAST(${ident(key.feature.name)} AS ${sqlType(key.feature.type)}) AS __fs_k${s}_${j}`,
-    ),
-    `${eventTime} AS __fs_et`,
-    ...set.features.map((feature, m) => `${ident(feature.name)} AS __fs_v${m}`),
-  ];
+/**
+ * Entity rows for the join, parsed by the fast path: the file's columns, `__fs_erow`, the time
+ * `__fs_t` and keys `__fs_k<s>_<j>`. An empty or unparsable time or an unparsable key fails
+ * the statement through `error()` (riding on the time, which the join reads for every row);
+ * `validateEntities` then names the row.
+ */
+function entityJoinRowsSql(
+  entities: SourceFile,
+  time: { index: number; parser: ColumnParser },
+  sets: readonly JoinedSet[],
+): string {
+  const raw = (index: number) => entities.column(entities.columns[index]!.name).raw;
+  const passthrough = entities.columns.map((_, i) => `__c${i}`);
+  const values = [`${time.parser.value(raw(time.index))} AS __fs_tv`];
+  const keys: string[] = [];
+  const suspect = ['__fs_tv IS NULL'];
+  const problems = ['__fs_tv IS NULL'];
+  sets.forEach((set, s) => {
+    set.keys.forEach((key, j) => {
+      const name = `__fs_k${s}_${j}`;
+      values.push(
+        `${raw(key.entityColumn)} AS ${name}r`,
+        `${key.parser.value(raw(key.entityColumn))} AS ${name}`,
+      );
+      keys.push(name);
+      suspect.push(`${name} IS NULL`);
+      problems.push(key.parser.problem(`${name}r`, name));
+    });
+  });
+  const checkedTime =
+    `CASE WHEN (${suspect.join(' OR ')}) AND (${problems.join(' OR ')}) ` +
+    `THEN error(${literal(ENTITY_PROBLEM)}) ELSE __fs_tv END AS __fs_t`;
   return (
-    `SELECT ${select.join(', ')} FROM (${rows}) ` +
-    `QUALIFY row_number() OVER (PARTITION BY ${[...keys, eventTime].join(', ')} ORDER BY __seq DESC, __row DESC) = 1`
+    `SELECT ${[...passthrough, '__fs_erow', checkedTime, ...keys].join(', ')} FROM (` +
+    `SELECT ${[...passthrough, '__ord - 1 AS __fs_erow', ...values].join(', ')} FROM ${entities.from})`
   );
+}
+
+/**
+ * How one feature set's rows are ordered for the ASOF join, (event time, sequence, row):
+ * SQL over the feature side (`__fs_et`, `__fs_rank`, `__seq`, `__row`) and over the entity
+ * time (which sorts after every row with the same event time).
+ */
+interface JoinOrder {
+  feature: string;
+  entity(time: string): string;
+}
+
+const STRUCT_ORDER: JoinOrder = {
+  feature: 'struct_pack(t := __fs_et, s := __seq, r := __row)',
+  entity: (time) =>
+    `struct_pack(t := ${time}, s := 9223372036854775807::BIGINT, r := 9223372036854775807::BIGINT)`,
+};
+
+/**
+ * The BIGINT packing of (event time, sequence, row) for one feature set, when it fits:
+ * `((epoch_us(time) - first) / unit) * N + rank * R + __row`, where `unit` is the coarsest
+ * of 1 s, 1 ms, 1 µs that every event time is a whole multiple of, `R` = greatest `__row` + 1,
+ * `rank` the ingestion's place in sequence order and `N` = ingestions × `R`, so ties on time go
+ * to the greater sequence, then the later row. An entity time becomes the greatest packed
+ * value of its time slot (clamped to the feature set's range), so `entity >= feature` holds
+ * exactly when the row's event time is at or before the entity time. Falls back to a STRUCT
+ * when the product does not stay below 2^62, when two ingestions share a sequence, or for
+ * times DuckDB calls infinite.
+ */
+async function joinOrder(
+  run: JobRun,
+  files: readonly { sequence: number; paths: string[] }[],
+  eventTime: string,
+): Promise<JoinOrder> {
+  const paths = files.flatMap((file) => file.paths);
+  if (paths.length === 0) return STRUCT_ORDER;
+  if (new Set(files.map((file) => file.sequence)).size !== files.length) return STRUCT_ORDER;
+  const et = `CAST(${ident(eventTime)} AS TIMESTAMPTZ)`;
+  const [row] = await run.query(
+    `SELECT isfinite(min(${et})) AND isfinite(max(${et})) AS finite, ` +
+      `epoch_us(min(${et})) AS first, epoch_us(max(${et})) AS last, ` +
+      `min(__row) AS min_row, max(__row) AS max_row, ` +
+      `bool_and(epoch_us(${et}) % 1000000 = 0) AS seconds, bool_and(epoch_us(${et}) % 1000 = 0) AS millis ` +
+      `FROM read_parquet(${literalList(paths)})`,
+  );
+  if (row?.finite !== true || row.first === null || row.min_row === null) {
+    return STRUCT_ORDER;
+  }
+  const first = BigInt(row.first as bigint);
+  const last = BigInt(row.last as bigint);
+  if (BigInt(row.min_row as bigint) < 0n) return STRUCT_ORDER;
+  const unit = row.seconds === true ? 1_000_000n : row.millis === true ? 1000n : 1n;
+  const slots = (last - first) / unit + 1n;
+  const rows = BigInt(row.max_row as bigint) + 1n;
+  const n = BigInt(files.length) * rows;
+  if (slots * n >= PACKED_LIMIT) return STRUCT_ORDER;
+  const slot = (time: string) => `((epoch_us(${time}) - ${first}) // ${unit})`;
+  return {
+    feature: `${slot('__fs_et')} * ${n} + __fs_rank * ${rows} + __row`,
+    entity: (time) =>
+      `CASE WHEN epoch_us(${time}) < ${first} THEN CAST(-1 AS BIGINT) ` +
+      `WHEN epoch_us(${time}) >= ${last} OR NOT isfinite(${time}) THEN CAST(${slots * n - 1n} AS BIGINT) ` +
+      `ELSE ${slot(time)} * ${n} + ${n - 1n} END`,
+  };
+}
+
+/**
+ * One feature set's rows for the join: keys `__fs_k<s>_<j>`, event time `__fs_et`, order
+ * `__fs_o` and the requested features `__fs_v<m>`, read straight from the typed Parquet parts
+ * (already of the schema's types: nothing is parsed again).
+ */
+async function featureJoinRows(
+  run: JobRun,
+  set: JoinedSet,
+  s: number,
+): Promise<{ sql: string; order: JoinOrder }> {
+  const { schema } = set.spec;
+  const files = [...(await inputFiles(run, set.spec.inputs))].sort(
+    (a, b) => a.sequence - b.sequence,
+  );
+  const order = await joinOrder(run, files, schema.eventTime);
+  const typed = (feature: FeatureSpec) =>
+    `CAST(${ident(feature.name)} AS ${sqlType(feature.type)})`;
+  const eventTime: FeatureSpec = { name: schema.eventTime, type: 'timestamp' };
+  const columns = (source: (feature: FeatureSpec, alias: string) => string) => [
+    ...set.keys.map((key, j) => source(key.feature, `__fs_k${s}_${j}`)),
+    source(eventTime, '__fs_et'),
+    ...set.features.map((feature, m) => source(feature, `__fs_v${m}`)),
+  ];
+  const parts = files.map(
+    ({ sequence, paths }, rank) =>
+      `SELECT ${columns((feature, alias) => `${typed(feature)} AS ${alias}`).join(', ')}, ` +
+      `CAST(${sequence} AS BIGINT) AS __seq, CAST(${rank} AS BIGINT) AS __fs_rank, ` +
+      `CAST(__row AS BIGINT) AS __row FROM read_parquet(${literalList(paths)})`,
+  );
+  const rows =
+    parts.length > 0
+      ? parts.join(' UNION ALL ')
+      : `SELECT ${columns((feature, alias) => `CAST(NULL AS ${sqlType(feature.type)}) AS ${alias}`).join(', ')}, ` +
+        'CAST(NULL AS BIGINT) AS __seq, CAST(NULL AS BIGINT) AS __fs_rank, CAST(NULL AS BIGINT) AS __row WHERE false';
+  const select = [
+    ...set.keys.map((_, j) => `__fs_k${s}_${j}`),
+    '__fs_et',
+    `${order.feature} AS __fs_o`,
+    ...set.features.map((_, m) => `__fs_v${m}`),
+  ];
+  return { sql: `SELECT ${select.join(', ')} FROM (${rows})`, order };
 }
 
 /** Runs the point-in-time join of an entity file with one or more feature sets. */
@@ -226,18 +361,8 @@ export async function runHistorical(
     ...(entities.column(column.name).kind.kind === 'native' ? { nativeType: column.sqlType } : {}),
   }));
   const seen = new Set(columns.map((column) => column.name));
-  const joins: string[] = [];
-  sets.forEach((set, s) => {
-    const alias = `__fs_f${s}`;
-    const on = set.keys.map((_, j) => `__fs_e.__fs_k${s}_${j} = ${alias}.__fs_k${s}_${j}`);
-    joins.push(
-      `ASOF LEFT JOIN ${alias} ON ${[...on, `__fs_e.__fs_t >= ${alias}.__fs_et`].join(' AND ')}`,
-    );
-    const ttlUs =
-      set.spec.timeToLiveMs === undefined
-        ? undefined
-        : BigInt(Math.round(set.spec.timeToLiveMs * 1000));
-    set.features.forEach((feature, m) => {
+  sets.forEach((set) => {
+    set.features.forEach((feature) => {
       const name = `${set.spec.name}__${feature.name}`;
       if (seen.has(name)) {
         throw new ValidationError(
@@ -246,28 +371,59 @@ export async function runHistorical(
         );
       }
       seen.add(name);
+    });
+  });
+
+  // Entity problems are reported before problems with the feature sets' files, as ever.
+  const validate = () =>
+    validateEntities(run, entities, entityRowsSql(entities, time, sets), time, sets);
+  run.progress(0.1, 'planning the join');
+  const ctes = [`__fs_e AS (${entityJoinRowsSql(entities, time, sets)})`];
+  const joins: string[] = [];
+  for (const [s, set] of sets.entries()) {
+    const alias = `__fs_f${s}`;
+    const { sql, order } = await featureJoinRows(run, set, s).catch(async (error: unknown) => {
+      if (!(error instanceof CancelledError)) await validate();
+      throw error;
+    });
+    ctes.push(`${alias} AS (${sql})`);
+    const on = set.keys.map((_, j) => `__fs_e.__fs_k${s}_${j} = ${alias}.__fs_k${s}_${j}`);
+    on.push(`${order.entity('__fs_e.__fs_t')} >= ${alias}.__fs_o`);
+    joins.push(`ASOF LEFT JOIN ${alias} ON ${on.join(' AND ')}`);
+    const ttlUs =
+      set.spec.timeToLiveMs === undefined
+        ? undefined
+        : BigInt(Math.round(set.spec.timeToLiveMs * 1000));
+    set.features.forEach((feature, m) => {
       const value = `${alias}.__fs_v${m}`;
       const sql =
         ttlUs === undefined
           ? value
           : `CASE WHEN epoch_us(${alias}.__fs_et) > epoch_us(__fs_e.__fs_t) - ${ttlUs} THEN ${value} END`;
-      columns.push({ sql, name, type: feature.type });
+      columns.push({ sql, name: `${set.spec.name}__${feature.name}`, type: feature.type });
     });
-  });
-
-  const entityRows = entityRowsSql(entities, time, sets);
-  run.progress(0.1, 'validating the entity rows');
-  await validateEntities(run, entities, entityRows, time, sets);
-
-  run.progress(0.3, 'joining');
-  const ctes = [`__fs_e AS (${entityRows})`];
-  for (const [s, set] of sets.entries()) {
-    ctes.push(`__fs_f${s} AS (${await latestPerTimeSql(run, set, s)})`);
   }
+
+  run.progress(0.2, 'joining');
   const query =
     `WITH ${ctes.join(', ')} SELECT ${outputList(columns, spec.output.format)} ` +
     `FROM __fs_e ${joins.join(' ')} ORDER BY __fs_e.__fs_erow`;
-  const rowCount = await writeOutputFile(run, query, spec.output);
+  let rowCount: number;
+  try {
+    rowCount = await writeOutputFile(run, query, spec.output);
+  } catch (error) {
+    if (error instanceof CancelledError) throw error;
+    run.progress(0.9, 'finding the entity row with a problem');
+    await validate();
+    if (error instanceof Error && error.message.includes(ENTITY_PROBLEM)) {
+      throw new FeatureStoreError(
+        'INTERNAL',
+        'the fast validation of the entity file refused a row that the exact validation accepts: please report this with the entity file',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   run.progress(1, `wrote ${rowCount} rows`);
   return { rowCount, uri: spec.output.uri };
 }
