@@ -124,6 +124,141 @@ describe('DuckDbComputeEngine', () => {
     expect(second).toMatch(/^1,.*,$/);
   });
 
+  it('numbers rows across several large files in file order (__row = position)', async () => {
+    const lines = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => {
+        const n = from + i;
+        return `${n},2024-01-01T00:00:00Z,${n % 7}.5`;
+      });
+    // Columns in another order in the second file.
+    await writeFile(join(root, 'big-1.csv'), `id,ts,amount\n${lines(0, 150_000).join('\n')}\n`);
+    await writeFile(
+      join(root, 'big-2.csv'),
+      `amount,id,ts\n${lines(150_000, 120_000)
+        .map((line) => {
+          const [id, ts, amount] = line.split(',');
+          return `${amount},${id},${ts}`;
+        })
+        .join('\n')}\n`,
+    );
+    const result = await engine.run(
+      {
+        type: 'ingest',
+        sources: [uri('big-1.csv'), uri('big-2.csv')],
+        format: 'csv',
+        schema,
+        outputPrefix: uri('big'),
+      },
+      context(),
+    );
+    expect(result.rowCount).toBe(270_000);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    const files = result.files.map((file) => `'${new URL(file).pathname}'`).join(', ');
+    const [row] = (
+      await connection.runAndReadAll(
+        `SELECT count(*) AS n, count(DISTINCT __row) AS distinct_rows, ` +
+          `count(*) FILTER (WHERE __row <> id) AS misplaced FROM read_parquet([${files}])`,
+      )
+    ).getRowObjectsJS();
+    connection.closeSync();
+    db.closeSync();
+    expect(row).toEqual({ n: 270_000n, distinct_rows: 270_000n, misplaced: 0n });
+  });
+
+  describe('point-in-time order: newest time, then greatest sequence, then last row', () => {
+    // The join packs (time, sequence, row) into one BIGINT when the set's time range and rows
+    // fit, else compares a STRUCT: times whole seconds, milliseconds, microseconds, and a
+    // range from year 1 to 9999 (which does not fit), against a brute-force reference.
+    const keyed: FeatureSetSchema = {
+      primaryKey: ['k'],
+      eventTime: 'ts',
+      features: [
+        { name: 'k', type: 'int64' },
+        { name: 'ts', type: 'timestamp' },
+        { name: 'v', type: 'string' },
+      ],
+    };
+    const epochUs = (iso: string) => BigInt(Date.parse(iso)) * 1000n;
+    const isoOf = (us: bigint) => {
+      const ms = us / 1000n - (us % 1000n < 0n ? 1n : 0n);
+      const micro = ((us % 1000n) + 1000n) % 1000n;
+      return new Date(Number(ms)).toISOString().replace('Z', `${String(micro).padStart(3, '0')}Z`);
+    };
+    it.each([
+      ['whole seconds', epochUs('2024-03-01T00:00:00Z'), 1_000_000n],
+      ['milliseconds', epochUs('2024-03-01T00:00:00Z'), 1_000n],
+      ['microseconds', epochUs('2024-03-01T00:00:00Z'), 1n],
+      ['years 1 to 9601', epochUs('0001-01-01T00:00:00Z'), 75_740_000_000_000_003n],
+    ])('%s', async (label, start, step) => {
+      const slug = label.replaceAll(' ', '-');
+      const rows: { k: number; t: bigint; seq: number; row: number; v: string }[] = [];
+      const inputs = [];
+      for (const seq of [7, 3]) {
+        const text = ['k,ts,v'];
+        for (let row = 0; row < 40; row++) {
+          const k = 1 + ((row * 7 + seq) % 3);
+          const t = start + BigInt((row * 5 + seq) % 4) * step;
+          const v = `s${seq}r${row}`;
+          rows.push({ k, t, seq, row, v });
+          text.push(`${k},${isoOf(t)},${v}`);
+        }
+        await writeFile(join(root, `order-${slug}-${seq}.csv`), `${text.join('\n')}\n`);
+        const { files } = await engine.run(
+          {
+            type: 'ingest',
+            sources: [uri(`order-${slug}-${seq}.csv`)],
+            format: 'csv',
+            schema: keyed,
+            outputPrefix: uri(`order-${slug}-${seq}`),
+          },
+          context(),
+        );
+        inputs.push({ sequence: seq, uris: files });
+      }
+      const times = [-1n, 0n, 1n, 2n, 3n, 4n].flatMap((i) => [
+        start + i * step,
+        start + i * step - 1n,
+        start + i * step + 1n,
+      ]);
+      const entities = [1, 2, 3, 4].flatMap((k) => times.map((t) => ({ k, t })));
+      await writeFile(
+        join(root, `order-${slug}-entities.csv`),
+        `k,at\n${entities.map((e) => `${e.k},${isoOf(e.t)}`).join('\n')}\n`,
+      );
+      await engine.run(
+        {
+          type: 'historical',
+          entities: { uri: uri(`order-${slug}-entities.csv`), format: 'csv', timeColumn: 'at' },
+          featureSets: [{ name: 'f', schema: keyed, inputs, features: ['v'] }],
+          output: { uri: uri(`order-${slug}-out.csv`), format: 'csv' },
+        },
+        context(),
+      );
+      const got = (await readFile(join(root, `order-${slug}-out.csv`), 'utf8'))
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(',')[2]);
+      const expected = entities.map((e) => {
+        let best: (typeof rows)[number] | undefined;
+        for (const r of rows) {
+          if (r.k !== e.k || r.t > e.t) continue;
+          if (
+            !best ||
+            r.t > best.t ||
+            (r.t === best.t && (r.seq > best.seq || (r.seq === best.seq && r.row > best.row)))
+          ) {
+            best = r;
+          }
+        }
+        return best?.v ?? '';
+      });
+      expect(got).toEqual(expected);
+    });
+  });
+
   it('refuses jobs after close with UNAVAILABLE', async () => {
     const closing = new DuckDbComputeEngine({ threads: 1 });
     await closing.close();
