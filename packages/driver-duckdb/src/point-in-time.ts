@@ -261,30 +261,38 @@ async function joinOrder(
   if (paths.length === 0) return STRUCT_ORDER;
   if (new Set(files.map((file) => file.sequence)).size !== files.length) return STRUCT_ORDER;
   const et = `CAST(${ident(eventTime)} AS TIMESTAMPTZ)`;
+  const from = `FROM read_parquet(${literalList(paths)})`;
+  // Minima and maxima come from the Parquet footers: no data is read.
   const [row] = await run.query(
     `SELECT isfinite(min(${et})) AND isfinite(max(${et})) AS finite, ` +
       `epoch_us(min(${et})) AS first, epoch_us(max(${et})) AS last, ` +
-      `min(__row) AS min_row, max(__row) AS max_row, ` +
-      `bool_and(epoch_us(${et}) % 1000000 = 0) AS seconds, bool_and(epoch_us(${et}) % 1000 = 0) AS millis ` +
-      `FROM read_parquet(${literalList(paths)})`,
+      `min(__row) AS min_row, max(__row) AS max_row ${from}`,
   );
-  if (row?.finite !== true || row.first === null || row.min_row === null) {
-    return STRUCT_ORDER;
-  }
+  if (row?.finite !== true || row.first === null || row.min_row === null) return STRUCT_ORDER;
+  if (BigInt(row.min_row as bigint) < 0n) return STRUCT_ORDER;
   const first = BigInt(row.first as bigint);
   const last = BigInt(row.last as bigint);
-  if (BigInt(row.min_row as bigint) < 0n) return STRUCT_ORDER;
-  const unit = row.seconds === true ? 1_000_000n : row.millis === true ? 1000n : 1n;
-  const slots = (last - first) / unit + 1n;
   const rows = BigInt(row.max_row as bigint) + 1n;
   const n = BigInt(files.length) * rows;
-  if (slots * n >= PACKED_LIMIT) return STRUCT_ORDER;
+  const fits = (unit: bigint) => ((last - first) / unit + 1n) * n < PACKED_LIMIT;
+  let unit = 1n;
+  if (!fits(unit)) {
+    // The coarsest unit every event time is a whole multiple of (one scan of the column).
+    const [units] = await run.query(
+      `SELECT max(CASE WHEN e % 1000000 = 0 THEN 0 WHEN e % 1000 = 0 THEN 1 ELSE 2 END) AS u ` +
+        `FROM (SELECT epoch_us(${et}) AS e ${from})`,
+    );
+    unit = [1_000_000n, 1000n, 1n][Number(units?.u ?? 2)] ?? 1n;
+    if (!fits(unit)) return STRUCT_ORDER;
+  }
+  const slots = (last - first) / unit + 1n;
   const slot = (time: string) => `((epoch_us(${time}) - ${first}) // ${unit})`;
   return {
     feature: `${slot('__fs_et')} * ${n} + __fs_rank * ${rows} + __row`,
+    // Compared as times, so that -infinity matches nothing and infinity the newest row.
     entity: (time) =>
-      `CASE WHEN epoch_us(${time}) < ${first} THEN CAST(-1 AS BIGINT) ` +
-      `WHEN epoch_us(${time}) >= ${last} OR NOT isfinite(${time}) THEN CAST(${slots * n - 1n} AS BIGINT) ` +
+      `CASE WHEN ${time} < CAST(make_timestamp(${first}) AS TIMESTAMPTZ) THEN CAST(-1 AS BIGINT) ` +
+      `WHEN ${time} >= CAST(make_timestamp(${last}) AS TIMESTAMPTZ) THEN CAST(${slots * n - 1n} AS BIGINT) ` +
       `ELSE ${slot(time)} * ${n} + ${n - 1n} END`,
   };
 }

@@ -259,6 +259,35 @@ describe('DuckDbComputeEngine', () => {
     });
   });
 
+  it('matches infinite entity times from a typed file: +infinity the newest row, -infinity none', async () => {
+    const { files } = await engine.run(
+      { type: 'ingest', sources: [uri('a.csv')], format: 'csv', schema, outputPrefix: uri('inf') },
+      context(),
+    );
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    await connection.run(
+      `COPY (SELECT * FROM (VALUES (1, 'infinity'::TIMESTAMP), (1, '-infinity'::TIMESTAMP), ` +
+        `(2, '2024-01-02'::TIMESTAMP)) t(id, "at")) TO '${join(root, 'inf.parquet')}' (FORMAT parquet)`,
+    );
+    connection.closeSync();
+    db.closeSync();
+    await engine.run(
+      {
+        type: 'historical',
+        entities: { uri: uri('inf.parquet'), format: 'parquet', timeColumn: 'at' },
+        featureSets: [
+          { name: 'fs', schema, inputs: [{ sequence: 1, uris: files }], features: ['amount'] },
+        ],
+        output: { uri: uri('inf.csv'), format: 'csv' },
+      },
+      context(),
+    );
+    const lines = (await readFile(join(root, 'inf.csv'), 'utf8')).trim().split('\n');
+    expect(lines.map((line) => line.split(',').at(-1))).toEqual(['fs__amount', '1.5', '', '2.0']);
+  });
+
   it('refuses jobs after close with UNAVAILABLE', async () => {
     const closing = new DuckDbComputeEngine({ threads: 1 });
     await closing.close();
