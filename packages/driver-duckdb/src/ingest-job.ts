@@ -118,36 +118,32 @@ function planFile(file: SourceFile, index: number, schema: FeatureSetSchema): Pl
 }
 
 /**
- * One file's rows, each with its place in the whole source (`__row`) and per feature the
- * parsed value `__p<i>`; to validate, also the display text `__d<i>` and the flags
- * `__invalid<i>` (present but not a valid value) and `__empty<i>` (absent).
+ * One file's rows for the exact validation pass: per feature the parsed value `__p<i>` (by
+ * the strict rules), the display text `__d<i>` and the flags `__invalid<i>` (present but not
+ * a valid value) and `__empty<i>` (absent), with `__ord`, the row's number in its file.
  */
-function fileRowsSql(plan: PlannedFile, offset: bigint, mode: 'validate' | 'write'): string {
+function fileChecksSql(plan: PlannedFile): string {
   const raw = ['__ord'];
   plan.columns.forEach(({ raw: column, parser }, i) => {
-    raw.push(`${parser.normalize(column.raw)} AS __n${i}`);
-    if (mode === 'validate') {
-      raw.push(`${column.display} AS __d${i}`, `${column.nested ?? 'false'} AS __x${i}`);
-    }
+    raw.push(
+      `${parser.normalize(column.raw)} AS __n${i}`,
+      `${column.display} AS __d${i}`,
+      `${column.nested ?? 'false'} AS __x${i}`,
+    );
   });
-  if (mode === 'validate') raw.push(`${plan.file.badRecord ?? 'false'} AS __bad_record`);
+  raw.push(`${plan.file.badRecord ?? 'false'} AS __bad_record`);
   const parsed = plan.columns.map(({ parser }, i) => `${parser.parse(`__n${i}`)} AS __p${i}`);
-  const out = [
-    `${plan.index} AS __file`,
-    '__ord',
-    `CAST(${offset} + __ord - 1 AS BIGINT) AS __row`,
-  ];
+  const out = [`${plan.index} AS __file`, '__ord'];
   plan.columns.forEach(({ feature, parser }, i) => {
-    out.push(`__p${i}`);
-    if (mode === 'write') return;
-    const nested = feature.type.startsWith('list<') ? '' : ` OR (__n${i} IS NOT NULL AND __x${i})`;
+    const nested = isList(feature.type) ? '' : ` OR (__n${i} IS NOT NULL AND __x${i})`;
     out.push(
+      `__p${i}`,
       `__d${i}`,
       `(${parser.invalid(`__n${i}`, `__p${i}`)}${nested}) AS __invalid${i}`,
       `(__n${i} IS NULL) AS __empty${i}`,
     );
   });
-  if (mode === 'validate') out.push('__bad_record');
+  out.push('__bad_record');
   return (
     `SELECT ${out.join(', ')} FROM (SELECT *, ${parsed.join(', ')} ` +
     `FROM (SELECT ${raw.join(', ')} FROM ${plan.file.from}))`
@@ -188,27 +184,27 @@ function checksOf(plan: PlannedFile): Check[] {
   return checks;
 }
 
-interface Summary {
-  rowsPerFile: bigint[];
-  problem?: ValidationError;
-}
-
-/** One streaming pass over every file: its row count and the first row failing each check. */
-async function validate(run: JobRun, plans: readonly PlannedFile[]): Promise<Summary> {
+/**
+ * The exact validation pass, one streaming pass over every file: the first row (in file
+ * order) failing a check, as the `ValidationError` users see, or undefined.
+ */
+async function findProblem(
+  run: JobRun,
+  plans: readonly PlannedFile[],
+): Promise<ValidationError | undefined> {
   const checks = plans[0] ? checksOf(plans[0]) : [];
-  const aggregates = ['__file', 'count(*) AS __rows'];
+  const aggregates = ['__file'];
   checks.forEach((check, k) => {
     aggregates.push(`min(__ord) FILTER (WHERE ${check.sql}) AS r${k}`);
     if (check.value) {
       aggregates.push(`arg_min(${check.value}, __ord) FILTER (WHERE ${check.sql}) AS v${k}`);
     }
   });
-  const rows = plans.map((plan) => fileRowsSql(plan, 0n, 'validate')).join(' UNION ALL ');
+  const rows = plans.map((plan) => fileChecksSql(plan)).join(' UNION ALL ');
   const result = await run.query(
     `SELECT ${aggregates.join(', ')} FROM (${rows}) GROUP BY __file ORDER BY __file`,
   );
   const byFile = new Map<number, Row>(result.map((row) => [Number(row.__file), row]));
-  const rowsPerFile = plans.map((plan) => BigInt((byFile.get(plan.index)?.__rows as bigint) ?? 0n));
   for (const plan of plans) {
     const row = byFile.get(plan.index);
     if (!row) continue;
@@ -223,27 +219,21 @@ async function validate(run: JobRun, plans: readonly PlannedFile[]): Promise<Sum
     const { line, check, k } = best;
     const value = row[`v${k}`];
     const { message, column } = check.describe(value);
-    return {
-      rowsPerFile,
-      problem: new ValidationError(
-        `${plan.file.name} row ${line} (${plan.file.rowsAre})${message}`,
-        {
-          details: {
-            file: plan.file.uri,
-            row: Number(line),
-            ...(column === undefined ? {} : { column }),
-            ...(value === undefined || value === null ? {} : { value: String(value) }),
-          },
-        },
-      ),
-    };
+    return new ValidationError(`${plan.file.name} row ${line} (${plan.file.rowsAre})${message}`, {
+      details: {
+        file: plan.file.uri,
+        row: Number(line),
+        ...(column === undefined ? {} : { column }),
+        ...(value === undefined || value === null ? {} : { value: String(value) }),
+      },
+    });
   }
-  return { rowsPerFile };
+  return undefined;
 }
 
 /**
  * One file's rows typed for the first pass, without row numbers (which would make DuckDB read
- * on one thread): the parsed value of each feature as `__p<i>`. Every check of `validate`
+ * on one thread): the parsed value of each feature as `__p<i>`. Every check of `findProblem`
  * is folded in: a row with a problem fails the statement through `error()`, and only then
  * does the exact (slower) validation pass run to say which row and why. A problem with a
  * scalar always leaves a NULL value (or a JSON object where a scalar belongs), so its checks
@@ -309,7 +299,7 @@ async function writeTypedRows(
   } catch (error) {
     if (error instanceof CancelledError) throw error;
     run.progress(0.3, 'finding the row with a problem');
-    const { problem } = await validate(run, plans);
+    const problem = await findProblem(run, plans);
     if (problem) throw problem;
     if (error instanceof Error && error.message.includes(ROW_PROBLEM)) {
       throw new FeatureStoreError(
