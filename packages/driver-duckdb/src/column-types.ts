@@ -69,15 +69,14 @@ export function csvTextSql(value: string, type: FeatureType): string {
  */
 export function jsonValueSql(value: string, type: FeatureType): string {
   const scalar = elementType(type);
-  if (isList(type)) {
-    return scalar === 'timestamp' || scalar === 'date' || scalar === 'bytes' || scalar === 'int64'
-      ? `list_transform(${value}, lambda __e: ${scalarTextSql('__e', scalar)})`
-      : value;
-  }
-  return scalar === 'timestamp' || scalar === 'date' || scalar === 'bytes' || scalar === 'int64'
-    ? scalarTextSql(value, scalar)
-    : value;
+  if (!JSON_AS_TEXT.has(scalar)) return value;
+  return isList(type)
+    ? `list_transform(${value}, lambda __e: ${scalarTextSql('__e', scalar)})`
+    : scalarTextSql(value, scalar);
 }
+
+/** Values JSON cannot hold exactly, written in their text form. */
+const JSON_AS_TEXT = new Set(['timestamp', 'date', 'bytes', 'int64']);
 
 /**
  * A natively typed column (a Parquet or JSON entity file) as CSV text, by the same

@@ -1,6 +1,10 @@
+import type { Action } from '../auth/actions.js';
+import type { Authorizer } from '../auth/authorizer.js';
 import { NotFoundError } from '../errors.js';
 import { validateName } from '../identifiers.js';
 import type { FeatureSet, Project, User } from '../model/records.js';
+import { parseVersion } from '../model/version.js';
+import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataOperations } from '../ports/metadata-store.js';
 
 /** Lookups that turn a missing name into a `NotFoundError` saying what to do. */
@@ -47,4 +51,26 @@ export async function requireUser(store: MetadataOperations, name: string): Prom
     });
   }
   return user;
+}
+
+/**
+ * The project (checking the caller may do `action` in it) and the feature set at `version`
+ * (`MAJOR` or `MAJOR.MINOR`; latest when omitted): the first step of every data call.
+ */
+export async function authorizedFeatureSet(
+  store: MetadataOperations,
+  authorizer: Authorizer,
+  principal: Principal,
+  action: Action,
+  ref: { project: string; featureSet: string; version?: string | undefined },
+): Promise<{ project: Project; featureSet: FeatureSet }> {
+  const project = await requireProject(store, ref.project);
+  await authorizer.require(principal, action, { projectId: project.id, projectName: project.name });
+  const featureSet = await requireFeatureSet(
+    store,
+    project,
+    ref.featureSet,
+    ref.version === undefined ? undefined : parseVersion(ref.version),
+  );
+  return { project, featureSet };
 }

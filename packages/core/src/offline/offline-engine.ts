@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Authorizer } from '../auth/authorizer.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
-import { requireFeatureSet, requireProject } from '../metadata/lookups.js';
+import { authorizedFeatureSet } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
 import type { Ingestion, Job } from '../model/offline-records.js';
 import type { FeatureSet, Project } from '../model/records.js';
-import { formatVersion, parseVersion } from '../model/version.js';
+import { formatVersion } from '../model/version.js';
 import type {
   ComputeEngine,
   DataFormat,
@@ -443,22 +443,18 @@ export class OfflineEngine {
     return { deleted: doomed };
   }
 
-  async #resolve(
+  #resolve(
     principal: Principal,
     projectName: string,
     featureSetName: string,
     action: 'data.read' | 'data.write' | 'featureset.get',
     version?: string,
   ): Promise<{ project: Project; featureSet: FeatureSet }> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, action, { projectId: project.id, projectName });
-    const featureSet = await requireFeatureSet(
-      this.#store,
-      project,
-      featureSetName,
-      version === undefined ? undefined : parseVersion(version),
-    );
-    return { project, featureSet };
+    return authorizedFeatureSet(this.#store, this.#authorizer, principal, action, {
+      project: projectName,
+      featureSet: featureSetName,
+      version,
+    });
   }
 
   async #inputs(featureSet: FeatureSet, asOf?: AsOf) {

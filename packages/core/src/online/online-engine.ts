@@ -3,10 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authorizer } from '../auth/authorizer.js';
 import { NotSupportedError, UnavailableError, ValidationError } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
-import { requireFeatureSet, requireProject } from '../metadata/lookups.js';
+import { authorizedFeatureSet } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
 import type { FeatureSet } from '../model/records.js';
-import { parseVersion } from '../model/version.js';
 import { type FeatureRef, parseFeatureRefs } from '../offline/feature-ref.js';
 import { visibleIngestions } from '../offline/time-travel.js';
 import type { ComputeEngine } from '../ports/compute-engine.js';
@@ -413,13 +412,17 @@ export class OnlineEngine {
     action: 'data.read' | 'data.write',
     version?: string,
   ): Promise<FeatureSet> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, action, { projectId: project.id, projectName });
-    return requireFeatureSet(
+    const { featureSet } = await authorizedFeatureSet(
       this.#store,
-      project,
-      featureSetName,
-      version === undefined ? undefined : parseVersion(version),
+      this.#authorizer,
+      principal,
+      action,
+      {
+        project: projectName,
+        featureSet: featureSetName,
+        version,
+      },
     );
+    return featureSet;
   }
 }
