@@ -46,6 +46,7 @@ export { LocalFileStorage } from './storage/local-file-storage.js';
 export { type CountedBody, countedBody, readAll, toReadable } from './storage/object-body.js';
 export {
   listAll,
+  partialDeleteError,
   validateByteRange,
   validateListPrefix,
   validateObjectKey,

@@ -10,6 +10,7 @@ import {
   type ObjectInfo,
   type ObjectStorage,
   type ObjectStorageCapabilities,
+  partialDeleteError,
   positiveInteger,
   ValidationError,
   validateByteRange,
@@ -489,21 +490,7 @@ export class AdlsObjectStorage implements ObjectStorage {
     );
     // The whole filesystem is missing: that is the one thing to say.
     if (first.code === 'ContainerNotFound') return converted;
-    const shown = failures
-      .slice(0, 5)
-      .map((failure) => `${JSON.stringify(failure.key)} (${failure.code})`)
-      .join(', ');
-    const more = failures.length > 5 ? ` and ${failures.length - 5} more` : '';
-    const code = converted instanceof FeatureStoreError ? converted.code : 'INTERNAL';
-    return new FeatureStoreError(
-      code,
-      `${failures.length} of ${total} deletes failed: ${shown}${more}; the other objects were deleted. ${converted.message}`,
-      {
-        cause: converted,
-        details: { failures, filesystem: this.filesystem },
-        retryable: converted instanceof FeatureStoreError && converted.retryable,
-      },
-    );
+    return partialDeleteError(failures, total, converted, { filesystem: this.filesystem });
   }
 
   #location(): string {

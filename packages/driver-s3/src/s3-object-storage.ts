@@ -17,6 +17,7 @@ import {
   type ObjectInfo,
   type ObjectStorage,
   type ObjectStorageCapabilities,
+  partialDeleteError,
   positiveInteger,
   ValidationError,
   validateByteRange,
@@ -423,21 +424,7 @@ export class S3ObjectStorage implements ObjectStorage {
       'DeleteObjects',
       first.key,
     );
-    const shown = failures
-      .slice(0, 5)
-      .map((failure) => `${JSON.stringify(failure.key)} (${failure.code})`)
-      .join(', ');
-    const more = failures.length > 5 ? ` and ${failures.length - 5} more` : '';
-    const code = converted instanceof FeatureStoreError ? converted.code : 'INTERNAL';
-    return new FeatureStoreError(
-      code,
-      `${failures.length} of ${total} deletes failed: ${shown}${more}; the other objects were deleted. ${converted.message}`,
-      {
-        cause: converted,
-        details: { failures, bucket: this.bucket },
-        retryable: converted instanceof FeatureStoreError && converted.retryable,
-      },
-    );
+    return partialDeleteError(failures, total, converted, { bucket: this.bucket });
   }
 
   #location(): string {

@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { FeatureStoreError, ValidationError } from '../errors.js';
 import type { ByteRange, ObjectInfo, ObjectStorage } from '../ports/object-storage.js';
 
 /**
@@ -64,4 +64,28 @@ export function validateListPrefix(prefix: string): string {
     );
   }
   return prefix;
+}
+
+/**
+ * The error for a batch delete where some keys failed: names up to five of them with their
+ * backend codes, says the others were deleted, and keeps the code and retryability of the
+ * first failure (`converted`, the driver's conversion of it).
+ */
+export function partialDeleteError(
+  failures: readonly { key: string; code: string }[],
+  total: number,
+  converted: Error,
+  details: Record<string, unknown>,
+): FeatureStoreError {
+  const shown = failures
+    .slice(0, 5)
+    .map((failure) => `${JSON.stringify(failure.key)} (${failure.code})`)
+    .join(', ');
+  const more = failures.length > 5 ? ` and ${failures.length - 5} more` : '';
+  const known = converted instanceof FeatureStoreError ? converted : undefined;
+  return new FeatureStoreError(
+    known?.code ?? 'INTERNAL',
+    `${failures.length} of ${total} deletes failed: ${shown}${more}; the other objects were deleted. ${converted.message}`,
+    { cause: converted, details: { failures, ...details }, retryable: known?.retryable ?? false },
+  );
 }
