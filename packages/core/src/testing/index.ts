@@ -27,4 +27,5 @@ export {
   onlineStoreConformance,
 } from './online-store-conformance.js';
 export { serviceEnv } from './service-env.js';
+export { streamingRssGrowth } from './streaming-memory.js';
 export { type SuiteApi, uniqueName } from './suite-api.js';
