@@ -1,5 +1,6 @@
 import {
   loadModule,
+  type MessagePosition,
   type MessageQueue,
   type QueueMessage,
   type SubscribeOptions,
@@ -16,12 +17,14 @@ import type {
   LogEntry,
   Message,
   Producer,
+  RecordMetadata,
   RetryOptions,
   TopicMessages,
 } from 'kafkajs';
 import { convertKafkaError } from './errors.js';
 import { KafkaSubscription } from './kafka-subscription.js';
 import { parseKafkaUrl } from './kafka-url.js';
+import { PartitionTracker } from './publish-positions.js';
 
 type KafkaJs = typeof import('kafkajs');
 
@@ -107,7 +110,8 @@ const LEVEL_NAMES: Record<number, KafkaLogRecord['level']> = {
  * first use with the configured partitions and replication (an existing topic is used as it
  * is). Publishing goes through one idempotent producer (`acks=all`, one request in flight,
  * Java-compatible key partitioning), so a retried send never duplicates or reorders a key's
- * messages; `publish` resolves once every message is acknowledged by the in-sync replicas.
+ * messages; `publish` resolves once every message is acknowledged by the in-sync replicas,
+ * with the partition and offset of each.
  * Each subscription is its own kafkajs consumer in the group, consuming batch by batch with
  * auto-commit off: offsets are committed only after the handler resolves; a rejection seeks
  * back and redelivers the batch after a backoff; closing mid-batch abandons it uncommitted.
@@ -118,7 +122,9 @@ const LEVEL_NAMES: Record<number, KafkaLogRecord['level']> = {
  *   partitions: 12,
  * });
  * await queue.subscribe({ topic: 'featurestore.online.ingest', group: 'online', handler });
- * await queue.publish([{ topic: 'featurestore.online.ingest', key: 'fs1/42', value: bytes }]);
+ * const [{ partition, offset }] = await queue.publish([
+ *   { topic: 'featurestore.online.ingest', key: 'fs1/42', value: bytes },
+ * ]);
  *
  * @example
  * // Your own kafkajs instance
@@ -133,6 +139,7 @@ export class KafkaMessageQueue implements MessageQueue {
   #admin: Promise<Admin> | undefined;
   readonly #topics = new Map<string, Promise<void>>();
   readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #partitions = new PartitionTracker();
   #closed = false;
 
   constructor(options: KafkaMessageQueueOptions) {
@@ -179,25 +186,34 @@ export class KafkaMessageQueue implements MessageQueue {
   }
 
   /**
-   * Resolves with nothing: kafkajs picks the partitions, so positions are not known here
-   * (handlers still get each delivered message's position).
+   * Resolves once every message is acknowledged by the in-sync replicas, with the partition
+   * and offset of each message in the order given: the partitions kafkajs' partitioner chose
+   * and the offsets from the produce answers (`PartitionTracker`).
    */
-  async publish(messages: readonly QueueMessage[]): Promise<undefined> {
+  async publish(messages: readonly QueueMessage[]): Promise<MessagePosition[]> {
     this.#assertOpen();
     messages.forEach(validateMessage);
-    if (messages.length === 0) return undefined;
+    if (messages.length === 0) return [];
     const topics = [...new Set(messages.map((message) => message.topic))];
     await Promise.all(topics.map((topic) => this.#ensureTopic(topic)));
     const producer = await this.#producerReady();
     this.#assertOpen();
-    for (const batch of chunks(messages, this.#options.maxBatchBytes ?? 512 * 1024)) {
+    const positions: MessagePosition[] = new Array(messages.length);
+    for (const { topicMessages, indices } of chunks(
+      messages,
+      this.#options.maxBatchBytes ?? 512 * 1024,
+    )) {
+      let answer: RecordMetadata[];
       try {
-        await producer.sendBatch({ topicMessages: batch, acks: -1 });
+        answer = await producer.sendBatch({ topicMessages, acks: -1 });
       } catch (error) {
         throw this.#convert(error, `publishing to ${topics.join(', ')}`);
       }
+      this.#partitions.positions(topicMessages, answer).forEach((position, i) => {
+        positions[indices[i]!] = position;
+      });
     }
-    return undefined;
+    return positions;
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -334,10 +350,14 @@ export class KafkaMessageQueue implements MessageQueue {
       const producer = this.#connect('connecting the producer', async ({ kafka, sdk }) => {
         const created = kafka.producer({
           idempotent: true,
-          // kafkajs requires a single request in flight for idempotence; it also keeps order.
+          // kafkajs requires a single request in flight for idempotence; it also keeps order:
+          // requests to a broker go one after the other, so a publish's chunks land in order,
+          // and a retried request keeps its sequence numbers, so the broker neither reorders
+          // nor duplicates it (it answers a duplicate with the original offsets), which is
+          // what lets `publish` give each message the offset it was delivered with.
           maxInFlightRequests: 1,
           allowAutoTopicCreation: false,
-          createPartitioner: sdk.Partitioners.DefaultPartitioner,
+          createPartitioner: this.#partitions.wrap(sdk.Partitioners.DefaultPartitioner),
           retry: this.#retry(),
         });
         await created.connect();
@@ -426,15 +446,22 @@ function validateMessage(message: QueueMessage, index: number): void {
   }
 }
 
+/** One `sendBatch` of a publish: its messages by topic, and where each came in the publish. */
+interface Chunk {
+  topicMessages: TopicMessages[];
+  /** Index in the publish of each message of `topicMessages`, flattened in order. */
+  indices: number[];
+}
+
 /**
  * Splits a publish into requests of at most `maxBytes` (roughly: keys, values and headers),
  * each grouped by topic. Order within a topic is kept, and with one request in flight the
  * requests land in order too.
  */
-function* chunks(messages: readonly QueueMessage[], maxBytes: number): Generator<TopicMessages[]> {
-  let batch = new Map<string, Message[]>();
+function* chunks(messages: readonly QueueMessage[], maxBytes: number): Generator<Chunk> {
+  let batch = new Map<string, { message: Message; index: number }[]>();
   let bytes = 0;
-  for (const message of messages) {
+  for (const [index, message] of messages.entries()) {
     const size =
       message.key.length * 3 +
       message.value.byteLength +
@@ -444,22 +471,37 @@ function* chunks(messages: readonly QueueMessage[], maxBytes: number): Generator
       ) +
       64;
     if (bytes > 0 && bytes + size > maxBytes) {
-      yield toTopicMessages(batch);
+      yield toChunk(batch);
       batch = new Map();
       bytes = 0;
     }
     const list = batch.get(message.topic) ?? [];
+    // A new object per message: `PartitionTracker` knows messages by identity.
     list.push({
-      key: message.key,
-      value: Buffer.from(message.value.buffer, message.value.byteOffset, message.value.byteLength),
-      ...(message.headers ? { headers: { ...message.headers } } : {}),
+      message: {
+        key: message.key,
+        value: Buffer.from(
+          message.value.buffer,
+          message.value.byteOffset,
+          message.value.byteLength,
+        ),
+        ...(message.headers ? { headers: { ...message.headers } } : {}),
+      },
+      index,
     });
     batch.set(message.topic, list);
     bytes += size;
   }
-  if (bytes > 0) yield toTopicMessages(batch);
+  if (bytes > 0) yield toChunk(batch);
 }
 
-function toTopicMessages(batch: Map<string, Message[]>): TopicMessages[] {
-  return [...batch].map(([topic, messages]) => ({ topic, messages }));
+function toChunk(batch: Map<string, { message: Message; index: number }[]>): Chunk {
+  const entries = [...batch];
+  return {
+    topicMessages: entries.map(([topic, list]) => ({
+      topic,
+      messages: list.map((entry) => entry.message),
+    })),
+    indices: entries.flatMap(([, list]) => list.map((entry) => entry.index)),
+  };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authorizer } from '../auth/authorizer.js';
-import { NotSupportedError, UnavailableError, ValidationError } from '../errors.js';
+import { UnavailableError, ValidationError } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { authorizedFeatureSet } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
@@ -38,8 +38,8 @@ export interface PushResult {
   pushId: string;
   rows: number;
   featureSet: string;
-  /** Where the rows sit on the queue, when its driver says (for `waitSynced`). */
-  positions?: readonly MessagePosition[];
+  /** Where the rows sit on the queue, one position per row (for `waitSynced`). */
+  positions: readonly MessagePosition[];
 }
 
 export interface OnlineFeaturesRequest {
@@ -166,7 +166,7 @@ export class OnlineEngine {
       pushId,
       rows: pushed.length,
       featureSet: `${projectName}/${featureSetName}`,
-      ...(positions ? { positions } : {}),
+      positions,
     };
   }
 
@@ -242,16 +242,16 @@ export class OnlineEngine {
   }
 
   /**
-   * Waits until the offline sync committed every pushed row of `result` (it needs the
-   * positions the queue returned at push; a queue that returns none fails with
-   * `NotSupportedError`), or fails after `timeoutMs` (default 60 s).
+   * Waits until the offline sync committed every pushed row of `result` (the sync group
+   * stored offsets at or past the positions the queue returned at push), or fails with
+   * `UnavailableError` after `timeoutMs` (default 60 s). Any worker of the sync group counts,
+   * in this process or another.
+   *
+   * @example
+   * const result = await engine.push(principal, 'fraud', 'customers', rows);
+   * await engine.waitSynced(result, { timeoutMs: 30_000 }); // now retrievable offline
    */
   async waitSynced(result: PushResult, options: { timeoutMs?: number } = {}): Promise<void> {
-    if (!result.positions) {
-      throw new NotSupportedError(
-        `the ${this.#queue.driver} queue does not report message positions at publish, so a push cannot wait for its offline sync: query the ingestions with source online-sync instead`,
-      );
-    }
     await this.#offlineSync.waitSynced(result.positions, options);
   }
 

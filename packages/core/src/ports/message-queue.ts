@@ -47,10 +47,14 @@ export interface SubscribeOptions {
 export interface MessageQueue {
   readonly driver: string;
   /**
-   * Resolves once the messages are durably accepted by the queue: with the position of each
-   * message (in the order given) when the driver knows them, else with nothing.
+   * Resolves once the messages are durably accepted by the queue, with the position of each
+   * message in the order given: the partition and offset it is delivered with. A caller can
+   * wait for a consumer group to get past them (`OnlineEngine.waitSynced`).
+   *
+   * @example
+   * const [position] = await queue.publish([{ topic: 'featurestore.jobs', key: id, value }]);
    */
-  publish(messages: readonly QueueMessage[]): Promise<readonly MessagePosition[] | undefined>;
+  publish(messages: readonly QueueMessage[]): Promise<readonly MessagePosition[]>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type {
   DeliveredMessage,
+  MessagePosition,
   MessageQueue,
   QueueMessage,
   Subscription,
@@ -52,8 +53,9 @@ export interface MessageQueueConformanceOptions {
  *   is delivered, even to a consumer that joins later; a group with committed offsets
  *   resumes from them whatever `fromBeginning` says;
  * - every delivered message carries its partition and offset: offsets increase within a
- *   partition, a redelivered message comes with the same position, and positions `publish`
- *   returns (when the driver returns any) are those of the delivery;
+ *   partition, a redelivered message comes with the same position; `publish` returns one
+ *   position per message, in the order given, and it is the one the message is delivered
+ *   with (also across topics in one call, and for concurrent calls);
  * - after `close()`, `publish` and `subscribe` fail with an `UNAVAILABLE` error.
  *
  * @example
@@ -491,12 +493,71 @@ export function messageQueueConformance(
               assert.ok(BigInt(own[i]!.offset) > BigInt(own[i - 1]!.offset), `${key} offsets`);
             }
           }
-          if (positions) {
-            assert.equal(positions.length, sent.length, 'one position per published message');
-            sent.forEach((message, i) => {
-              assert.deepEqual(positions[i], byValue.get(text(message.value)), 'publish position');
-            });
+          assert.equal(positions.length, sent.length, 'one position per published message');
+          sent.forEach((message, i) => {
+            assert.deepEqual(positions[i], byValue.get(text(message.value)), 'publish position');
+          });
+        },
+        caseTimeout,
+      );
+
+      t.it(
+        "publish returns each message's delivery position, in the order given, across topics, partitions and keys",
+        async () => {
+          const [a, b] = [uniqueName('mq_published_a'), uniqueName('mq_published_b')];
+          const [inboxA, inboxB] = [new Inbox(), new Inbox()];
+          await subscribe(a, uniqueName('g'), inboxA);
+          await subscribe(b, uniqueName('g'), inboxB);
+          // Keys and topics interleaved, so that positions come back in another order than
+          // a driver groups them in (by topic, by partition).
+          const sent: QueueMessage[] = Array.from({ length: 60 }, (_, i) => ({
+            topic: i % 3 === 0 ? b : a,
+            key: `k${i % 12}`,
+            value: utf8(`m${i}`),
+            headers: { 'x-id': String(i) },
+          }));
+          const positions = await queue.publish(sent);
+          assert.equal(positions.length, sent.length, 'one position per published message');
+          const countA = sent.filter((message) => message.topic === a).length;
+          await until(
+            () =>
+              ids(inboxA.messages).size >= countA &&
+              ids(inboxB.messages).size >= sent.length - countA,
+            () =>
+              `${sent.length} messages, got ${ids([...inboxA.messages, ...inboxB.messages]).size}`,
+          );
+          expectPublishedPositions([...inboxA.messages, ...inboxB.messages], sent, positions);
+          for (const topic of [a, b]) {
+            const partitions = new Set(
+              positions.filter((_, i) => sent[i]!.topic === topic).map((p) => p.partition),
+            );
+            assert.ok(partitions.size > 1, `the keys of ${topic} spread over several partitions`);
           }
+        },
+        caseTimeout,
+      );
+
+      t.it(
+        'concurrent publish calls each get the positions of their own messages',
+        async () => {
+          const topic = uniqueName('mq_published_concurrent');
+          const inbox = new Inbox();
+          await subscribe(topic, uniqueName('g'), inbox);
+          const calls = Array.from({ length: 5 }, (_, call) =>
+            Array.from({ length: 12 }, (_, i) => ({
+              topic,
+              key: `k${i % 4}`,
+              value: utf8(`c${call}m${i}`),
+              headers: { 'x-id': String(call * 12 + i) },
+            })),
+          );
+          const positions = await Promise.all(calls.map((messages) => queue.publish(messages)));
+          const sent = calls.flat();
+          await until(
+            () => ids(inbox.messages).size >= sent.length,
+            () => `${sent.length} messages, got ${ids(inbox.messages).size}`,
+          );
+          expectPublishedPositions(inbox.messages, sent, positions.flat());
         },
         caseTimeout,
       );
@@ -568,6 +629,34 @@ class Inbox {
   texts(): string[] {
     return this.messages.map((message) => text(message.value));
   }
+}
+
+/** The `x-id` headers of delivered messages. */
+function ids(messages: readonly QueueMessage[]): Set<string> {
+  return new Set(messages.map((message) => message.headers?.['x-id'] ?? ''));
+}
+
+/**
+ * Every message of `sent` (told apart by its `x-id` header, its index in `sent`) was
+ * delivered, and always with the position `publish` returned for it.
+ */
+function expectPublishedPositions(
+  delivered: readonly QueueMessage[],
+  sent: readonly QueueMessage[],
+  positions: readonly MessagePosition[],
+): void {
+  assert.equal(positions.length, sent.length, 'one position per published message');
+  for (const message of delivered as DeliveredMessage[]) {
+    const id = Number(message.headers?.['x-id']);
+    assert.ok(Number.isInteger(id) && sent[id], `a delivered message with an x-id: ${id}`);
+    assert.equal(text(message.value), text(sent[id]!.value), `the value of message ${id}`);
+    assert.deepEqual(
+      { partition: message.partition, offset: message.offset },
+      positions[id],
+      `message ${id} (key ${message.key}) is delivered where publish said`,
+    );
+  }
+  assert.equal(ids(delivered).size, sent.length, 'every message delivered');
 }
 
 /** `key#n` values → the `n`s of each key, in delivery order. */

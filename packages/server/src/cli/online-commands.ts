@@ -76,9 +76,14 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
   online
     .command('push <project> <featureset> <file>')
     .description(
-      'push rows (a JSON array or JSON Lines file); returns once they are readable online and, with the embedded queue, committed offline',
+      'push rows (a JSON array or JSON Lines file); returns once they are readable online and committed offline',
     )
-    .option('--timeout <seconds>', 'how long to wait for the rows to be applied', Number, 30)
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for the rows to be applied online, and again for their offline commit',
+      Number,
+      30,
+    )
     .action(
       withStore(
         io,
@@ -101,14 +106,13 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
             rows as Record<string, unknown>[],
             { timeoutMs },
           );
-          // The embedded queue reports where the rows went, so the push can also wait for
-          // their offline commit; with Kafka the sync group commits them on its own time.
-          const synced = result.positions !== undefined;
-          if (synced) await engine.waitSynced(result, { timeoutMs });
+          // Every queue reports where the rows went, so the push waits for their offline
+          // commit too (by whichever member of the sync group takes their partitions).
+          await engine.waitSynced(result, { timeoutMs });
           const { positions: _, ...shown } = result;
           ctx.message(
-            `pushed ${result.rows} rows to ${result.featureSet}; they are readable online${synced ? ' and committed offline' : ''}`,
-            { ...shown, offlineSynced: synced },
+            `pushed ${result.rows} rows to ${result.featureSet}; they are readable online and committed offline`,
+            { ...shown, offlineSynced: true },
           );
         },
       ),
