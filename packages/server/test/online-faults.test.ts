@@ -142,6 +142,44 @@ describe('online → offline sync under faults', () => {
     expect(await offlineRows(fs)).toHaveLength(FAULT_KEYS);
   }, 60_000);
 
+  it('featurestore online push (Kafka) also returns once the rows are committed offline', async () => {
+    // Own topic and groups on the shared broker: no other run's rows, no other run's workers.
+    const run = `cli_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+    const config = {
+      queue: `kafka://${serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS')}`,
+      queueNamespace: run,
+    };
+    const store = await tempStore();
+    cleanups.push(store.remove);
+    cleanups.push(() => dropServiceData(run, undefined));
+    const restoreKafka = tuneKafkaConsumers();
+    cleanups.push(async () => restoreKafka());
+    const setup = await openFeatureStore({ ...config, store: store.dir });
+    await setUp(setup);
+    await setup.close();
+    const configFile = join(store.dir, 'kafka.json');
+    await writeFile(configFile, JSON.stringify(config));
+    const file = join(store.dir, 'rows.json');
+    await writeFile(file, JSON.stringify(faultRows()[0]));
+    const result = await cliJson(
+      store.dir,
+      '--config',
+      configFile,
+      'online',
+      'push',
+      'faults',
+      'customers',
+      file,
+    );
+    expect(result).toMatchObject({ rows: FAULT_KEYS, offlineSynced: true });
+    expect(result).not.toHaveProperty('positions');
+    // Read right after the command, without polling: the push waited for the offline commit.
+    const fs = await openFeatureStore({ ...config, store: store.dir });
+    cleanups.push(() => fs.close());
+    expect(await syncedRows(fs)).toBe(FAULT_KEYS);
+    expect(await offlineRows(fs)).toHaveLength(FAULT_KEYS);
+  }, 60_000);
+
   it('a worker killed mid-batch loses and duplicates nothing after a restart', async () => {
     const store = await tempStore();
     cleanups.push(store.remove);

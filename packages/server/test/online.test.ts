@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OFFLINE_SYNC_SOURCE } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
+import { namespacedNames, tuneKafkaConsumers } from './fixtures/kafka-namespace.js';
 import { tempStore } from './helpers.js';
 
 const customers = {
@@ -165,6 +169,112 @@ describe.each(configs)('online engine: %s', (_name, config) => {
     ).resolves.toHaveLength(1);
   }, 30_000);
 });
+
+/** Stores with their own queue names (`queueNamespace`), so no other run's rows are synced. */
+const syncConfigs: [string, (namespace: string) => FeatureStoreConfigInput][] = [
+  ['embedded (local log queue)', () => ({})],
+  [
+    'Kafka queue',
+    (namespace) => ({
+      queue: `kafka://${serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS')}`,
+      queueNamespace: namespace,
+    }),
+  ],
+];
+
+describe.each(syncConfigs)('waiting for the offline sync of a push: %s', (name, config) => {
+  const namespace = `sync_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const project = 'synced';
+  let store: Awaited<ReturnType<typeof tempStore>>;
+  let fs: FeatureStore;
+  let restoreKafka = () => {};
+  beforeAll(async () => {
+    restoreKafka = tuneKafkaConsumers();
+    store = await tempStore();
+    fs = await openFeatureStore({ ...config(namespace), store: store.dir });
+    await fs.engine.projects.create(fs.principal, { name: project });
+    await fs.engine.featureSets.register(fs.principal, project, 'customers', customers);
+  }, 60_000);
+  afterAll(async () => {
+    await fs?.close();
+    await store?.remove();
+    restoreKafka();
+    if (name === 'Kafka queue') await dropKafkaNames(namespace);
+  }, 60_000);
+
+  const syncedIngestions = async () =>
+    (await fs.engine.offline.ingestions(fs.principal, project, 'customers')).filter(
+      (ingestion) => ingestion.source === OFFLINE_SYNC_SOURCE,
+    );
+  /** The customer ids of every offline row, sorted. */
+  const offlineIds = async () => {
+    const running = await fs.engine.offline.retrieve(fs.principal, project, 'customers', {
+      format: 'csv',
+    });
+    const { outputKey } = await running.result;
+    const chunks: Buffer[] = [];
+    for await (const chunk of await fs.storage.get(outputKey)) chunks.push(chunk as Buffer);
+    const [header, ...lines] = Buffer.concat(chunks).toString('utf8').trim().split('\n');
+    const column = header!.split(',').indexOf('customer_id');
+    return lines.map((line) => line.split(',')[column]!).sort();
+  };
+  const rowsFor = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      customer_id: `${prefix}${String(i).padStart(2, '0')}`,
+      ts: new Date(Date.now() - i * 1000).toISOString(),
+      age: 20 + i,
+      income: i,
+    }));
+
+  it('times out with UNAVAILABLE while no sync worker runs, then resolves once the rows are committed offline', async () => {
+    const online = fs.engine.online!;
+    const rows = rowsFor('a', 12);
+    const result = await online.push(fs.principal, project, 'customers', rows);
+    expect(result.positions).toHaveLength(rows.length);
+    // Positions in several partitions: the wait covers each of them.
+    expect(new Set(result.positions.map((p) => p.partition)).size).toBeGreaterThan(1);
+
+    const started = Date.now();
+    await expect(online.waitSynced(result, { timeoutMs: 1500 })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(
+        /not synced to the offline store within 1500 ms: is an offline sync worker running\?/,
+      ),
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await syncedIngestions()).toEqual([]);
+
+    await online.startWorker({ offlineSync: true });
+    await online.waitSynced(result, { timeoutMs: 30_000 });
+    // No polling: once waitSynced resolves, the rows are retrievable offline.
+    expect(await offlineIds()).toEqual(rows.map((row) => row.customer_id).sort());
+
+    // And with the worker running, a later push waits for its own rows.
+    const more = rowsFor('b', 9);
+    const second = await online.push(fs.principal, project, 'customers', more);
+    await online.waitSynced(second, { timeoutMs: 30_000 });
+    expect(await offlineIds()).toEqual([...rows, ...more].map((row) => row.customer_id).sort());
+    const synced = await syncedIngestions();
+    expect(synced.reduce((sum, ingestion) => sum + ingestion.rowCount, 0)).toBe(21);
+  }, 90_000);
+});
+
+/** Deletes the topic and consumer groups a namespaced store left on the shared broker. */
+async function dropKafkaNames(namespace: string): Promise<void> {
+  const { topics, groups } = namespacedNames(namespace);
+  const admin = new Kafka({
+    clientId: 'featurestore-test',
+    brokers: serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS').split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteGroups(groups).catch(() => undefined);
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 describe('offline → online', () => {
   let store: Awaited<ReturnType<typeof tempStore>>;
