@@ -2,8 +2,10 @@
  * Online push benchmark on the test services: rows per second from the first push until every
  * pushed row is readable, through Kafka (the ingest topic) and the apply worker into Redis,
  * beside a raw kafkajs baseline measured in the same run: the same serialized messages,
- * produced in the same batches to a fresh topic (same producer settings: idempotent, acks=all,
- * one request in flight) and consumed by a fresh group until all arrived.
+ * produced in the same batches (one send per push) to a fresh topic (same producer settings:
+ * idempotent, acks=all, one request in flight) and consumed by a fresh group until all arrived.
+ * A second raw run sends the same rows as one JSON message per row, keyed by primary key (the
+ * ingest format before format 1, and what a hand-written producer would send), for reference.
  *
  *   node --conditions=@featurestore/source --import tsx bench/online-push.bench.ts \
  *     [--rows 100000] [--batch 1000]
@@ -13,7 +15,7 @@
  * groups (nothing else on the broker shares its partitions); only the apply worker runs (no
  * offline sync). Everything the run creates is removed at the end, also when it fails.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -67,16 +69,17 @@ const kafka = new Kafka({ clientId: 'featurestore-bench', brokers, logLevel: log
 const named = (name: string) => `${RUN}.${name}`;
 const RAW_TOPIC = named('raw');
 const RAW_GROUP = named('raw');
+const RAW_RUNS = ['same', 'per-row'] as const;
 
-/** Every message the store publishes is kept, to replay the same bytes in the baseline. */
-const published: QueueMessage[] = [];
+/** Every publish of the store is kept, to replay the same bytes in the same sends. */
+const published: QueueMessage[][] = [];
 let recording = false;
 const fromUrl = KafkaMessageQueue.fromUrl;
 KafkaMessageQueue.fromUrl = (url, options = {}) => {
   const queue = fromUrl.call(KafkaMessageQueue, url, options);
   const publish = queue.publish.bind(queue);
   queue.publish = (messages) => {
-    if (recording) published.push(...messages);
+    if (recording) published.push([...messages]);
     return publish(messages);
   };
   return queue;
@@ -159,12 +162,47 @@ async function featurestoreRun(): Promise<{ pushMs: number; readableMs: number }
   return { pushMs, readableMs };
 }
 
-async function rawRun(): Promise<{ produceMs: number; consumedMs: number }> {
+type RawMessage = { key: string; value: Buffer };
+
+/** The rows as one JSON message per row, as pushes were published before format 1. */
+function perRowMessages(): RawMessage[][] {
+  const sends: RawMessage[][] = [];
+  const rows = rowsFrom(0, ROWS);
+  let sequence = Date.now() * 1000;
+  for (let i = 0; i < ROWS; i += BATCH) {
+    const pushId = randomUUID();
+    sends.push(
+      rows.slice(i, i + BATCH).map(({ customer_id, ts, ...values }) => {
+        const key = [customer_id as string];
+        const row = {
+          pushId,
+          featureSetId,
+          major: 1,
+          key,
+          eventTime: Date.parse(ts as string),
+          writeSequence: sequence++,
+          values,
+        };
+        return {
+          key: JSON.stringify([featureSetId, 1, key]),
+          value: Buffer.from(JSON.stringify(row)),
+        };
+      }),
+    );
+  }
+  return sends;
+}
+
+async function rawRun(
+  name: string,
+  sends: RawMessage[][],
+): Promise<{ produceMs: number; consumedMs: number }> {
+  const topic = `${RAW_TOPIC}.${name}`;
   const admin = kafka.admin();
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: [{ topic: RAW_TOPIC, numPartitions: PARTITIONS }],
+      topics: [{ topic, numPartitions: PARTITIONS }],
       waitForLeaders: true,
     });
   } finally {
@@ -179,17 +217,13 @@ async function rawRun(): Promise<{ produceMs: number; consumedMs: number }> {
   await producer.connect();
   // The driver's consumer defaults.
   const consumer = kafka.consumer({
-    groupId: RAW_GROUP,
+    groupId: `${RAW_GROUP}.${name}`,
     maxWaitTimeInMs: 1000,
     maxBytesPerPartition: 1024 * 1024,
     allowAutoTopicCreation: false,
   });
   await consumer.connect();
-  await consumer.subscribe({ topics: [RAW_TOPIC], fromBeginning: true });
-  const messages = published.map((message) => ({
-    key: message.key,
-    value: Buffer.from(message.value.buffer, message.value.byteOffset, message.value.byteLength),
-  }));
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let received = 0;
   let target = 0;
   let allArrived = () => {};
@@ -203,24 +237,23 @@ async function rawRun(): Promise<{ produceMs: number; consumedMs: number }> {
     },
   });
   await joined;
-  const produceAll = async (list: typeof messages) => {
+  const produceAll = async (list: RawMessage[][]) => {
     const arrived = new Promise<void>((resolve) => {
       allArrived = resolve;
     });
-    target = received + list.length;
+    target = received + list.reduce((sum, send) => sum + send.length, 0);
     const started = performance.now();
-    for (let i = 0; i < list.length; i += BATCH) {
-      await producer.send({ topic: RAW_TOPIC, messages: list.slice(i, i + BATCH), acks: -1 });
-    }
+    for (const messages of list) await producer.send({ topic, messages, acks: -1 });
     const produced = performance.now() - started;
     await arrived;
     return { produced, consumed: performance.now() - started };
   };
   // Warm up like the featurestore run: connections to every partition leader, the fetches.
-  await produceAll(messages.slice(0, WARMUP_ROWS));
+  await produceAll(sends.slice(0, Math.ceil(WARMUP_ROWS / BATCH)));
 
-  console.error(`raw kafkajs: producing ${fmt(messages.length)} messages…`);
-  const { produced: produceMs, consumed: consumedMs } = await produceAll(messages);
+  const count = sends.reduce((sum, send) => sum + send.length, 0);
+  console.error(`raw kafkajs (${name}): producing ${fmt(count)} messages…`);
+  const { produced: produceMs, consumed: consumedMs } = await produceAll(sends);
   await consumer.disconnect();
   await producer.disconnect();
   return { produceMs, consumedMs };
@@ -234,9 +267,16 @@ async function cleanUp(): Promise<void> {
       await admin.connect();
       try {
         await admin
-          .deleteGroups([named(ONLINE_APPLY_GROUP), named(OFFLINE_SYNC_GROUP), RAW_GROUP])
+          .deleteGroups([
+            named(ONLINE_APPLY_GROUP),
+            named(OFFLINE_SYNC_GROUP),
+            ...RAW_RUNS.map((name) => `${RAW_GROUP}.${name}`),
+          ])
           .catch(() => undefined);
-        const topics = [named(ONLINE_INGEST_TOPIC), RAW_TOPIC];
+        const topics = [
+          named(ONLINE_INGEST_TOPIC),
+          ...RAW_RUNS.map((name) => `${RAW_TOPIC}.${name}`),
+        ];
         const existing = await admin.listTopics();
         await admin.deleteTopics({ topics: topics.filter((t) => existing.includes(t)) });
       } finally {
@@ -274,25 +314,44 @@ try {
   const loadBefore = loadavg()[0]!;
   console.error(`kafka ${brokers.join(',')}; redis ${env.FEATURESTORE_TEST_REDIS_URL}; run ${RUN}`);
   const ours = await featurestoreRun();
-  const raw = await rawRun();
-  const bytes = published.reduce((sum, m) => sum + m.value.byteLength + m.key.length, 0);
+  const same = await rawRun(
+    RAW_RUNS[0],
+    published.map((send) =>
+      send.map((message) => ({
+        key: message.key,
+        value: Buffer.from(
+          message.value.buffer,
+          message.value.byteOffset,
+          message.value.byteLength,
+        ),
+      })),
+    ),
+  );
+  const perRow = await rawRun(RAW_RUNS[1], perRowMessages());
+  const messages = published.flat();
+  const bytes = messages.reduce((sum, m) => sum + m.value.byteLength + m.key.length, 0);
   console.log(
     `\nload average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${cpus().length} cores`,
   );
   console.log(
-    `\nOnline push — ${fmt(ROWS)} rows × ${customers.features.length} features (${Math.round(bytes / ROWS)} bytes per message), pushes of ${BATCH}, ${PARTITIONS} partitions\n`,
+    `\nOnline push — ${fmt(ROWS)} rows × ${customers.features.length} features in ${fmt(messages.length)} messages (${Math.round(bytes / ROWS)} bytes per row), pushes of ${BATCH}, ${PARTITIONS} partitions\n`,
   );
+  const line = (label: string, run: { produceMs: number; consumedMs: number }) =>
+    `| ${label} | ${fmt(rate(ROWS, run.produceMs))} | ${fmt(rate(ROWS, run.consumedMs))} | ${(run.consumedMs / 1000).toFixed(1)} |`;
+  const ratio = (label: string, run: { produceMs: number; consumedMs: number }) =>
+    `| ${label} | ${(run.produceMs / ours.pushMs).toFixed(2)}× | ${(run.consumedMs / ours.readableMs).toFixed(2)}× | |`;
   console.log('| | pushed/produced (rows/s) | readable/consumed (rows/s) | total s |');
   console.log('|---|---|---|---|');
   console.log(
-    `| featurestore push → Kafka → apply worker → Redis | ${fmt(rate(ROWS, ours.pushMs))} | ${fmt(rate(ROWS, ours.readableMs))} | ${(ours.readableMs / 1000).toFixed(1)} |`,
+    line('featurestore push → Kafka → apply worker → Redis', {
+      produceMs: ours.pushMs,
+      consumedMs: ours.readableMs,
+    }),
   );
-  console.log(
-    `| raw kafkajs produce → consume (same messages) | ${fmt(rate(published.length, raw.produceMs))} | ${fmt(rate(published.length, raw.consumedMs))} | ${(raw.consumedMs / 1000).toFixed(1)} |`,
-  );
-  console.log(
-    `| featurestore / raw | ${(raw.produceMs / ours.pushMs).toFixed(2)}× | ${(raw.consumedMs / ours.readableMs).toFixed(2)}× | |`,
-  );
+  console.log(line('raw kafkajs produce → consume (same messages)', same));
+  console.log(ratio('featurestore / raw (same messages)', same));
+  console.log(line('raw kafkajs, one JSON message per row (for reference)', perRow));
+  console.log(ratio('featurestore / raw (one message per row)', perRow));
 } finally {
   KafkaMessageQueue.fromUrl = fromUrl;
   await cleanUp();

@@ -15,6 +15,7 @@ import type { MetadataStore } from '../ports/metadata-store.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
 import { listAll } from '../storage/object-keys.js';
 import { ONLINE_INGEST_TOPIC, type PushedRow } from './pushed-row.js';
+import { decodePushedRows } from './pushed-row-codec.js';
 
 /** The consumer group of the workers that commit pushed rows to the offline store. */
 export const OFFLINE_SYNC_GROUP = 'featurestore.online.offline-sync';
@@ -42,7 +43,6 @@ export interface SyncOutcome {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * Online → offline: pushed rows, read from the ingest topic in their own consumer group, are
@@ -187,9 +187,12 @@ export class OfflineSyncWorker {
     }
     const groups = new Map<string, PushedRow[]>();
     for (const message of fresh) {
-      const row = JSON.parse(decoder.decode(message.value)) as PushedRow;
-      const id = `${row.featureSetId}:${row.major}`;
-      groups.set(id, [...(groups.get(id) ?? []), row]);
+      for (const row of decodePushedRows(message.value)) {
+        const id = `${row.featureSetId}:${row.major}`;
+        const group = groups.get(id);
+        if (group) group.push(row);
+        else groups.set(id, [row]);
+      }
     }
     const staged: { featureSet: FeatureSet; ingestion: Omit<Ingestion, 'sequence' | 'state'> }[] =
       [];

@@ -23,12 +23,14 @@ import type {
   OnlineReadRequest,
   OnlineRecord,
   OnlineStore,
-  OnlineValue,
 } from '../ports/online-store.js';
 import type { OnlineMaterializer } from './materializer.js';
 import { type OfflineSyncOptions, OfflineSyncWorker } from './offline-sync.js';
-import { eventTimeOf, keyComponent, toOnlineValue } from './online-values.js';
-import { ONLINE_INGEST_TOPIC, type PushedRow } from './pushed-row.js';
+import { keyComponent, toOnlineValue } from './online-values.js';
+import { pushMessages } from './push-messages.js';
+import { ONLINE_INGEST_TOPIC } from './pushed-row.js';
+import { decodePushedRows } from './pushed-row-codec.js';
+import { RowValidator } from './row-validator.js';
 
 export { ONLINE_INGEST_TOPIC } from './pushed-row.js';
 /** The consumer group of the workers that apply pushed rows to the online store. */
@@ -49,8 +51,8 @@ export interface OnlineFeaturesRequest {
   entities: readonly Record<string, unknown>[];
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** Keys per read while `waitApplied` polls. */
+const WAIT_READ_KEYS = 2000;
 
 /**
  * Monotonic write sequences from the clock (microsecond resolution, strictly increasing in
@@ -150,21 +152,18 @@ export class OnlineEngine {
   ): Promise<PushResult> {
     const featureSet = await this.#resolve(principal, projectName, featureSetName, 'data.write');
     const pushId = randomUUID();
-    const pushed = rows.map((row, index) => this.#toPushedRow(featureSet, pushId, row, index));
-    if (pushed.length === 0) {
+    const { messages, messageOfRow } = pushMessages(featureSet, pushId, rows, nextWriteSequence);
+    if (rows.length === 0) {
       throw new ValidationError('the push has no rows: send at least one', {
         details: { field: 'rows' },
       });
     }
-    const messages: QueueMessage[] = pushed.map((row) => ({
-      topic: ONLINE_INGEST_TOPIC,
-      key: JSON.stringify([row.featureSetId, row.major, row.key]),
-      value: encoder.encode(JSON.stringify(row)),
-    }));
-    const positions = await this.#queue.publish(messages);
+    const published = await this.#queue.publish(messages);
+    // A message carries several rows: each row is where its message is.
+    const positions = Array.from(messageOfRow, (message) => published[message]!);
     return {
       pushId,
-      rows: pushed.length,
+      rows: rows.length,
       featureSet: `${projectName}/${featureSetName}`,
       positions,
     };
@@ -183,33 +182,44 @@ export class OnlineEngine {
   ): Promise<void> {
     const featureSet = await this.#resolve(principal, projectName, featureSetName, 'data.read');
     const ref = { featureSetId: featureSet.id, major: featureSet.version.major };
-    const pending = new Map<string, { key: string[]; eventTime: number }>();
+    const pending = new Map<string, { id: string; key: string[]; eventTime: number }>();
+    const validator = new RowValidator(featureSet);
     rows.forEach((row, index) => {
-      const parsed = this.#toPushedRow(featureSet, '', row, index);
-      const id = JSON.stringify(parsed.key);
+      const { key, eventTime } = validator.validate(row, index);
+      const id = JSON.stringify(key);
       const known = pending.get(id);
-      if (!known || known.eventTime < parsed.eventTime) pending.set(id, parsed);
+      if (!known || known.eventTime < eventTime) pending.set(id, { id, key, eventTime });
     });
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     while (pending.size > 0) {
+      // In push order, a slice at a time: one read of every key would hold up the store (and
+      // the workers' writes behind it on a shared connection) while the keys not applied yet
+      // are read again and again. A slice with keys still pending ends the pass.
       const entries = [...pending.values()];
-      let stored: (OnlineRecord | undefined)[];
-      try {
-        stored = await this.#online.read({
-          featureSet: ref,
-          keys: entries.map((e) => e.key),
-          features: [],
-        });
-      } catch (error) {
-        // The store is down for now (a restart): keep waiting until the deadline.
-        if (!(error instanceof UnavailableError) || Date.now() > deadline) throw error;
-        stored = [];
-      }
-      entries.forEach((entry, i) => {
-        if ((stored[i]?.eventTime ?? Number.NEGATIVE_INFINITY) >= entry.eventTime) {
-          pending.delete(JSON.stringify(entry.key));
+      for (let from = 0; from < entries.length; from += WAIT_READ_KEYS) {
+        const slice = entries.slice(from, from + WAIT_READ_KEYS);
+        let stored: (OnlineRecord | undefined)[];
+        try {
+          stored = await this.#online.read({
+            featureSet: ref,
+            keys: slice.map((e) => e.key),
+            features: [],
+          });
+        } catch (error) {
+          // The store is down for now (a restart): keep waiting until the deadline.
+          if (!(error instanceof UnavailableError) || Date.now() > deadline) throw error;
+          break;
         }
-      });
+        let waiting = false;
+        slice.forEach((entry, i) => {
+          if ((stored[i]?.eventTime ?? Number.NEGATIVE_INFINITY) >= entry.eventTime) {
+            pending.delete(entry.id);
+          } else {
+            waiting = true;
+          }
+        });
+        if (waiting) break;
+      }
       if (pending.size === 0) return;
       if (Date.now() > deadline) {
         throw new UnavailableError(
@@ -344,65 +354,25 @@ export class OnlineEngine {
   async #apply(messages: QueueMessage[]): Promise<void> {
     const byVersion = new Map<string, { ref: FeatureSetVersionRef; records: OnlineRecord[] }>();
     for (const message of messages) {
-      const row = JSON.parse(decoder.decode(message.value)) as PushedRow;
-      const id = `${row.featureSetId}:${row.major}`;
-      const entry = byVersion.get(id) ?? {
-        ref: { featureSetId: row.featureSetId, major: row.major },
-        records: [],
-      };
-      entry.records.push({
-        key: row.key,
-        eventTime: row.eventTime,
-        writeSequence: row.writeSequence,
-        values: row.values,
-      });
-      byVersion.set(id, entry);
-    }
-    for (const { ref, records } of byVersion.values()) await this.#online.write(ref, records);
-  }
-
-  #toPushedRow(featureSet: FeatureSet, pushId: string, input: unknown, index: number): PushedRow {
-    const where = `row ${index + 1}`;
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new ValidationError(`${where} must be a JSON object of feature values`, {
-        details: { row: index + 1 },
-      });
-    }
-    const row = input as Record<string, unknown>;
-    const { schema } = featureSet;
-    for (const field of Object.keys(row)) {
-      if (!schema.features.some((feature) => feature.name === field)) {
-        throw new ValidationError(
-          `${where}, field "${field}": ${featureSet.projectName}/${featureSet.name} has no such feature (it has ${schema.features.map((f) => f.name).join(', ')})`,
-          { details: { row: index + 1, field } },
-        );
-      }
-    }
-    const key = schema.primaryKey.map((column) => {
-      const spec = schema.features.find((f) => f.name === column)!;
-      const value = toOnlineValue(where, spec, row[column]);
-      if (value === null) {
-        throw new ValidationError(`${where}, field "${column}": the primary key is missing`, {
-          details: { row: index + 1, field: column },
+      for (const row of decodePushedRows(message.value)) {
+        const id = `${row.featureSetId}:${row.major}`;
+        let entry = byVersion.get(id);
+        if (!entry) {
+          entry = { ref: { featureSetId: row.featureSetId, major: row.major }, records: [] };
+          byVersion.set(id, entry);
+        }
+        entry.records.push({
+          key: row.key,
+          eventTime: row.eventTime,
+          writeSequence: row.writeSequence,
+          values: row.values,
         });
       }
-      return keyComponent(value);
-    });
-    const eventTime = eventTimeOf(where, schema, row);
-    const values: Record<string, OnlineValue> = {};
-    for (const feature of schema.features) {
-      if (feature.name === schema.eventTime || schema.primaryKey.includes(feature.name)) continue;
-      values[feature.name] = toOnlineValue(where, feature, row[feature.name]);
     }
-    return {
-      pushId,
-      featureSetId: featureSet.id,
-      major: featureSet.version.major,
-      key,
-      eventTime,
-      writeSequence: nextWriteSequence(),
-      values,
-    };
+    // Versions are independent records: their writes go to the store together.
+    await Promise.all(
+      [...byVersion.values()].map(({ ref, records }) => this.#online.write(ref, records)),
+    );
   }
 
   async #resolve(

@@ -99,7 +99,11 @@ export function eventTimeOf(
   row: Record<string, unknown>,
 ): number {
   const feature = schema.features.find((f) => f.name === schema.eventTime)!;
-  const value = row[schema.eventTime];
+  return eventTimeValue(where, feature, row[schema.eventTime]);
+}
+
+/** `eventTimeOf` for a value already taken from its row (`feature` is the event time column). */
+export function eventTimeValue(where: string, feature: FeatureSpec, value: unknown): number {
   if (value === null || value === undefined || value === '') {
     throw new ValidationError(`${where}, field "${feature.name}": the event time is missing`, {
       details: { field: feature.name },

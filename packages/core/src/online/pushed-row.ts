@@ -1,9 +1,12 @@
 import type { OnlineValue } from '../ports/online-store.js';
 
-/** Rows pushed for online ingestion, keyed by feature set version and primary key. */
+/** Rows pushed for online ingestion, keyed by feature set version and key bucket (`keyBucket`). */
 export const ONLINE_INGEST_TOPIC = 'featurestore.online.ingest';
 
-/** One pushed row on the queue (JSON): validated at push, read by the apply and sync workers. */
+/**
+ * One pushed row, validated at push, as the apply and sync workers read it from the queue
+ * (`decodePushedRows`: a message holds one or more of them).
+ */
 export interface PushedRow {
   pushId: string;
   featureSetId: string;
