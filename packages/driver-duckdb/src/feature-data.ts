@@ -3,14 +3,22 @@ import { type FeatureSetSchema, type IngestionInput, NotFoundError } from '@feat
 import { sqlType } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { localPath } from './local-paths.js';
-import { ident, literalList } from './sql.js';
+import { ident, literal, literalList } from './sql.js';
 
-/** The existing files of each ingestion with files, in the given order. */
+/** One committed ingestion's Parquet parts, in part order, and their row counts. */
+export interface IngestionFiles {
+  sequence: number;
+  paths: string[];
+  /** Rows of each part (from its footer), in part order. */
+  rows: bigint[];
+}
+
+/** The existing files of each ingestion with files, in the given order, with their row counts. */
 export async function inputFiles(
   run: JobRun,
   inputs: readonly IngestionInput[],
-): Promise<{ sequence: number; paths: string[] }[]> {
-  const found: { sequence: number; paths: string[] }[] = [];
+): Promise<IngestionFiles[]> {
+  const found: IngestionFiles[] = [];
   for (const input of inputs) {
     if (input.uris.length === 0) continue;
     const paths: string[] = [];
@@ -28,9 +36,50 @@ export async function inputFiles(
     if (!Number.isSafeInteger(input.sequence)) {
       throw new TypeError(`ingestion sequence ${input.sequence} is not an integer`);
     }
-    found.push({ sequence: input.sequence, paths });
+    found.push({ sequence: input.sequence, paths, rows: [] });
   }
+  const all = found.flatMap((files) => files.paths);
+  if (all.length === 0) return found;
+  // Footers only: no data is read.
+  const counts = new Map(
+    (
+      await run.query(`SELECT file_name, num_rows FROM parquet_file_metadata(${literalList(all)})`)
+    ).map((row) => [row.file_name as string, BigInt(row.num_rows as bigint)]),
+  );
+  for (const files of found) files.rows = files.paths.map((path) => counts.get(path) ?? 0n);
   return found;
+}
+
+/**
+ * A scan of one ingestion's parts with `__row`, each row's 0-based position in the ingestion
+ * (ARCHITECTURE.md: ties between equal keys and event times go to the later row). The parts
+ * hold the rows in source order, so the position is the earlier parts' row count plus the
+ * row's number in its part: nothing is stored for it and nothing is sorted.
+ */
+export function positionedScan(files: IngestionFiles, select: string): string {
+  if (files.paths.length === 1) {
+    return `SELECT ${select}, CAST(file_row_number AS BIGINT) AS __row FROM read_parquet(${literal(files.paths[0]!)}, file_row_number = true)`;
+  }
+  let offset = 0n;
+  const offsets = files.paths.map((path, i) => {
+    const at = offset;
+    offset += files.rows[i] ?? 0n;
+    return `WHEN ${literal(path)} THEN ${at}`;
+  });
+  return (
+    `SELECT ${select}, CAST(CASE __fs_file ${offsets.join(' ')} END + file_row_number AS BIGINT) AS __row ` +
+    `FROM read_parquet(${literalList(files.paths)}, file_row_number = true, filename = '__fs_file')`
+  );
+}
+
+/** Rows of the largest ingestion: every `__row` is below it. */
+export function largestIngestion(files: readonly IngestionFiles[]): bigint {
+  let largest = 0n;
+  for (const { rows } of files) {
+    const total = rows.reduce((sum, n) => sum + n, 0n);
+    if (total > largest) largest = total;
+  }
+  return largest;
 }
 
 /**
@@ -49,10 +98,8 @@ export async function featureRowsSql(
           `CAST(${source(feature.name)} AS ${sqlType(feature.type)}) AS ${ident(feature.name)}`,
       )
       .join(', ');
-  const parts = (await inputFiles(run, inputs)).map(
-    ({ sequence, paths }) =>
-      `SELECT ${columns(ident)}, CAST(${sequence} AS BIGINT) AS __seq, CAST(__row AS BIGINT) AS __row ` +
-      `FROM read_parquet(${literalList(paths)})`,
+  const parts = (await inputFiles(run, inputs)).map((files) =>
+    positionedScan(files, `${columns(ident)}, CAST(${files.sequence} AS BIGINT) AS __seq`),
   );
   if (parts.length === 0) {
     return `SELECT ${columns(() => 'NULL')}, CAST(NULL AS BIGINT) AS __seq, CAST(NULL AS BIGINT) AS __row WHERE false`;

@@ -17,16 +17,9 @@ import { ensureFolder, PARQUET_OPTIONS } from './output-files.js';
 import { type ColumnParser, columnParser, typeHint } from './parse-values.js';
 import { checkSchema } from './schema-checks.js';
 import { columnList, openSource, type RawColumn, type SourceFile } from './sources.js';
-import { ident, literal, literalList } from './sql.js';
+import { ident, literal } from './sql.js';
 import { computeStatistics } from './statistics.js';
 
-/** Parts are split at about this size; each holds row groups of 122,880 rows. */
-const PART_SIZE = '256MB';
-/**
- * The typed rows between the two passes: written once, read once, on local disk, so
- * compressing them would cost more time than it saves.
- */
-const TYPED_ROWS_OPTIONS = 'FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 122880';
 /** What the first pass fails with on a row with a problem; the exact report comes after. */
 const ROW_PROBLEM = 'featurestore: a row failed validation';
 
@@ -275,27 +268,22 @@ function typedRowsSql(plan: PlannedFile): string {
 }
 
 /**
- * The first pass: each file's typed rows to `typed-<n>.parquet` in `folder`, in parallel and in
- * file order. Returns the files and their row counts, or the exact `ValidationError` of the
- * first bad row (found by the validation pass, run only when the fast pass failed).
+ * Writes the source's typed rows with `COPY … TO`, each file after the other, and returns the
+ * rows written per file, or throws the exact `ValidationError` of the first bad row (found by
+ * the validation pass, run only when the fast pass failed).
  */
 async function writeTypedRows(
   run: JobRun,
   plans: readonly PlannedFile[],
-  folder: string,
-): Promise<{ paths: string[]; rows: bigint[] }> {
-  const paths: string[] = [];
+  copy: (plan: PlannedFile) => string,
+): Promise<bigint[]> {
   const rows: bigint[] = [];
   try {
     for (const plan of plans) {
-      const path = join(folder, `typed-${plan.index}.parquet`);
-      paths.push(path);
-      const [result] = await run.query(
-        `COPY (${typedRowsSql(plan)}) TO ${literal(path)} (${TYPED_ROWS_OPTIONS})`,
-      );
+      const [result] = await run.query(copy(plan));
       rows.push(BigInt((result?.Count as bigint | number | undefined) ?? 0));
     }
-    return { paths, rows };
+    return rows;
   } catch (error) {
     if (error instanceof CancelledError) throw error;
     run.progress(0.3, 'finding the row with a problem');
@@ -320,12 +308,13 @@ async function partFiles(folder: string): Promise<string[]> {
 }
 
 /**
- * Validates a source against its schema, then writes it as typed Parquet parts plus `__row`,
- * in two passes over the data: the source to typed rows (validating, in parallel), then the
- * typed rows to the parts with their row numbers (`file_row_number`: in parallel as well).
- * Numbering rows in the first pass would make DuckDB read the source on one thread, which
- * costs more than the second pass. Nothing is committed before validation passes, and a
- * failure removes whatever was written.
+ * Validates a source against its schema and writes it as typed Parquet parts in one pass over
+ * the data, one part per source file (`part-<file index>.parquet`, row groups of 122,880 rows):
+ * DuckDB reads, validates and writes in parallel and keeps the file's row order (its default
+ * `preserve_insertion_order`), so a row's position is its place in the parts
+ * (`feature-data.ts`) and nothing is stored or sorted for it. One `COPY` per part: a `COPY`
+ * that splits its output into several files (`FILE_SIZE_BYTES`) does not keep the order.
+ * Nothing is committed before validation passes, and a failure removes whatever was written.
  */
 export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<IngestJobResult> {
   checkSchema(spec.schema);
@@ -339,54 +328,40 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
   await ensureFolder(run, prefix);
   const staging = join(prefix, `.staging-${randomUUID()}`);
   run.onFailure(() => rm(staging, { recursive: true, force: true }));
-  const typedFolder = join(staging, 'typed');
-  const partsFolder = join(staging, 'parts');
-  await mkdir(typedFolder, { recursive: true });
+  await mkdir(staging, { recursive: true });
+  const named = spec.schema.features.map((feature, i) => `__p${i} AS ${ident(feature.name)}`);
+  const part = (plan: PlannedFile) => `part-${plan.index}.parquet`;
 
   run.progress(0.05, `reading and validating ${files.length} file(s)`);
-  const typed = await writeTypedRows(run, plans, typedFolder);
-  const total = typed.rows.reduce((sum, rows) => sum + rows, 0n);
+  const rows = await writeTypedRows(
+    run,
+    plans,
+    (plan) =>
+      `COPY (SELECT ${named.join(', ')} FROM (${typedRowsSql(plan)})) ` +
+      `TO ${literal(join(staging, part(plan)))} (${PARQUET_OPTIONS})`,
+  );
+  const total = rows.reduce((sum, n) => sum + n, 0n);
   if (total === 0n) {
     const names = files.map((file) => file.name).join(', ');
     throw new ValidationError(`${names}: the source has no rows, only a header: add rows`, {
       details: { files: files.map((file) => file.uri) },
     });
   }
+  // A file with a header only adds no part.
+  const parts = plans.filter((_, i) => (rows[i] ?? 0n) > 0n).map(part);
 
-  // The typed rows hold exactly the values the parts will: their statistics are the parts'.
-  run.progress(0.6, 'computing statistics');
+  run.progress(0.8, 'computing statistics');
   const { rowCount, statistics } = await computeStatistics(
     run,
-    typed.paths,
+    parts.map((name) => join(staging, name)),
     spec.schema,
-    spec.schema.features.map((_, i) => `__p${i}`),
   );
-
-  run.progress(0.7, `writing ${total} rows as Parquet`);
-  let offset = 0n;
-  const offsets = typed.paths.map((path, i) => {
-    const at = offset;
-    offset += typed.rows[i] ?? 0n;
-    return `WHEN ${literal(path)} THEN ${at}`;
-  });
-  const row =
-    typed.paths.length === 1
-      ? 'file_row_number'
-      : `CASE filename ${offsets.join(' ')} END + file_row_number`;
-  const select = spec.schema.features.map((feature, i) => `__p${i} AS ${ident(feature.name)}`);
-  await run.query(
-    `COPY (SELECT ${select.join(', ')}, CAST(${row} AS BIGINT) AS __row ` +
-      `FROM read_parquet(${literalList(typed.paths)}, file_row_number = true, filename = true)) ` +
-      `TO ${literal(partsFolder)} (${PARQUET_OPTIONS}, FILE_SIZE_BYTES '${PART_SIZE}', FILENAME_PATTERN 'part-{i}')`,
-  );
-  await rm(typedFolder, { recursive: true, force: true });
-  const parts = await partFiles(partsFolder);
 
   run.throwIfCancelled();
   // Parts of an earlier, failed attempt at the same prefix would otherwise mix in.
   for (const stale of await partFiles(prefix)) await rm(join(prefix, stale), { force: true });
   for (const name of parts) {
-    await rename(join(partsFolder, name), join(prefix, name));
+    await rename(join(staging, name), join(prefix, name));
     run.onFailure(() => rm(join(prefix, name), { force: true }));
   }
   await rm(staging, { recursive: true, force: true });

@@ -51,10 +51,6 @@ const ISO_TIME =
 const FLOAT = '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)(e[+-]?[0-9]+)?|[+-]?(nan|inf|infinity)';
 // DuckDB wants seconds: `2024-01-31T12:00Z` becomes `2024-01-31T12:00:00Z`.
 const NO_SECONDS = '^(-?[0-9]{4,}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})([Z+-].*)?$';
-// A subset of ISO_TIME that needs no trimming, upper-casing or added seconds.
-const PLAIN_TIME =
-  '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?';
-
 /**
  * True when DuckDB's float cast of `x` may only succeed where the strict rules accept `x`
  * with the same value. The cast skips white space around the number (trim: spaces only), a
@@ -95,9 +91,18 @@ function fastTextScalar(x: string, type: ScalarType): string | undefined {
     case 'float32':
       // An overflow to infinity goes the strict way, which refuses it.
       return `CASE WHEN ${plainNumber(x)} AND NOT isinf(TRY_CAST(${x} AS FLOAT)) THEN TRY_CAST(${x} AS FLOAT) END`;
-    case 'timestamp':
-      // A regular expression here: the cast takes spaces for digits (`2024-01-3  12:00`).
-      return `CASE WHEN regexp_full_match(${x}, '${PLAIN_TIME}') THEN TRY_CAST(${x} AS TIMESTAMPTZ) END`;
+    case 'timestamp': {
+      // Canonical `YYYY-MM-DD HH:MM:SS[.ffffff]` only (what DuckDB, pandas and Spark write), in
+      // UTC like every time without a zone: printing it back gives the text itself. Not a
+      // regular expression (as slow as the cast) and not TIMESTAMPTZ, whose cast costs twice
+      // the naive one. `infinity` and `… (BC)` print back as well: a leading digit and no `)`
+      // at the end rule them out.
+      const value = `TRY_CAST(${x} AS TIMESTAMP)`;
+      return (
+        `CASE WHEN ascii(${x}) BETWEEN 48 AND 57 AND NOT suffix(${x}, ')') AND ` +
+        `CAST(${value} AS VARCHAR) = ${x} THEN CAST(${value} AS TIMESTAMPTZ) END`
+      );
+    }
     case 'string':
     case 'bytes':
       return undefined;

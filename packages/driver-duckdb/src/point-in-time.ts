@@ -8,7 +8,12 @@ import {
   ValidationError,
 } from '@featurestore/core';
 import { sqlType } from './column-types.js';
-import { inputFiles } from './feature-data.js';
+import {
+  type IngestionFiles,
+  inputFiles,
+  largestIngestion,
+  positionedScan,
+} from './feature-data.js';
 import type { JobRun } from './job-run.js';
 import { type OutputColumn, outputList, writeOutputFile } from './output-files.js';
 import { type ColumnParser, columnParser, typeHint } from './parse-values.js';
@@ -244,7 +249,8 @@ const STRUCT_ORDER: JoinOrder = {
 /**
  * The BIGINT packing of (event time, sequence, row) for one feature set, when it fits:
  * `((epoch_us(time) - first) / unit) * N + rank * R + __row`, where `unit` is the coarsest
- * of 1 s, 1 ms, 1 µs that every event time is a whole multiple of, `R` = greatest `__row` + 1,
+ * of 1 s, 1 ms, 1 µs that every event time is a whole multiple of, `R` = the rows of the largest
+ * ingestion (every `__row` is below it),
  * `rank` the ingestion's place in sequence order and `N` = ingestions × `R`, so ties on time go
  * to the greater sequence, then the later row. An entity time becomes the greatest packed
  * value of its time slot (clamped to the feature set's range), so `entity >= feature` holds
@@ -254,7 +260,7 @@ const STRUCT_ORDER: JoinOrder = {
  */
 async function joinOrder(
   run: JobRun,
-  files: readonly { sequence: number; paths: string[] }[],
+  files: readonly IngestionFiles[],
   eventTime: string,
 ): Promise<JoinOrder> {
   const paths = files.flatMap((file) => file.paths);
@@ -265,14 +271,12 @@ async function joinOrder(
   // Minima and maxima come from the Parquet footers: no data is read.
   const [row] = await run.query(
     `SELECT isfinite(min(${et})) AND isfinite(max(${et})) AS finite, ` +
-      `epoch_us(min(${et})) AS first, epoch_us(max(${et})) AS last, ` +
-      `min(__row) AS min_row, max(__row) AS max_row ${from}`,
+      `epoch_us(min(${et})) AS first, epoch_us(max(${et})) AS last ${from}`,
   );
-  if (row?.finite !== true || row.first === null || row.min_row === null) return STRUCT_ORDER;
-  if (BigInt(row.min_row as bigint) < 0n) return STRUCT_ORDER;
+  if (row?.finite !== true || row.first === null) return STRUCT_ORDER;
   const first = BigInt(row.first as bigint);
   const last = BigInt(row.last as bigint);
-  const rows = BigInt(row.max_row as bigint) + 1n;
+  const rows = largestIngestion(files);
   const n = BigInt(files.length) * rows;
   const fits = (unit: bigint) => ((last - first) / unit + 1n) * n < PACKED_LIMIT;
   let unit = 1n;
@@ -320,11 +324,12 @@ async function featureJoinRows(
     source(eventTime, '__fs_et'),
     ...set.features.map((feature, m) => source(feature, `__fs_v${m}`)),
   ];
-  const parts = files.map(
-    ({ sequence, paths }, rank) =>
-      `SELECT ${columns((feature, alias) => `${typed(feature)} AS ${alias}`).join(', ')}, ` +
-      `CAST(${sequence} AS BIGINT) AS __seq, CAST(${rank} AS BIGINT) AS __fs_rank, ` +
-      `CAST(__row AS BIGINT) AS __row FROM read_parquet(${literalList(paths)})`,
+  const parts = files.map((ingestion, rank) =>
+    positionedScan(
+      ingestion,
+      `${columns((feature, alias) => `${typed(feature)} AS ${alias}`).join(', ')}, ` +
+        `CAST(${ingestion.sequence} AS BIGINT) AS __seq, CAST(${rank} AS BIGINT) AS __fs_rank`,
+    ),
   );
   const rows =
     parts.length > 0

@@ -4,13 +4,15 @@ import type { JobRun } from './job-run.js';
 import { ident, literalList } from './sql.js';
 
 const NUMERIC = new Set(['int32', 'int64', 'float32', 'float64']);
+const FLOATS = new Set(['float32', 'float64']);
 
 const toNumber = (value: unknown) =>
   typeof value === 'bigint' ? Number(value) : (value as number | null);
 
 /**
  * Row count and per-feature statistics of Parquet files, computed by DuckDB in one scan.
- * `count` is the number of non-null values (as in pandas and Spark `describe`).
+ * `count` is the number of non-null values (as in pandas and Spark `describe`); min, max,
+ * mean and stddev of a float feature are those of its finite values.
  */
 export async function computeStatistics(
   run: JobRun,
@@ -26,11 +28,14 @@ export async function computeStatistics(
     select.push(`count(${column}) AS c${i}`, `approx_count_distinct(${column}) AS d${i}`);
     if (isList(feature.type) || scalar === 'bytes') return;
     if (NUMERIC.has(scalar)) {
+      // NaN and ±infinity have no place in JSON statistics and make the mean and stddev
+      // meaningless (DuckDB's stddev even fails): the numbers describe the finite values.
+      const finite = FLOATS.has(scalar) ? ` FILTER (WHERE isfinite(${column}))` : '';
       select.push(
-        `CAST(min(${column}) AS DOUBLE) AS lo${i}`,
-        `CAST(max(${column}) AS DOUBLE) AS hi${i}`,
-        `avg(${column}) AS mean${i}`,
-        `stddev_samp(${column}) AS sd${i}`,
+        `CAST(min(${column})${finite} AS DOUBLE) AS lo${i}`,
+        `CAST(max(${column})${finite} AS DOUBLE) AS hi${i}`,
+        `avg(${column})${finite} AS mean${i}`,
+        `stddev_samp(${column})${finite} AS sd${i}`,
       );
     } else if (scalar === 'timestamp') {
       select.push(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,47 +125,101 @@ describe('DuckDbComputeEngine', () => {
     expect(second).toMatch(/^1,.*,$/);
   });
 
-  it('numbers rows across several large files in file order (__row = position)', async () => {
+  describe("keeps the source order across many parts, so a row's position is its place in them", () => {
+    // Rows n = 0…599,999 with key n % 1000 and one event time: the latest row of key k is the
+    // last one in source order. Two threads read and write (a COPY splitting its output with
+    // FILE_SIZE_BYTES interleaves row groups: this test caught it).
+    const keyed: FeatureSetSchema = {
+      primaryKey: ['k'],
+      eventTime: 'ts',
+      features: [
+        { name: 'k', type: 'int64' },
+        { name: 'ts', type: 'timestamp' },
+        { name: 'n', type: 'int64' },
+        { name: 'h', type: 'string' },
+      ],
+    };
+    const hex = (n: number) => createHash('sha1').update(String(n)).digest('hex');
     const lines = (from: number, count: number) =>
-      Array.from({ length: count }, (_, i) => {
-        const n = from + i;
-        return `${n},2024-01-01T00:00:00Z,${n % 7}.5`;
-      });
-    // Columns in another order in the second file.
-    await writeFile(join(root, 'big-1.csv'), `id,ts,amount\n${lines(0, 150_000).join('\n')}\n`);
-    await writeFile(
-      join(root, 'big-2.csv'),
-      `amount,id,ts\n${lines(150_000, 120_000)
-        .map((line) => {
-          const [id, ts, amount] = line.split(',');
-          return `${amount},${id},${ts}`;
-        })
-        .join('\n')}\n`,
-    );
-    const result = await engine.run(
-      {
-        type: 'ingest',
-        sources: [uri('big-1.csv'), uri('big-2.csv')],
-        format: 'csv',
-        schema,
-        outputPrefix: uri('big'),
-      },
-      context(),
-    );
-    expect(result.rowCount).toBe(270_000);
-    const { DuckDBInstance } = await import('@duckdb/node-api');
-    const db = await DuckDBInstance.create(':memory:');
-    const connection = await db.connect();
-    const files = result.files.map((file) => `'${new URL(file).pathname}'`).join(', ');
-    const [row] = (
-      await connection.runAndReadAll(
-        `SELECT count(*) AS n, count(DISTINCT __row) AS distinct_rows, ` +
-          `count(*) FILTER (WHERE __row <> id) AS misplaced FROM read_parquet([${files}])`,
-      )
-    ).getRowObjectsJS();
-    connection.closeSync();
-    db.closeSync();
-    expect(row).toEqual({ n: 270_000n, distinct_rows: 270_000n, misplaced: 0n });
+      Array.from(
+        { length: count },
+        (_, i) => `${(from + i) % 1000},2024-01-01 00:00:00,${from + i},${hex(from + i)}`,
+      );
+
+    it.each([
+      ['one file', [['k,ts,n,h', 0, 600_000]]],
+      // Columns in another order in the second file.
+      [
+        'several files',
+        [
+          ['k,ts,n,h', 0, 350_000],
+          ['n,h,k,ts', 350_000, 250_000],
+        ],
+      ],
+    ] as const)('%s', async (label, sources) => {
+      const names: string[] = [];
+      for (const [i, [header, from, count]] of sources.entries()) {
+        const name = `order-${label.replace(' ', '-')}-${i}.csv`;
+        const rows = lines(from, count).map((line) => {
+          const [k, ts, n, h] = line.split(',');
+          return header === 'k,ts,n,h' ? line : `${n},${h},${k},${ts}`;
+        });
+        await writeFile(join(root, name), `${header}\n${rows.join('\n')}\n`);
+        names.push(name);
+      }
+      const ingested = await engine.run(
+        {
+          type: 'ingest',
+          sources: names.map(uri),
+          format: 'csv',
+          schema: keyed,
+          outputPrefix: uri(`order-${label.replace(' ', '-')}`),
+        },
+        context(),
+      );
+      expect(ingested.rowCount).toBe(600_000);
+      expect(ingested.files).toHaveLength(sources.length);
+
+      const { DuckDBInstance } = await import('@duckdb/node-api');
+      const db = await DuckDBInstance.create(':memory:');
+      const connection = await db.connect();
+      try {
+        // In part order, each part's rows in file order: exactly 0, 1, 2, …
+        let expected = 0n;
+        for (const file of ingested.files) {
+          const [row] = (
+            await connection.runAndReadAll(
+              `SELECT count(*) AS rows, count(*) FILTER (WHERE n <> ${expected} + file_row_number) AS misplaced ` +
+                `FROM read_parquet('${new URL(file).pathname}', file_row_number = true)`,
+            )
+          ).getRowObjectsJS();
+          expect(row?.misplaced).toBe(0n);
+          expected += row?.rows as bigint;
+        }
+        expect(expected).toBe(600_000n);
+
+        const out = join(root, `latest-${label.replace(' ', '-')}.parquet`);
+        await engine.run(
+          {
+            type: 'retrieve',
+            schema: keyed,
+            inputs: [{ sequence: 1, uris: ingested.files }],
+            latest: true,
+            output: { uri: pathToFileURL(out).href, format: 'parquet' },
+          },
+          context(),
+        );
+        const [latest] = (
+          await connection.runAndReadAll(
+            `SELECT count(*) AS keys, count(*) FILTER (WHERE n <> 599000 + k) AS wrong FROM read_parquet('${out}')`,
+          )
+        ).getRowObjectsJS();
+        expect(latest).toEqual({ keys: 1000n, wrong: 0n });
+      } finally {
+        connection.closeSync();
+        db.closeSync();
+      }
+    });
   });
 
   describe('point-in-time order: newest time, then greatest sequence, then last row', () => {

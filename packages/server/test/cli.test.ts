@@ -239,6 +239,11 @@ describe('featurestore CLI bad input', () => {
       /"ts" has type timestamp|eventTime/,
     ],
     [
+      'a reserved feature name',
+      { ...base, features: [...base.features, { name: 'file_row_number', type: 'int64' }] },
+      /features\[2\]\.name "file_row_number" is reserved/,
+    ],
+    [
       'an invalid feature name',
       { ...base, features: [...base.features, { name: 'Bad-Name', type: 'string' }] },
       /feature name "Bad-Name" is invalid/,

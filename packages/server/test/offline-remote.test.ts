@@ -117,7 +117,8 @@ describe.each(backends)('the offline engine rooted on $name', (backend) => {
 
     const files: string[] = [];
     for await (const object of listAll(storage, 'featuresets/')) files.push(object.key);
-    expect(files.filter((key) => key.endsWith('.parquet'))).toHaveLength(2);
+    // One part per source file: day1.csv, and the prefix's two files.
+    expect(files.filter((key) => key.endsWith('.parquet'))).toHaveLength(3);
     expect(storage.uri(files[0]!).startsWith(`${root}/store/featuresets/`)).toBe(true);
 
     const latest = await (

@@ -27,6 +27,12 @@ const DEFINITION_FIELDS = new Set([
   'timeToLive',
 ]);
 const FEATURE_FIELDS = new Set(['name', 'type', 'description', 'tags', 'sensitive']);
+/**
+ * Names a feature can't have: DuckDB's Parquet reader numbers rows in a column
+ * `file_row_number` (how the offline engine finds a row's position) and refuses files that
+ * already have one.
+ */
+const RESERVED_FEATURE_NAMES = new Set(['file_row_number']);
 const KEY_TYPES = new Set(['bool', 'int32', 'int64', 'string', 'bytes', 'date', 'timestamp']);
 
 function fail(field: string, value: unknown, message: string): never {
@@ -90,6 +96,13 @@ export function parseFeatureSetDefinition(input: unknown): FeatureSetDefinition 
     const feature = item as Record<string, unknown>;
     rejectUnknownFields(`${field}.`, feature, FEATURE_FIELDS);
     const name = validateName(`${field}.name: feature`, feature.name);
+    if (RESERVED_FEATURE_NAMES.has(name)) {
+      fail(
+        `${field}.name`,
+        name,
+        `"${name}" is reserved: Parquet readers add a column of that name to number the rows of data files; rename the feature`,
+      );
+    }
     if (seen.has(name)) fail(`${field}.name`, name, `"${name}" is a duplicate feature name`);
     seen.add(name);
     const spec: FeatureSpec = { name, type: parseFeatureType(`${field}.type`, feature.type) };

@@ -12,13 +12,17 @@ export type DataFormat = 'csv' | 'parquet' | 'json';
 export interface IngestionInput {
   /** Monotonic across the feature set: greater = committed later; breaks event-time ties. */
   sequence: number;
+  /** The ingestion's parts, in part order (as the ingest job returned them). */
   uris: string[];
 }
 
 /**
- * Validate and coerce a source against a schema, then write Parquet parts. Every part row
- * carries the schema's columns plus `__row` (int64, the row's 0-based position in the
- * source, in file order), which breaks ties between equal keys and event times.
+ * Validate and coerce a source against a schema, then write Parquet parts with exactly the
+ * schema's columns. The parts keep the source's order (files in the order given, rows in file
+ * order) and the result lists them in that order, so a row's position in the ingestion (the
+ * rows of the earlier parts plus its place in its part) is known without storing it: it
+ * breaks ties between rows with equal keys and event times. (Parts written before this rule
+ * also carry a `__row` column holding that same position; readers ignore it.)
  */
 export interface IngestJobSpec {
   type: 'ingest';
@@ -32,6 +36,7 @@ export interface IngestJobSpec {
   outputPrefix: string;
 }
 
+/** Numbers describe the finite values: NaN and ±infinity count as values but not in min…stddev. */
 export interface FeatureStatistics {
   count: number;
   nulls: number;

@@ -850,6 +850,44 @@ export function computeEngineConformance(
         },
         timeout,
       );
+
+      t.it(
+        'describes the finite values of a float feature that also holds NaN and infinities',
+        async () => {
+          if (!supports('ingest')) return;
+          const schema: FeatureSetSchema = {
+            primaryKey: ['id'],
+            eventTime: 'ts',
+            features: [
+              { name: 'id', type: 'int64' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'x', type: 'float64' },
+              { name: 'y', type: 'float32' },
+            ],
+          };
+          const csv = [
+            'id,ts,x,y',
+            '1,2024-01-01T00:00:00Z,inf,-inf',
+            '2,2024-01-01T00:00:00Z,-inf,nan',
+            '3,2024-01-01T00:00:00Z,nan,2',
+            '4,2024-01-01T00:00:00Z,1,4',
+            '5,2024-01-01T00:00:00Z,3,',
+          ].join('\n');
+          const { statistics } = await ingestText('non-finite.csv', csv, schema);
+          const x = statistics.x!;
+          assert.deepEqual(
+            { count: x.count, nulls: x.nulls, min: x.min, max: x.max, mean: x.mean },
+            { count: 5, nulls: 0, min: 1, max: 3, mean: 2 },
+          );
+          assert.ok(Math.abs((x.stddev ?? 0) - Math.SQRT2) < 1e-9, 'stddev of 1 and 3');
+          const y = statistics.y!;
+          assert.deepEqual(
+            { count: y.count, nulls: y.nulls, min: y.min, max: y.max, mean: y.mean },
+            { count: 4, nulls: 1, min: 2, max: 4, mean: 3 },
+          );
+        },
+        timeout,
+      );
     });
 
     const EVENTS: FeatureSetSchema = {
