@@ -11,6 +11,11 @@ export interface IngestionFiles {
   paths: string[];
   /** Rows of each part (from its footer), in part order. */
   rows: bigint[];
+  /**
+   * The parts carry the position as a `__row` column: written before positions were derived,
+   * by a writer that split its output into several parts without keeping the row order.
+   */
+  storedRow: boolean;
 }
 
 /** The existing files of each ingestion with files, in the given order, with their row counts. */
@@ -36,7 +41,7 @@ export async function inputFiles(
     if (!Number.isSafeInteger(input.sequence)) {
       throw new TypeError(`ingestion sequence ${input.sequence} is not an integer`);
     }
-    found.push({ sequence: input.sequence, paths, rows: [] });
+    found.push({ sequence: input.sequence, paths, rows: [], storedRow: false });
   }
   const all = found.flatMap((files) => files.paths);
   if (all.length === 0) return found;
@@ -46,7 +51,17 @@ export async function inputFiles(
       await run.query(`SELECT file_name, num_rows FROM parquet_file_metadata(${literalList(all)})`)
     ).map((row) => [row.file_name as string, BigInt(row.num_rows as bigint)]),
   );
-  for (const files of found) files.rows = files.paths.map((path) => counts.get(path) ?? 0n);
+  const withRow = new Set(
+    (
+      await run.query(
+        `SELECT DISTINCT file_name FROM parquet_schema(${literalList(all)}) WHERE name = '__row'`,
+      )
+    ).map((row) => row.file_name as string),
+  );
+  for (const files of found) {
+    files.rows = files.paths.map((path) => counts.get(path) ?? 0n);
+    files.storedRow = files.paths.some((path) => withRow.has(path));
+  }
   return found;
 }
 
@@ -57,6 +72,9 @@ export async function inputFiles(
  * row's number in its part: nothing is stored for it and nothing is sorted.
  */
 export function positionedScan(files: IngestionFiles, select: string): string {
+  if (files.storedRow) {
+    return `SELECT ${select}, CAST(__row AS BIGINT) AS __row FROM read_parquet(${literalList(files.paths)})`;
+  }
   if (files.paths.length === 1) {
     return `SELECT ${select}, CAST(file_row_number AS BIGINT) AS __row FROM read_parquet(${literal(files.paths[0]!)}, file_row_number = true)`;
   }

@@ -222,6 +222,50 @@ describe('DuckDbComputeEngine', () => {
     });
   });
 
+  it('reads the position from __row in parts written before positions were derived', async () => {
+    // Such parts came from a COPY that split its output without keeping the order: here the
+    // rows of each part are in reverse, and only __row says that n = 3 is the last one.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    const part = (name: string) => join(root, name);
+    const rows = (ns: number[]) =>
+      ns.map(
+        (n) => `(7::BIGINT, TIMESTAMPTZ '2024-01-01 00:00:00+00', ${n}::BIGINT, ${n}::BIGINT)`,
+      );
+    for (const [name, ns] of [
+      ['legacy-0.parquet', [3, 1]],
+      ['legacy-1.parquet', [2, 0]],
+    ] as const) {
+      await connection.run(
+        `COPY (SELECT * FROM (VALUES ${rows([...ns]).join(', ')}) t(k, ts, n, __row)) TO '${part(name)}' (FORMAT parquet)`,
+      );
+    }
+    connection.closeSync();
+    db.closeSync();
+    const keyed: FeatureSetSchema = {
+      primaryKey: ['k'],
+      eventTime: 'ts',
+      features: [
+        { name: 'k', type: 'int64' },
+        { name: 'ts', type: 'timestamp' },
+        { name: 'n', type: 'int64' },
+      ],
+    };
+    await engine.run(
+      {
+        type: 'retrieve',
+        schema: keyed,
+        inputs: [{ sequence: 1, uris: [uri('legacy-0.parquet'), uri('legacy-1.parquet')] }],
+        latest: true,
+        output: { uri: uri('legacy-latest.csv'), format: 'csv' },
+      },
+      context(),
+    );
+    const csv = await readFile(join(root, 'legacy-latest.csv'), 'utf8');
+    expect(csv.trim().split('\n')).toEqual(['k,ts,n', '7,2024-01-01T00:00:00.000Z,3']);
+  });
+
   describe('point-in-time order: newest time, then greatest sequence, then last row', () => {
     // The join packs (time, sequence, row) into one BIGINT when the set's time range and rows
     // fit, else compares a STRUCT: times whole seconds, milliseconds, microseconds, and a

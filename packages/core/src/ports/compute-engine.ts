@@ -22,7 +22,7 @@ export interface IngestionInput {
  * order) and the result lists them in that order, so a row's position in the ingestion (the
  * rows of the earlier parts plus its place in its part) is known without storing it: it
  * breaks ties between rows with equal keys and event times. (Parts written before this rule
- * also carry a `__row` column holding that same position; readers ignore it.)
+ * carry the position in a `__row` column instead, and need not be in order.)
  */
 export interface IngestJobSpec {
   type: 'ingest';
