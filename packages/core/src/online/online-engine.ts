@@ -184,9 +184,11 @@ export class OnlineEngine {
     const ref = { featureSetId: featureSet.id, major: featureSet.version.major };
     const pending = new Map<string, { id: string; key: string[]; eventTime: number }>();
     const validator = new RowValidator(featureSet);
+    // Every row has the schema's key columns: one column is its own unambiguous id.
+    const single = featureSet.schema.primaryKey.length === 1;
     rows.forEach((row, index) => {
       const { key, eventTime } = validator.validate(row, index);
-      const id = JSON.stringify(key);
+      const id = single ? key[0]! : JSON.stringify(key);
       const known = pending.get(id);
       if (!known || known.eventTime < eventTime) pending.set(id, { id, key, eventTime });
     });
