@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/errors.js';
 import type { FeatureSet, FeatureSpec } from '../src/model/records.js';
+import { parseTime } from '../src/model/time.js';
 import { toOnlineValue } from '../src/online/online-values.js';
 import { RowValidator } from '../src/online/row-validator.js';
 
@@ -116,6 +117,38 @@ describe('RowValidator', () => {
         }
         expect(actual, `${feature.type} ${String(value)}`).toEqual(expected);
       }
+    }
+  });
+
+  it('reads times exactly as parseTime does, whichever form they take', () => {
+    const at = features.find((feature) => feature.name === 'at')!;
+    for (const text of [
+      '2024-05-01T10:00:00Z',
+      '2024-05-01T10:00:00.5Z',
+      '2024-05-01T10:00:00.123Z',
+      '1969-12-31T23:59:59.999Z',
+      '2024-02-30T00:00:00Z',
+      '2024-13-01T00:00:00Z',
+      '2024-05-01T24:00:00Z',
+      '2024-05-01T10:00:00+02:00',
+      '2024-05-01 10:00:00',
+      '2024-05-01',
+      ' 2024-05-01T10:00:00Z',
+    ]) {
+      let expected: string;
+      try {
+        expected = parseTime('at', text).toISOString();
+      } catch {
+        expected = 'refused';
+      }
+      let actual: string;
+      try {
+        actual = String(toOnlineValue('row 1', at, text));
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        actual = 'refused';
+      }
+      expect(actual, text).toBe(expected);
     }
   });
 
