@@ -14,6 +14,7 @@ export * from './metadata/feature-set-service.js';
 export * from './metadata/project-service.js';
 export * from './metadata/version-changes.js';
 export * from './model/duration.js';
+export * from './model/feature-set-settings.js';
 export * from './model/feature-types.js';
 export * from './model/offline-records.js';
 export * from './model/records.js';

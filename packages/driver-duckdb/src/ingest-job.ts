@@ -355,6 +355,7 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
     run,
     parts.map((name) => join(staging, name)),
     spec.schema,
+    spec.statistics,
   );
 
   run.throwIfCancelled();

@@ -1,4 +1,9 @@
-import { elementType, type FeatureSetSchema, type FeatureStatistics } from '@featurestore/core';
+import {
+  elementType,
+  type FeatureSetSchema,
+  type FeatureStatistics,
+  type StatisticsLevel,
+} from '@featurestore/core';
 import { isList, isoTimeSql } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { ident, literalList } from './sql.js';
@@ -18,14 +23,16 @@ export async function computeStatistics(
   run: JobRun,
   paths: readonly string[],
   schema: FeatureSetSchema,
-  /** The files' column of each feature, in schema order (default: the feature's name). */
-  columns: readonly string[] = schema.features.map((feature) => ident(feature.name)),
+  level: StatisticsLevel = 'full',
 ): Promise<{ rowCount: number; statistics: Record<string, FeatureStatistics> }> {
+  const full = level === 'full';
   const select = ['count(*) AS __rows'];
   schema.features.forEach((feature, i) => {
-    const column = columns[i]!;
+    const column = ident(feature.name);
     const scalar = elementType(feature.type);
-    select.push(`count(${column}) AS c${i}`, `approx_count_distinct(${column}) AS d${i}`);
+    select.push(`count(${column}) AS c${i}`);
+    // HyperLogLog hashes every value: the most expensive statistic by far.
+    if (full) select.push(`approx_count_distinct(${column}) AS d${i}`);
     if (isList(feature.type) || scalar === 'bytes') return;
     if (NUMERIC.has(scalar)) {
       // NaN and ±infinity have no place in JSON statistics and make the mean and stddev
@@ -34,9 +41,13 @@ export async function computeStatistics(
       select.push(
         `CAST(min(${column})${finite} AS DOUBLE) AS lo${i}`,
         `CAST(max(${column})${finite} AS DOUBLE) AS hi${i}`,
-        `avg(${column})${finite} AS mean${i}`,
-        `stddev_samp(${column})${finite} AS sd${i}`,
       );
+      if (full) {
+        select.push(
+          `avg(${column})${finite} AS mean${i}`,
+          `stddev_samp(${column})${finite} AS sd${i}`,
+        );
+      }
     } else if (scalar === 'timestamp') {
       select.push(
         `${isoTimeSql(`min(${column})`)} AS lo${i}`,

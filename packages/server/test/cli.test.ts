@@ -239,6 +239,16 @@ describe('featurestore CLI bad input', () => {
       /"ts" has type timestamp|eventTime/,
     ],
     [
+      'a Featurestore setting with a value it does not take',
+      { ...base, tags: { 'featurestore.statistics': 'some' } },
+      /featurestore\.statistics is "some"; use one of full, basic/,
+    ],
+    [
+      'an unknown Featurestore setting',
+      { ...base, tags: { 'featurestore.stats': 'basic' } },
+      /"featurestore\.stats" is not a Featurestore setting/,
+    ],
+    [
       'a reserved feature name',
       { ...base, features: [...base.features, { name: 'file_row_number', type: 'int64' }] },
       /features\[2\]\.name "file_row_number" is reserved/,

@@ -186,6 +186,50 @@ describe('offline engine through the CLI', () => {
     },
   );
 
+  it('computes the statistics the featurestore.statistics tag asks for', async () => {
+    await writeFile(file('stats.csv'), 'user_id,ts,clicks,country\n1,2026-01-05T10:00:00Z,3,DE\n');
+    const statisticsOf = async () => {
+      await cliJson(store.dir, 'ingest', 'shop', 'events', file('stats.csv'));
+      const { items } = await cliJson<{ items: { statistics: Record<string, object> }[] }>(
+        store.dir,
+        'ingestions',
+        'shop',
+        'events',
+      );
+      return items.at(-1)!.statistics.clicks;
+    };
+    expect(await statisticsOf()).toMatchObject({ count: 1, mean: 3, approxDistinct: 1 });
+    await cliJson(
+      store.dir,
+      'featureset',
+      'update',
+      'shop',
+      'events',
+      '--tag',
+      'featurestore.statistics=basic',
+    );
+    expect(await statisticsOf()).toEqual({ count: 1, nulls: 0, min: 3, max: 3 });
+    const refused = await cli(
+      store.dir,
+      'featureset',
+      'update',
+      'shop',
+      'events',
+      '--tag',
+      'featurestore.statistics=none',
+    );
+    expect(refused.stderr).toMatch(/featurestore\.statistics is "none"; use one of full, basic/);
+    await cliJson(
+      store.dir,
+      'featureset',
+      'update',
+      'shop',
+      'events',
+      '--tag',
+      'featurestore.statistics=full',
+    );
+  });
+
   it('refuses a source that does not exist and an unknown feature reference', async () => {
     expect((await cli(store.dir, 'ingest', 'shop', 'events', file('nope.csv'))).stderr).toMatch(
       /nope\.csv does not exist/,

@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors.js';
 import { validateName } from '../identifiers.js';
 import { parseDuration } from '../model/duration.js';
+import { checkFeatureSetSettings } from '../model/feature-set-settings.js';
 import { parseFeatureType } from '../model/feature-types.js';
 import type { FeatureSetSchema, FeatureSpec, Tags } from '../model/records.js';
 
@@ -161,6 +162,7 @@ export function parseFeatureSetDefinition(input: unknown): FeatureSetDefinition 
     features,
     tags: parseTags('tags', raw.tags),
   };
+  checkFeatureSetSettings('tags', definition.tags ?? {});
   const description = parseOptionalString('description', raw.description);
   if (description !== undefined) definition.description = description;
   const timeToLive = parseTimeToLive(raw.timeToLive);

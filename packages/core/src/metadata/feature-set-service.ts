@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Authorizer } from '../auth/authorizer.js';
 import { ValidationError } from '../errors.js';
 import { validateName } from '../identifiers.js';
+import { checkFeatureSetSettings } from '../model/feature-set-settings.js';
 import type { FeatureSet, FeatureSetVersion, Page, Project, Tags } from '../model/records.js';
 import { parseVersion } from '../model/version.js';
 import type { Principal } from '../ports/identity-provider.js';
@@ -180,6 +181,7 @@ function nextState(current: FeatureSet, input: UpdateFeatureSetInput): Versioned
         : (definition?.timeToLive ?? current.timeToLive);
   const definitionTags =
     definition?.tags && Object.keys(definition.tags).length > 0 ? definition.tags : undefined;
+  if (input.tags !== undefined) checkFeatureSetSettings('tags', input.tags);
   return {
     schema: definition ? schemaOf(definition) : current.schema,
     description: input.description ?? definition?.description ?? current.description,

@@ -4,6 +4,7 @@ import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js
 import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { authorizedFeatureSet } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
+import { statisticsLevel } from '../model/feature-set-settings.js';
 import type { Ingestion, Job } from '../model/offline-records.js';
 import type { FeatureSet, Project } from '../model/records.js';
 import { formatVersion } from '../model/version.js';
@@ -160,6 +161,7 @@ export class OfflineEngine {
               schema: featureSet.schema,
               ...(options.ignoreExtraColumns ? { ignoreExtraColumns: true } : {}),
               outputPrefix: prefixUri,
+              statistics: statisticsLevel(featureSet.tags),
             },
             context,
           );

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { ONLINE_SYNC_TAG } from '../model/feature-set-settings.js';
 import type { Ingestion } from '../model/offline-records.js';
 import type { FeatureSet } from '../model/records.js';
 import { toInputs } from '../offline/time-travel.js';
@@ -9,9 +10,6 @@ import type { OnlineRecord, OnlineStore, OnlineValue } from '../ports/online-sto
 import { keyComponent, toOnlineValue } from './online-values.js';
 
 const WRITE_BATCH = 1000;
-
-/** Reserved feature set tag: `off` stops applying committed ingestions to the online store. */
-export const ONLINE_SYNC_TAG = 'featurestore.online';
 
 export function onlineSyncEnabled(featureSet: FeatureSet): boolean {
   return featureSet.tags[ONLINE_SYNC_TAG] !== 'off';

@@ -1,3 +1,4 @@
+import type { StatisticsLevel } from '../model/feature-set-settings.js';
 import type { FeatureSetSchema } from '../model/records.js';
 
 /*
@@ -34,6 +35,11 @@ export interface IngestJobSpec {
   ignoreExtraColumns?: boolean;
   /** The folder URI the parts are written under (`…/part-<n>.parquet`). */
   outputPrefix: string;
+  /**
+   * `basic`: only count, nulls, min and max per feature (no mean, stddev or approximate
+   * distinct values). Default `full`.
+   */
+  statistics?: StatisticsLevel;
 }
 
 /** Numbers describe the finite values: NaN and ±infinity count as values but not in min…stddev. */

@@ -11,6 +11,7 @@ import type {
   DataFormat,
   IngestionInput,
   IngestJobResult,
+  IngestJobSpec,
   JobProgress,
   JobRunContext,
   JobSpec,
@@ -497,7 +498,7 @@ export function computeEngineConformance(
     sources: string[],
     schema: FeatureSetSchema,
     format: DataFormat = 'csv',
-    extra: { ignoreExtraColumns?: boolean } = {},
+    extra: Pick<IngestJobSpec, 'ignoreExtraColumns' | 'statistics'> = {},
   ): Promise<IngestJobResult> =>
     run({
       type: 'ingest',
@@ -847,6 +848,28 @@ export function computeEngineConformance(
           assert.equal(new Date(String(ts.max)).toISOString(), '2024-01-04T00:00:00.000Z');
           assert.equal(statistics.tags?.count, 2);
           assert.equal(statistics.tags?.nulls, 2);
+        },
+        timeout,
+      );
+
+      t.it(
+        'computes only count, nulls, min and max with statistics: basic',
+        async () => {
+          if (!supports('ingest')) return;
+          const schema: FeatureSetSchema = {
+            primaryKey: ['id'],
+            eventTime: 'ts',
+            features: [
+              { name: 'id', type: 'string' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'amount', type: 'float64' },
+            ],
+          };
+          const csv = ['id,ts,amount', 'a,2024-01-02T00:00:00Z,1', 'b,2024-01-01T00:00:00Z,'];
+          const source = await write(unique('basic.csv'), csv.join('\n'));
+          const { statistics } = await ingest([source], schema, 'csv', { statistics: 'basic' });
+          assert.deepEqual(statistics.amount, { count: 1, nulls: 1, min: 1, max: 1 });
+          assert.deepEqual(statistics.id, { count: 2, nulls: 0, min: 'a', max: 'b' });
         },
         timeout,
       );
