@@ -165,9 +165,13 @@ async function child(step: string): Promise<void> {
     const fs = await openFeatureStore({ store: STORE });
     const { engine, principal } = fs;
     try {
-      if (step === 'ingest' || step === 'ingest-small-heap') {
+      if (step === 'ingest' || step === 'ingest-small-heap' || step === 'ingest-basic') {
         const name = `ingest_${Date.now()}`;
-        await engine.featureSets.register(principal, 'bench', name, schema);
+        const basic = step === 'ingest-basic' ? { 'featurestore.statistics': 'basic' } : {};
+        await engine.featureSets.register(principal, 'bench', name, {
+          ...schema,
+          tags: { ...schema.tags, ...basic },
+        });
         const t0 = performance.now();
         const result = await (await engine.offline.ingest(principal, 'bench', name, csv('ingest')))
           .result;
@@ -233,6 +237,8 @@ async function main(): Promise<void> {
   console.log(line('raw DuckDB COPY read_csv → parquet', rawIngest));
   const ingest = measure('ingest');
   console.log(line('featurestore ingest (validate, stats, commit)', ingest, rawIngest));
+  const basic = measure('ingest-basic');
+  console.log(line('featurestore ingest, statistics: basic', basic, rawIngest));
   const smallHeap = measure('ingest-small-heap', [`--max-old-space-size=${HEAP_MB}`]);
   console.log(line(`featurestore ingest, Node heap ${HEAP_MB} MB`, smallHeap, rawIngest));
   console.log(`  (the CSV is ${Math.round(size / 1024 / 1024 / HEAP_MB)}× the heap limit)\n`);
