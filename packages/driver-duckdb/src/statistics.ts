@@ -37,17 +37,15 @@ export async function computeStatistics(
     if (NUMERIC.has(scalar)) {
       // NaN and ±infinity have no place in JSON statistics and make the mean and stddev
       // meaningless (DuckDB's stddev even fails): the numbers describe the finite values.
-      const finite = FLOATS.has(scalar) ? ` FILTER (WHERE isfinite(${column}))` : '';
+      // (A CASE, not a FILTER clause: four filtered aggregates cost a third more.)
+      const value = FLOATS.has(scalar)
+        ? `CASE WHEN isfinite(${column}) THEN ${column} END`
+        : column;
       select.push(
-        `CAST(min(${column})${finite} AS DOUBLE) AS lo${i}`,
-        `CAST(max(${column})${finite} AS DOUBLE) AS hi${i}`,
+        `CAST(min(${value}) AS DOUBLE) AS lo${i}`,
+        `CAST(max(${value}) AS DOUBLE) AS hi${i}`,
       );
-      if (full) {
-        select.push(
-          `avg(${column})${finite} AS mean${i}`,
-          `stddev_samp(${column})${finite} AS sd${i}`,
-        );
-      }
+      if (full) select.push(`avg(${value}) AS mean${i}`, `stddev_samp(${value}) AS sd${i}`);
     } else if (scalar === 'timestamp') {
       select.push(
         `${isoTimeSql(`min(${column})`)} AS lo${i}`,
