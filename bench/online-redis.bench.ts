@@ -1,6 +1,7 @@
 /**
- * Online-store benchmark on the test Redis: read latency and write throughput of
- * `RedisOnlineStore`, each beside raw baselines measured in the same run:
+ * Online-store benchmark on the test Redis: read latency of the engine's `getOnlineFeatures`
+ * (in process, metadata in the test PostgreSQL) and of `RedisOnlineStore` alone, and the
+ * store's write throughput, each beside raw baselines measured in the same run:
  *
  * - raw: `ioredis` MGET of the store's own keys + decoding with its codec (the store's overhead);
  * - Feast-style: one hash per entity, one field per feature (HMGET per key, pipelined; HSET
@@ -11,10 +12,13 @@
  *   node --conditions=@featurestore/source --import tsx bench/online-redis.bench.ts \
  *     [--rows 1000000] [--iterations 3000] [--features 50] [--batch 1000] [--concurrency 4]
  *
- * Reads the Redis URL from .services/env (`scripts/services up`).
+ * Reads the Redis and PostgreSQL URLs from .services/env (`scripts/services up`); the run's keys
+ * and its metadata schema are removed at the end.
  */
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { OnlineRecord, OnlineValue } from '@featurestore/core';
 import {
@@ -25,7 +29,9 @@ import {
   readHeader,
   versionPrefix,
 } from '@featurestore/driver-redis';
+import { type FeatureStore, openFeatureStore } from '@featurestore/server';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,11 +50,37 @@ const CONCURRENCY = Number(args.concurrency);
 const READ_KEYS = 10_000;
 const RUN = `bench_${Date.now().toString(36)}`;
 
-function redisUrl(): string {
+function serviceUrl(name: 'REDIS' | 'POSTGRES'): string {
   const env = readFileSync(new URL('../.services/env', import.meta.url), 'utf8');
-  const url = /^FEATURESTORE_TEST_REDIS_URL=(.*)$/m.exec(env)?.[1];
-  if (!url) throw new Error('FEATURESTORE_TEST_REDIS_URL missing: run scripts/services up');
+  const url = new RegExp(`^FEATURESTORE_TEST_${name}_URL=(.*)$`, 'm').exec(env)?.[1];
+  if (!url) throw new Error(`FEATURESTORE_TEST_${name}_URL missing: run scripts/services up`);
   return url;
+}
+const redisUrl = () => serviceUrl('REDIS');
+
+/** The feature set the engine reads, registered in a metadata schema of this run's own. */
+let engineFeatureSetId: string | undefined;
+async function openEngine(): Promise<FeatureStore> {
+  const fs = await openFeatureStore({
+    store: await mkdtemp(join(tmpdir(), 'featurestore-bench-')),
+    metadata: serviceUrl('POSTGRES'),
+    metadataSchema: RUN,
+    online: redisUrl(),
+  });
+  const { engine, principal } = fs;
+  await engine.projects.create(principal, { name: 'bench' });
+  const type = { float: 'float64', int: 'int64', string: 'string', bool: 'bool' } as const;
+  const featureSet = await engine.featureSets.register(principal, 'bench', 'customers', {
+    primaryKey: ['id'],
+    eventTime: 'ts',
+    features: [
+      { name: 'id', type: 'string' },
+      { name: 'ts', type: 'timestamp' },
+      ...names.map((name, i) => ({ name, type: type[kinds[i]!] })),
+    ],
+  });
+  engineFeatureSetId = featureSet.id;
+  return fs;
 }
 
 // A realistic mix: floats, ints, short strings and booleans, under ~10-character names.
@@ -214,8 +246,11 @@ async function main(): Promise<void> {
     writeSequence: 1,
     values: valuesFor(row),
   }));
+  const fs = await openEngine();
+  const engineSet = { featureSetId: engineFeatureSetId!, major: 1 };
   for (let i = 0; i < records.length; i += BATCH) {
     await store.write(featureSet, records.slice(i, i + BATCH));
+    await store.write(engineSet, records.slice(i, i + BATCH));
     const pipeline = raw.pipeline();
     for (let row = i; row < Math.min(i + BATCH, READ_KEYS); row++) {
       pipeline.hset(feastKey(row), feastFields(records[row]!.values, eventTime));
@@ -228,7 +263,14 @@ async function main(): Promise<void> {
   const readCases = [];
   for (const count of [1, 100]) {
     const keysOf = (i: number) => pickKeys(i, count);
-    const [ours, mget, feast] = await latencies([
+    const [engine, ours, mget, feast] = await latencies([
+      // The whole in-process call: authorization and the feature set lookup (cached for a
+      // second, as a serving process does), the read, the result rows.
+      (i) =>
+        fs.engine.online!.getOnlineFeatures(fs.principal, {
+          entities: keysOf(i).map((row) => ({ id: `e${row}` })),
+          features: 'bench/customers:*',
+        }),
       (i) => store.read({ featureSet, keys: keysOf(i).map((row) => [`e${row}`]) }),
       async (i) => {
         const decoder = new RecordDecoder();
@@ -249,8 +291,11 @@ async function main(): Promise<void> {
         return replies.map(([, reply]) => parseFeast(reply as (string | null)[]));
       },
     ]);
-    readCases.push({ count, ours: ours!, mget: mget!, feast: feast! });
+    readCases.push({ count, engine: engine!, ours: ours!, mget: mget!, feast: feast! });
   }
+  const storeDir = fs.config.store;
+  await fs.close();
+  await rm(storeDir, { recursive: true, force: true });
 
   // --- writes ------------------------------------------------------------------------------
   const pool = Array.from({ length: 10_000 }, (_, i) => valuesFor(i));
@@ -340,15 +385,15 @@ async function main(): Promise<void> {
     `\nload average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${cpus().length} cores`,
   );
   console.log(
-    `\nOnline store on Redis — ${FEATURES} features, ${ITERATIONS} reads per case, the three cases in turn\n`,
+    `\nOnline store on Redis — ${FEATURES} features, ${ITERATIONS} reads per case, the four cases in turn\n`,
   );
   console.log(
-    '| read | featurestore p50 / p99 ms | raw MGET+decode p50 / p99 | Feast-style HMGET p50 / p99 | p99 vs raw | p99 vs Feast |',
+    '| read | engine get p50 / p99 ms | store read p50 / p99 | raw MGET+decode p50 / p99 | Feast-style HMGET p50 / p99 | p99 engine, store vs raw | p99 engine vs Feast |',
   );
-  console.log('|---|---|---|---|---|---|');
-  for (const { count, ours, mget, feast } of readCases) {
+  console.log('|---|---|---|---|---|---|---|');
+  for (const { count, engine, ours, mget, feast } of readCases) {
     console.log(
-      `| ${count} key${count > 1 ? 's' : ''} × ${FEATURES} | ${ms(ours.p50)} / ${ms(ours.p99)} | ${ms(mget.p50)} / ${ms(mget.p99)} | ${ms(feast.p50)} / ${ms(feast.p99)} | ${ratio(ours.p99, mget.p99)} | ${ratio(ours.p99, feast.p99)} |`,
+      `| ${count} key${count > 1 ? 's' : ''} × ${FEATURES} | ${ms(engine.p50)} / ${ms(engine.p99)} | ${ms(ours.p50)} / ${ms(ours.p99)} | ${ms(mget.p50)} / ${ms(mget.p99)} | ${ms(feast.p50)} / ${ms(feast.p99)} | ${ratio(engine.p99, mget.p99)}, ${ratio(ours.p99, mget.p99)} | ${ratio(engine.p99, feast.p99)} |`,
     );
   }
   console.log(
@@ -380,8 +425,14 @@ async function main(): Promise<void> {
 /** Every key the run wrote starts with one of these, whether it finished or failed. */
 async function cleanUp(): Promise<void> {
   const client = new Redis(redisUrl());
-  for (const pattern of [`fs:{${RUN}*`, `feast:${RUN}:*`]) await unlinkMatching(client, pattern);
+  const patterns = [`fs:{${RUN}*`, `feast:${RUN}:*`];
+  if (engineFeatureSetId) patterns.push(`fs:{${engineFeatureSetId}*`);
+  for (const pattern of patterns) await unlinkMatching(client, pattern);
   await client.quit();
+  const metadata = new pg.Client({ connectionString: serviceUrl('POSTGRES') });
+  await metadata.connect();
+  await metadata.query(`DROP SCHEMA IF EXISTS "${RUN}" CASCADE`);
+  await metadata.end();
 }
 
 try {

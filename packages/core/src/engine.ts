@@ -3,6 +3,7 @@ import { Authorizer } from './auth/authorizer.js';
 import { TokenIdentityProvider } from './auth/token-identity-provider.js';
 import { JobService } from './jobs/job-service.js';
 import { FeatureSetService } from './metadata/feature-set-service.js';
+import { MetadataChanges } from './metadata/metadata-changes.js';
 import { ProjectService } from './metadata/project-service.js';
 import { OfflineEngine } from './offline/offline-engine.js';
 import type { StorageLocator } from './offline/storage-locator.js';
@@ -25,6 +26,8 @@ export interface EngineDrivers {
   online?: { store: OnlineStore; queue: MessageQueue };
   /** Tuning of the online → offline sync worker. */
   offlineSync?: OfflineSyncOptions;
+  /** How long online reads and pushes reuse a metadata lookup (default 1,000 ms; 0: never). */
+  onlineMetadataCacheMs?: number;
 }
 
 /**
@@ -44,7 +47,8 @@ export class FeatureStoreEngine {
   readonly online: OnlineEngine | undefined;
 
   constructor(drivers: EngineDrivers) {
-    const store = drivers.metadata;
+    const changes = new MetadataChanges();
+    const store = changes.track(drivers.metadata);
     this.drivers = drivers;
     this.authorizer = new Authorizer(store);
     this.projects = new ProjectService(store, this.authorizer);
@@ -85,6 +89,10 @@ export class FeatureStoreEngine {
             compute: drivers.compute,
             storage: drivers.storage,
             ...(drivers.offlineSync === undefined ? {} : { offlineSync: drivers.offlineSync }),
+            ...(drivers.onlineMetadataCacheMs === undefined
+              ? {}
+              : { metadataCacheMs: drivers.onlineMetadataCacheMs }),
+            changes,
           })
         : undefined;
   }

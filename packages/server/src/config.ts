@@ -43,6 +43,12 @@ export const configSchema = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be letters, digits, dots, underscores or hyphens')
       .optional(),
+    /**
+     * How long online reads and pushes reuse a feature set lookup and its authorization, in
+     * ms (default 1000; 0: look up every call). Changes made by other processes (a revoked
+     * role, a new major version) reach a serving process within this time.
+     */
+    onlineMetadataCacheMs: z.coerce.number().int().min(0).optional(),
     /** `file://…` (default `file://<store>/data`), `s3://bucket/prefix` or `abfss://fs@account.dfs.core.windows.net/prefix`. */
     storage: z
       .string()
@@ -86,6 +92,7 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_ONLINE_URL: 'online',
   FEATURESTORE_QUEUE_URL: 'queue',
   FEATURESTORE_QUEUE_NAMESPACE: 'queueNamespace',
+  FEATURESTORE_ONLINE_METADATA_CACHE_MS: 'onlineMetadataCacheMs',
   FEATURESTORE_S3_ENDPOINT: 's3.endpoint',
   FEATURESTORE_S3_REGION: 's3.region',
   FEATURESTORE_AZURE_ACCOUNT_KEY: 'azure.accountKey',

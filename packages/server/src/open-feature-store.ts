@@ -134,6 +134,9 @@ export async function openFeatureStore(
           ...(options.offlineSyncIntervalMs === undefined
             ? {}
             : { offlineSync: { intervalMs: options.offlineSyncIntervalMs } }),
+          ...(config.onlineMetadataCacheMs === undefined
+            ? {}
+            : { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
         }),
     });
     const engine = scope.resolve(FeatureStoreEngine);

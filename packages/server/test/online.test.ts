@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { OFFLINE_SYNC_SOURCE } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
 import { namespacedNames, tuneKafkaConsumers } from './fixtures/kafka-namespace.js';
@@ -167,6 +168,65 @@ describe.each(configs)('online engine: %s', (_name, config) => {
         entities: [{ customer_id: 'c1' }],
       }),
     ).resolves.toHaveLength(1);
+    // Lookups are cached for reads, but a change made in this process applies at once.
+    await engine.access.revoke(principal, project, name);
+    await expect(
+      online.getOnlineFeatures(reader, {
+        features: `${project}/customers:age`,
+        entities: [{ customer_id: 'c1' }],
+      }),
+    ).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+  }, 30_000);
+});
+
+describe('a serving process and a role revoked by another process', () => {
+  const schema = `cache_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const stores: Awaited<ReturnType<typeof tempStore>>[] = [];
+  const opened: FeatureStore[] = [];
+  const open = async (extra: FeatureStoreConfigInput) => {
+    const store = await tempStore();
+    stores.push(store);
+    const fs = await openFeatureStore({
+      store: store.dir,
+      metadata: serviceEnv('FEATURESTORE_TEST_POSTGRES_URL'),
+      metadataSchema: schema,
+      online: serviceEnv('FEATURESTORE_TEST_REDIS_URL'),
+      ...extra,
+    });
+    opened.push(fs);
+    return fs;
+  };
+  afterAll(async () => {
+    for (const fs of opened) await fs.close();
+    for (const store of stores) await store.remove();
+    const client = new pg.Client({
+      connectionString: serviceEnv('FEATURESTORE_TEST_POSTGRES_URL'),
+    });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+  });
+
+  it('sees the revocation within onlineMetadataCacheMs', async () => {
+    const admin = await open({});
+    const { engine, principal } = admin;
+    await engine.projects.create(principal, { name: 'shop' });
+    await engine.featureSets.register(principal, 'shop', 'customers', customers);
+    await engine.access.createUser(principal, { name: 'model' });
+    await engine.access.grant(principal, 'shop', 'model', 'consumer');
+
+    const serving = await open({ onlineMetadataCacheMs: 400 });
+    const model = await serving.engine.access.principalFor('model');
+    const read = () =>
+      serving.engine.online!.getOnlineFeatures(model, {
+        features: 'shop/customers:age',
+        entities: [{ customer_id: 'c1' }],
+      });
+    await expect(read()).resolves.toEqual([{ customer_id: 'c1', customers__age: null }]);
+    await engine.access.revoke(principal, 'shop', 'model');
+    const revokedAt = Date.now();
+    await read().catch(() => undefined); // served from the cache, or refused: both are allowed
+    await new Promise((resolve) => setTimeout(resolve, 450 - (Date.now() - revokedAt)));
+    await expect(read()).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
   }, 30_000);
 });
 

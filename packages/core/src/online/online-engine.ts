@@ -4,6 +4,8 @@ import type { Authorizer } from '../auth/authorizer.js';
 import { UnavailableError, ValidationError } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { authorizedFeatureSet } from '../metadata/lookups.js';
+import type { MetadataChanges } from '../metadata/metadata-changes.js';
+import { ReadThroughCache } from '../metadata/read-through-cache.js';
 import { parseDuration } from '../model/duration.js';
 import type { FeatureSet } from '../model/records.js';
 import { type FeatureRef, parseFeatureRefs } from '../offline/feature-ref.js';
@@ -65,6 +67,8 @@ export function nextWriteSequence(): number {
   return lastSequence;
 }
 
+const DEFAULT_METADATA_CACHE_MS = 1000;
+
 /**
  * The online engine: pushes go through the queue to workers that apply them to the online
  * store (newest wins), and reads fetch features of several feature sets for many keys in one
@@ -78,6 +82,10 @@ export class OnlineEngine {
   readonly #jobs: JobService;
   readonly #materializer: OnlineMaterializer;
   readonly #offlineSync: OfflineSyncWorker;
+  /** Feature sets resolved and authorized per principal, action and reference. */
+  readonly #resolved: ReadThroughCache<FeatureSet>;
+  /** Principals allowed to read a project's sensitive features. */
+  readonly #sensitive: ReadThroughCache<void>;
   #worker: Subscription | undefined;
 
   constructor(deps: {
@@ -91,6 +99,13 @@ export class OnlineEngine {
     compute: ComputeEngine;
     storage: ObjectStorage;
     offlineSync?: OfflineSyncOptions;
+    /**
+     * How long reads and pushes reuse a feature set lookup and its authorization (default
+     * 1,000 ms; 0: look up every time). Writes through `changes` take effect at once.
+     */
+    metadataCacheMs?: number;
+    /** The access-changing writes of this process (see `MetadataChanges`). */
+    changes?: MetadataChanges;
   }) {
     this.#store = deps.store;
     this.#authorizer = deps.authorizer;
@@ -98,6 +113,12 @@ export class OnlineEngine {
     this.#queue = deps.queue;
     this.#jobs = deps.jobs;
     this.#materializer = deps.materializer;
+    const cache = {
+      ttlMs: deps.metadataCacheMs ?? DEFAULT_METADATA_CACHE_MS,
+      ...(deps.changes ? { changes: deps.changes } : {}),
+    };
+    this.#resolved = new ReadThroughCache(cache);
+    this.#sensitive = new ReadThroughCache(cache);
     this.#offlineSync = new OfflineSyncWorker(
       { store: deps.store, compute: deps.compute, storage: deps.storage, queue: deps.queue },
       deps.offlineSync,
@@ -306,10 +327,14 @@ export class OnlineEngine {
           );
         }
         if (spec.sensitive) {
-          await this.#authorizer.require(principal, 'data.read_sensitive', {
-            projectId: featureSet.projectId,
-            projectName: project,
-          });
+          await this.#sensitive.get(
+            `${principal.userId}\n${principal.admin}\n${featureSet.projectId}`,
+            () =>
+              this.#authorizer.require(principal, 'data.read_sensitive', {
+                projectId: featureSet.projectId,
+                projectName: project,
+              }),
+          );
         }
       }
       const keys = request.entities.map((entity, index) =>
@@ -341,14 +366,17 @@ export class OnlineEngine {
     const results = this.#online.readMany
       ? await this.#online.readMany(plans.map((plan) => plan.read))
       : await Promise.all(plans.map((plan) => this.#online.read(plan.read)));
+    // Output names once per call, not once per entity and feature.
+    const columns = plans.map((plan) =>
+      plan.features.map((feature) => [feature, `${plan.featureSet.name}__${feature}`] as const),
+    );
     return request.entities.map((entity, index) => {
-      const row: Record<string, unknown> = { ...entity };
-      plans.forEach((plan, p) => {
-        const record = results[p]![index];
-        for (const feature of plan.features) {
-          row[`${plan.featureSet.name}__${feature}`] = record?.values[feature] ?? null;
-        }
-      });
+      // Not `{ ...entity }`: V8 adds properties to a spread copy four times slower.
+      const row: Record<string, unknown> = Object.assign({}, entity);
+      for (let p = 0; p < plans.length; p++) {
+        const values = results[p]![index]?.values;
+        for (const [feature, column] of columns[p]!) row[column] = values?.[feature] ?? null;
+      }
       return row;
     });
   }
@@ -384,17 +412,16 @@ export class OnlineEngine {
     action: 'data.read' | 'data.write',
     version?: string,
   ): Promise<FeatureSet> {
-    const { featureSet } = await authorizedFeatureSet(
-      this.#store,
-      this.#authorizer,
-      principal,
-      action,
-      {
-        project: projectName,
-        featureSet: featureSetName,
-        version,
-      },
-    );
-    return featureSet;
+    const key = [principal.userId, principal.admin, action, projectName, featureSetName, version];
+    return this.#resolved.get(key.join('\n'), async () => {
+      const { featureSet } = await authorizedFeatureSet(
+        this.#store,
+        this.#authorizer,
+        principal,
+        action,
+        { project: projectName, featureSet: featureSetName, version },
+      );
+      return featureSet;
+    });
   }
 }
