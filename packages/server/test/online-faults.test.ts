@@ -96,7 +96,8 @@ async function expectComplete(fs: FeatureStore, syncWithinMs = 90_000): Promise<
 }
 
 /** Runs a fixture that pushes the fault rows; resolves once it reports them pushed. */
-function startFixture(fixture: string, ...args: string[]): Promise<ChildProcess> {
+/** Starts a fixture process; resolves once its output matches `ready`. */
+function startFixture(fixture: string, ready: RegExp, ...args: string[]): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -114,7 +115,7 @@ function startFixture(fixture: string, ...args: string[]): Promise<ChildProcess>
       stderr += chunk;
     });
     child.stdout!.on('data', (chunk) => {
-      if (String(chunk).includes('pushed')) resolve(child);
+      if (ready.test(String(chunk))) resolve(child);
     });
     child.on('exit', (code) => reject(new Error(`the worker exited with ${code}: ${stderr}`)));
   });
@@ -187,10 +188,11 @@ describe('online → offline sync under faults', () => {
     await setUp(setup);
     await setup.close();
 
-    const child = await startFixture('push-and-sync.ts', store.dir);
+    // The sync commits batches of at most 7 rows per partition every 200 ms: killed as soon
+    // as the first rows are committed, it is seconds away from done (a fixed delay was not:
+    // once pushes got faster, everything was synced before it ran out).
+    const child = await startFixture('push-and-sync.ts', /^synced [1-9]/m, store.dir);
     cleanups.push(async () => child.kill('SIGKILL'));
-    // The workers apply and sync batches of 7 rows: well inside that work.
-    await sleep(1500);
     child.kill('SIGKILL');
     await once(child, 'exit').catch(() => undefined);
 
@@ -307,6 +309,7 @@ describe('online → offline sync under faults, on PostgreSQL, Redis and Kafka',
 
     const child = await startFixture(
       'push-and-sync-services.ts',
+      /pushed/,
       JSON.stringify({ ...config, store: store.dir }),
     );
     cleanups.push(async () => child.kill('SIGKILL'));
