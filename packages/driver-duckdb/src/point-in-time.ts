@@ -249,10 +249,10 @@ const STRUCT_ORDER: JoinOrder = {
 /**
  * The BIGINT packing of (event time, sequence, row) for one feature set, when it fits:
  * `((epoch_us(time) - first) / unit) * N + rank * R + __row`, where `unit` is the coarsest
- * of 1 s, 1 ms, 1 µs that every event time is a whole multiple of, `R` = the rows of the largest
- * ingestion (every `__row` is below it),
- * `rank` the ingestion's place in sequence order and `N` = ingestions × `R`, so ties on time go
- * to the greater sequence, then the later row. An entity time becomes the greatest packed
+ * of 1 s, 1 ms, 1 µs that every event time is a whole multiple of, `R` the row count of the
+ * largest ingestion (every `__row` is below it), `rank` the ingestion's place in sequence
+ * order and `N` = ingestions × `R`, so ties on time go to the greater sequence, then the
+ * later row. An entity time becomes the greatest packed
  * value of its time slot (clamped to the feature set's range), so `entity >= feature` holds
  * exactly when the row's event time is at or before the entity time. Falls back to a STRUCT
  * when the product does not stay below 2^62, when two ingestions share a sequence, or for

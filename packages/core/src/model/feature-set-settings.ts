@@ -6,7 +6,7 @@ export const ONLINE_SYNC_TAG = 'featurestore.online';
 /**
  * Feature set tag: what each ingestion computes per feature. `full` (the default): count,
  * nulls, min, max, mean, stddev and approximate distinct values; `basic`: count, nulls, min
- * and max (about a third of the work, for large ingestions where the profile is not needed).
+ * and max (a third of the statistics scan, for large ingestions that need no profile).
  */
 export const STATISTICS_TAG = 'featurestore.statistics';
 
