@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError, ValidationError } from '../errors.js';
 import type { Ingestion } from '../model/offline-records.js';
 import type { FeatureSet } from '../model/records.js';
 import { ingestionPrefix } from '../offline/storage-layout.js';
@@ -13,6 +13,7 @@ import type {
 } from '../ports/message-queue.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
+import { type DeadLetter, DeadLetterError, DeadLetters } from '../queue/dead-letters.js';
 import { listAll } from '../storage/object-keys.js';
 import { ONLINE_INGEST_TOPIC, type PushedRow } from './pushed-row.js';
 import { decodePushedRows } from './pushed-row-codec.js';
@@ -32,8 +33,16 @@ export interface OfflineSyncOptions {
    * version, partition and interval.
    */
   intervalMs?: number;
-  /** Reports a batch that failed (it is delivered again). */
+  /**
+   * Reports a batch that failed (it is delivered again), and each message moved to the
+   * dead-letter topic (a `DeadLetterError`: it is not delivered again).
+   */
   onError?: (error: unknown) => void;
+  /**
+   * Called for each message that can never be synced (bytes that do not decode…), once it is
+   * published to `featurestore.online.ingest.dead` and before its batch is committed.
+   */
+  onDeadLetter?: (letter: DeadLetter) => void;
 }
 
 export interface SyncOutcome {
@@ -69,6 +78,8 @@ export class OfflineSyncWorker {
   readonly #queue: MessageQueue;
   readonly #intervalMs: number;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #deadLetters: DeadLetters;
+  readonly #syncOrDeadLetter: (messages: DeliveredMessage[]) => Promise<void>;
   readonly #lastSync = new Map<number, number>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #subscription: Subscription | undefined;
@@ -89,6 +100,22 @@ export class OfflineSyncWorker {
     this.#queue = deps.queue;
     this.#intervalMs = options.intervalMs ?? 0;
     this.#onError = options.onError;
+    this.#deadLetters = new DeadLetters({
+      queue: deps.queue,
+      group: OFFLINE_SYNC_GROUP,
+      onDeadLetter: (letter) => {
+        this.#onError?.(new DeadLetterError(letter));
+        options.onDeadLetter?.(letter);
+      },
+    });
+    this.#syncOrDeadLetter = this.#deadLetters.wrap(async (messages) => {
+      await this.sync(messages);
+    });
+  }
+
+  /** Messages this worker moved to the dead-letter topic since it was created. */
+  get deadLettered(): number {
+    return this.#deadLetters.count;
   }
 
   /** Joins the sync group; resolves once this process consumes. Idempotent. */
@@ -161,7 +188,7 @@ export class OfflineSyncWorker {
     if (wait > 0) await sleep(wait);
     if (this.#stopped) throw new UnavailableError('the offline sync worker stopped');
     try {
-      await this.sync(messages);
+      await this.#syncOrDeadLetter(messages);
       for (const p of partitions) this.#lastSync.set(p, Date.now());
     } catch (error) {
       this.#onError?.(error);
@@ -187,7 +214,7 @@ export class OfflineSyncWorker {
     }
     const groups = new Map<string, PushedRow[]>();
     for (const message of fresh) {
-      for (const row of decodePushedRows(message.value)) {
+      for (const row of decodeIngestMessage(message)) {
         const id = `${row.featureSetId}:${row.major}`;
         const group = groups.get(id);
         if (group) group.push(row);
@@ -200,7 +227,11 @@ export class OfflineSyncWorker {
     try {
       for (const rows of groups.values()) {
         const featureSet = await this.#featureSet(rows[0]!.featureSetId, rows[0]!.major);
-        // A feature set (or version) deleted since the push: its rows have nowhere to go.
+        // A feature set deleted since the push: its rows are skipped, not dead-lettered.
+        // Deleting is its owner's authorized decision to remove its data, and these rows are
+        // part of it: a dead-letter topic would keep a copy (sensitive features too) for the
+        // topic's retention, readable by whoever reads the queue; and they could not be
+        // replayed anyway, a feature set created again under the name has a new id.
         if (!featureSet) continue;
         const ingestionId = randomUUID();
         const prefix = ingestionPrefix(featureSet.id, featureSet.version.major, ingestionId);
@@ -300,6 +331,23 @@ export class OfflineSyncWorker {
     } catch {
       // Left for the garbage collector: nothing refers to these files.
     }
+  }
+}
+
+/**
+ * The rows of an ingest-topic message (`decodePushedRows`), failing with `ValidationError`
+ * whatever is wrong with its bytes: damaged first-format JSON throws a `SyntaxError`, which
+ * would pass for a bug and be retried forever.
+ */
+export function decodeIngestMessage(message: DeliveredMessage): PushedRow[] {
+  try {
+    return decodePushedRows(message.value);
+  } catch (error) {
+    if (error instanceof ValidationError) throw error;
+    throw new ValidationError(
+      `the online ingest message at partition ${message.partition} offset ${message.offset} is not valid pushed rows: ${(error as Error).message}`,
+      { cause: error, details: { field: 'value', partition: message.partition } },
+    );
   }
 }
 

@@ -13,9 +13,9 @@ import { visibleIngestions } from '../offline/time-travel.js';
 import type { ComputeEngine } from '../ports/compute-engine.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type {
+  DeliveredMessage,
   MessagePosition,
   MessageQueue,
-  QueueMessage,
   Subscription,
 } from '../ports/message-queue.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
@@ -26,12 +26,12 @@ import type {
   OnlineRecord,
   OnlineStore,
 } from '../ports/online-store.js';
+import { type DeadLetter, DeadLetters } from '../queue/dead-letters.js';
 import type { OnlineMaterializer } from './materializer.js';
-import { type OfflineSyncOptions, OfflineSyncWorker } from './offline-sync.js';
+import { decodeIngestMessage, type OfflineSyncOptions, OfflineSyncWorker } from './offline-sync.js';
 import { keyComponent, toOnlineValue } from './online-values.js';
 import { pushMessages } from './push-messages.js';
 import { ONLINE_INGEST_TOPIC } from './pushed-row.js';
-import { decodePushedRows } from './pushed-row-codec.js';
 import { RowValidator } from './row-validator.js';
 
 export { ONLINE_INGEST_TOPIC } from './pushed-row.js';
@@ -87,6 +87,9 @@ export class OnlineEngine {
   /** Principals allowed to read a project's sensitive features. */
   readonly #sensitive: ReadThroughCache<void>;
   #worker: Subscription | undefined;
+  readonly #deadLetters: DeadLetters;
+  /** `startWorker`'s report of each dead letter of the apply worker. */
+  #onDeadLetter: ((letter: DeadLetter) => void) | undefined;
 
   constructor(deps: {
     store: MetadataStore;
@@ -119,6 +122,11 @@ export class OnlineEngine {
     };
     this.#resolved = new ReadThroughCache(cache);
     this.#sensitive = new ReadThroughCache(cache);
+    this.#deadLetters = new DeadLetters({
+      queue: deps.queue,
+      group: ONLINE_APPLY_GROUP,
+      onDeadLetter: (letter) => this.#onDeadLetter?.(letter),
+    });
     this.#offlineSync = new OfflineSyncWorker(
       { store: deps.store, compute: deps.compute, storage: deps.storage, queue: deps.queue },
       deps.offlineSync,
@@ -254,15 +262,30 @@ export class OnlineEngine {
   }
 
   /**
+   * Messages the apply worker moved to `featurestore.online.ingest.dead` because they can never
+   * be applied (bytes that do not decode…), since this engine was created. The offline sync
+   * counts its own: `offlineSync.deadLettered`.
+   */
+  get deadLettered(): number {
+    return this.#deadLetters.count;
+  }
+
+  /**
    * Starts this process's online worker (one member of the apply group) and, with
    * `offlineSync`, its online → offline sync worker (one member of the sync group).
+   * A message that can never be applied is published to the dead-letter topic
+   * (`DeadLetters`), reported to `onDeadLetter`, and skipped; a transient failure (the online
+   * store is down) makes its batch come again until it succeeds.
    */
-  async startWorker(options: { offlineSync?: boolean } = {}): Promise<void> {
+  async startWorker(
+    options: { offlineSync?: boolean; onDeadLetter?: (letter: DeadLetter) => void } = {},
+  ): Promise<void> {
+    this.#onDeadLetter = options.onDeadLetter;
     this.#worker ??= await this.#queue.subscribe({
       topic: ONLINE_INGEST_TOPIC,
       group: ONLINE_APPLY_GROUP,
       fromBeginning: true,
-      handler: (messages) => this.#apply(messages),
+      handler: this.#deadLetters.wrap((messages) => this.#apply(messages)),
     });
     if (options.offlineSync) await this.#offlineSync.start();
   }
@@ -381,10 +404,10 @@ export class OnlineEngine {
     });
   }
 
-  async #apply(messages: QueueMessage[]): Promise<void> {
+  async #apply(messages: DeliveredMessage[]): Promise<void> {
     const byVersion = new Map<string, { ref: FeatureSetVersionRef; records: OnlineRecord[] }>();
     for (const message of messages) {
-      for (const row of decodePushedRows(message.value)) {
+      for (const row of decodeIngestMessage(message)) {
         const id = `${row.featureSetId}:${row.major}`;
         let entry = byVersion.get(id);
         if (!entry) {
