@@ -6,6 +6,7 @@ import {
   ConflictError,
   DEAD_LETTER_HEADERS,
   type DeadLetter,
+  DeadLetterError,
   DeadLetters,
   type DeliveredMessage,
   isPermanentFailure,
@@ -14,6 +15,7 @@ import {
   NamespacedQueue,
   NotFoundError,
   NotSupportedError,
+  OfflineSyncWorker,
   ONLINE_APPLY_GROUP,
   ONLINE_INGEST_TOPIC,
   OnlineEngine,
@@ -293,5 +295,41 @@ describe('the apply worker', () => {
     expect(writes).toBe(3);
     expect(engine.deadLettered).toBe(0);
     expect(await readAll(queue, `${ONLINE_INGEST_TOPIC}.dead`)).toEqual([]);
+  });
+});
+
+describe('the offline sync', () => {
+  it('reports each dead letter to onError as a DeadLetterError naming where it was', async () => {
+    const queue = openQueue();
+    const errors: unknown[] = [];
+    const letters: DeadLetter[] = [];
+    // Only the offsets are read before the bytes are decoded: the rest is never called.
+    const store = { getConsumerOffsets: async () => new Map<number, string>() } as never;
+    const absent = undefined as never;
+    const sync = new OfflineSyncWorker(
+      { store, compute: absent, storage: absent, queue },
+      { onError: (error) => errors.push(error), onDeadLetter: (letter) => letters.push(letter) },
+    );
+    await sync.start();
+    cleanups.push(() => sync.stop());
+    const [at] = await queue.publish([
+      { topic: ONLINE_INGEST_TOPIC, key: 'k', value: Uint8Array.of(9, 9) },
+    ]);
+    await until(() => sync.deadLettered === 1, 'the dead letter');
+    expect(letters).toHaveLength(1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(DeadLetterError);
+    expect(errors[0]).toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(
+        /^group featurestore\.online\.offline-sync moved the message at featurestore\.online\.ingest partition \d+ offset 0 to featurestore\.online\.ingest\.dead/,
+      ),
+      details: {
+        partition: at!.partition,
+        offset: '0',
+        deadLetterTopic: `${ONLINE_INGEST_TOPIC}.dead`,
+      },
+    });
+    expect((errors[0] as DeadLetterError).cause).toBe(letters[0]!.error);
   });
 });
