@@ -16,8 +16,10 @@ import type { PushedRow } from './pushed-row.js';
  *   Measured on the push benchmark's rows: about 3× cheaper to write and read than one JSON
  *   document per row, and the feature names are written once per message instead of per row.
  *
- * Any other first byte is a format from a newer version: the reader refuses it (the batch is
- * delivered again, to a worker that knows it) rather than dropping rows.
+ * Any other first byte is a format from a newer version: the reader refuses it with a
+ * `ValidationError`, and the workers move such a message to the dead-letter topic
+ * (`queue/dead-letters.ts`). So a new format must be readable by every running worker before
+ * any service writes it.
  */
 
 /** The first byte of the binary format. */
