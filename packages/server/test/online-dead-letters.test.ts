@@ -13,10 +13,9 @@ import {
 } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { KafkaMessageQueue } from '@featurestore/driver-kafka';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
-import { namespacedNames, tuneKafkaConsumers } from './fixtures/kafka-namespace.js';
+import { dropKafkaNames, tuneKafkaConsumers } from './fixtures/kafka-namespace.js';
 import { tempStore } from './helpers.js';
 
 const customers = {
@@ -229,23 +228,4 @@ describe.each(configs)('a message that can never be handled: %s', (_name, kafka)
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Deletes the topics and consumer groups the namespaced store and the inspections left. */
-async function dropKafkaNames(namespace: string, inspectGroups: string[]): Promise<void> {
-  const { topics, groups } = namespacedNames(namespace);
-  const admin = new Kafka({
-    clientId: 'featurestore-test',
-    brokers: serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS').split(','),
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    await admin.deleteGroups([...groups, ...inspectGroups]).catch(() => undefined);
-    await admin
-      .deleteTopics({ topics: [...topics, ...topics.map((topic) => `${topic}.dead`)] })
-      .catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
 }

@@ -10,12 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { OFFLINE_SYNC_SOURCE, UnavailableError } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { RedisOnlineStore } from '@featurestore/driver-redis';
-import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
 import { FAULT_KEYS, FAULT_ROUNDS, faultRows } from './fixtures/fault-rows.js';
-import { namespacedNames, tuneKafkaConsumers } from './fixtures/kafka-namespace.js';
+import {
+  dropKafkaNames,
+  dropMetadataSchema,
+  tuneKafkaConsumers,
+} from './fixtures/kafka-namespace.js';
 import { cliJson, tempStore } from './helpers.js';
 
 const customers = {
@@ -333,27 +335,8 @@ describe('online → offline sync under faults, on PostgreSQL, Redis and Kafka',
 
 /** Removes what a run left in the shared services: topic, groups, schema, Redis keys. */
 async function dropServiceData(run: string, featureSetId: string | undefined): Promise<void> {
-  const { topics, groups } = namespacedNames(run);
-  const kafka = new Kafka({
-    clientId: 'featurestore-test',
-    brokers: serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS').split(','),
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.deleteGroups(groups).catch(() => undefined);
-    await admin.deleteTopics({ topics }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-  const client = new pg.Client({ connectionString: serviceEnv('FEATURESTORE_TEST_POSTGRES_URL') });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${run}" CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await dropKafkaNames(run);
+  await dropMetadataSchema(run);
   if (featureSetId !== undefined) {
     const online = RedisOnlineStore.fromUrl(serviceEnv('FEATURESTORE_TEST_REDIS_URL'));
     try {

@@ -3,11 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OFFLINE_SYNC_SOURCE } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
-import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
-import { namespacedNames, tuneKafkaConsumers } from './fixtures/kafka-namespace.js';
+import {
+  dropKafkaNames,
+  dropMetadataSchema,
+  tuneKafkaConsumers,
+} from './fixtures/kafka-namespace.js';
 import { tempStore } from './helpers.js';
 
 const customers = {
@@ -199,11 +201,7 @@ describe('a serving process and a role revoked by another process', () => {
   afterAll(async () => {
     for (const fs of opened) await fs.close();
     for (const store of stores) await store.remove();
-    const client = new pg.Client({
-      connectionString: serviceEnv('FEATURESTORE_TEST_POSTGRES_URL'),
-    });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+    await dropMetadataSchema(schema);
   });
 
   it('sees the revocation within onlineMetadataCacheMs', async () => {
@@ -318,23 +316,6 @@ describe.each(syncConfigs)('waiting for the offline sync of a push: %s', (name, 
     expect(synced.reduce((sum, ingestion) => sum + ingestion.rowCount, 0)).toBe(21);
   }, 90_000);
 });
-
-/** Deletes the topic and consumer groups a namespaced store left on the shared broker. */
-async function dropKafkaNames(namespace: string): Promise<void> {
-  const { topics, groups } = namespacedNames(namespace);
-  const admin = new Kafka({
-    clientId: 'featurestore-test',
-    brokers: serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS').split(','),
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    await admin.deleteGroups(groups).catch(() => undefined);
-    await admin.deleteTopics({ topics }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 describe('offline → online', () => {
   let store: Awaited<ReturnType<typeof tempStore>>;
