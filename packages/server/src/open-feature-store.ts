@@ -1,3 +1,4 @@
+import type { WorkerReports } from './worker-log.js';
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
@@ -64,6 +65,8 @@ export interface OpenOptions {
   queueBatchSize?: number;
   /** The least time between two offline syncs of one queue partition (default 0). */
   offlineSyncIntervalMs?: number;
+  /** Where the online workers report failed batches and dead letters (see `workerReports`). */
+  reports?: WorkerReports;
 }
 
 /**
@@ -131,9 +134,12 @@ export async function openFeatureStore(
           compute: c.resolve<ComputeEngine>(TOKENS.compute),
           locate: storages.locate,
           online: c.resolve<EngineDrivers['online']>(TOKENS.online),
-          ...(options.offlineSyncIntervalMs === undefined
-            ? {}
-            : { offlineSync: { intervalMs: options.offlineSyncIntervalMs } }),
+          offlineSync: {
+            ...(options.offlineSyncIntervalMs === undefined
+              ? {}
+              : { intervalMs: options.offlineSyncIntervalMs }),
+            ...options.reports,
+          },
           ...(config.onlineMetadataCacheMs === undefined
             ? {}
             : { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
@@ -141,7 +147,12 @@ export async function openFeatureStore(
     });
     const engine = scope.resolve(FeatureStoreEngine);
     if (lock) await recoverEmbedded(engine);
-    if (options.workers) await engine.online?.startWorker({ offlineSync: true });
+    if (options.workers) {
+      await engine.online?.startWorker({
+        offlineSync: true,
+        ...(options.reports ? { onDeadLetter: options.reports.onDeadLetter } : {}),
+      });
+    }
     const authenticate = async (token: string): Promise<Principal> => {
       const principal = await engine.tokens.authenticate({ kind: 'bearer', token });
       if (!principal)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { type FeatureStore, openFeatureStore } from '../open-feature-store.js';
+import { type FeatureStore, type OpenOptions, openFeatureStore } from '../open-feature-store.js';
 import type { CliIo } from './io.js';
 import { formatRecord, formatTable } from './io.js';
 
@@ -34,7 +34,12 @@ export type Action<A extends unknown[]> = (context: CommandContext, ...args: A) 
  * Wraps a command action: loads the config (file < environment < flags), opens the store,
  * runs, and always closes it (releasing the embedded store's lock).
  */
-export function withStore<A extends unknown[]>(io: CliIo, action: Action<A>) {
+export function withStore<A extends unknown[]>(
+  io: CliIo,
+  action: Action<A>,
+  /** How to open the store, from the command's options (with the global ones). */
+  openOptions?: (options: Record<string, unknown>) => OpenOptions,
+) {
   return async (...args: unknown[]): Promise<void> => {
     const command = args.at(-1) as Command;
     const options = command.optsWithGlobals<GlobalOptions>();
@@ -49,7 +54,10 @@ export function withStore<A extends unknown[]>(io: CliIo, action: Action<A>) {
       },
     });
     const token = options.token ?? process.env.FEATURESTORE_TOKEN;
-    const store = await openFeatureStore(config, token === undefined ? {} : { token });
+    const store = await openFeatureStore(config, {
+      ...openOptions?.(options as Record<string, unknown>),
+      ...(token === undefined ? {} : { token }),
+    });
     const json = (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
     const context: CommandContext = {
       store,

@@ -5,6 +5,7 @@ import { type CommandContext, withStore } from './context.js';
 import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
 import { collect } from './options.js';
+import { registerWorkersCommand } from './workers-command.js';
 
 function onlineOf(ctx: CommandContext): OnlineEngine {
   const online = ctx.store.engine.online;
@@ -72,6 +73,8 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
   const online = program
     .command('online')
     .description('push rows to and read features from the online store');
+
+  registerWorkersCommand(online, io);
 
   online
     .command('push <project> <featureset> <file>')

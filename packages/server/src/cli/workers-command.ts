@@ -1,0 +1,89 @@
+import { ValidationError } from '@featurestore/core';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { createLogger, type Logger, type WorkerReports, workerReports } from '../worker-log.js';
+import { withStore } from './context.js';
+import type { CliIo } from './io.js';
+
+/** Resolves on the first SIGINT or SIGTERM: how a service manager stops a worker. */
+function stopRequested(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function loggerFor(level: unknown): Logger {
+  if (typeof level !== 'string' || !(level in pino.levels.values)) {
+    throw new ValidationError(
+      `--log-level ${JSON.stringify(level)} is not a level: use ${Object.keys(pino.levels.values).join(', ')}`,
+      { details: { field: 'log-level', value: level } },
+    );
+  }
+  return createLogger(level);
+}
+
+/**
+ * `featurestore online workers`: the long-running process of a shared deployment (Kafka,
+ * Redis or PostgreSQL online store, PostgreSQL metadata) that applies pushed rows to the
+ * online store and commits them offline, until a service manager stops it. Every member of a
+ * consumer group shares the topic's partitions, so more processes means more throughput.
+ */
+export function registerWorkersCommand(online: Command, io: CliIo): void {
+  // Made from the command's options before the store opens, whose workers report to it.
+  let logger: Logger | undefined;
+  let reports: WorkerReports | undefined;
+  online
+    .command('workers')
+    .description(
+      'run the online workers until SIGINT or SIGTERM: apply pushed rows to the online store and commit them offline (JSON log lines on stderr)',
+    )
+    .option('--no-offline-sync', 'only apply rows online (other processes commit them offline)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .action(
+      withStore(
+        io,
+        async (ctx, opts: { offlineSync: boolean }) => {
+          const engine = ctx.store.engine.online;
+          if (!engine)
+            throw new ValidationError('no online store is configured: pass --online URL');
+          const log = logger!;
+          await engine.startWorker({
+            offlineSync: opts.offlineSync,
+            onDeadLetter: reports!.onDeadLetter,
+          });
+          // Schemes only: URLs may carry credentials.
+          const scheme = (url: string | undefined, otherwise: string) =>
+            url === undefined ? otherwise : url.slice(0, url.indexOf(':'));
+          const { config } = ctx.store;
+          log.info(
+            {
+              queue: scheme(config.queue, 'local log'),
+              online: scheme(config.online, 'metadata database'),
+              offlineSync: opts.offlineSync,
+            },
+            'online workers started',
+          );
+          const signal = await stopRequested();
+          log.info({ signal }, 'stopping: uncommitted batches go to the other members');
+          await engine.stopWorker();
+          const deadLettered = {
+            apply: engine.deadLettered,
+            offlineSync: engine.offlineSync.deadLettered,
+          };
+          log.info({ deadLettered }, 'online workers stopped');
+          ctx.message('online workers stopped', { stopped: signal, deadLettered });
+        },
+        (options) => {
+          logger = loggerFor(options.logLevel);
+          reports = workerReports(logger);
+          return { reports };
+        },
+      ),
+    );
+}
