@@ -5,3 +5,4 @@ export * from './oidc-identity-provider.js';
 export * from './open-feature-store.js';
 export { openStorageUrl, StorageRegistry } from './storage-urls.js';
 export { StoreLock } from './store-lock.js';
+export { createLogger, type Logger, type WorkerReports, workerReports } from './worker-log.js';
