@@ -32,6 +32,7 @@ import { decodeIngestMessage, type OfflineSyncOptions, OfflineSyncWorker } from 
 import { keyComponent, toOnlineValue } from './online-values.js';
 import { pushMessages } from './push-messages.js';
 import { ONLINE_INGEST_TOPIC } from './pushed-row.js';
+import { resultRows } from './result-rows.js';
 import { RowValidator } from './row-validator.js';
 
 export { ONLINE_INGEST_TOPIC } from './pushed-row.js';
@@ -389,19 +390,14 @@ export class OnlineEngine {
     const results = this.#online.readMany
       ? await this.#online.readMany(plans.map((plan) => plan.read))
       : await Promise.all(plans.map((plan) => this.#online.read(plan.read)));
-    // Output names once per call, not once per entity and feature.
-    const columns = plans.map((plan) =>
-      plan.features.map((feature) => [feature, `${plan.featureSet.name}__${feature}`] as const),
+    const columns = plans.flatMap((plan, read) =>
+      plan.features.map((feature) => ({
+        read,
+        feature,
+        name: `${plan.featureSet.name}__${feature}`,
+      })),
     );
-    return request.entities.map((entity, index) => {
-      // Not `{ ...entity }`: V8 adds properties to a spread copy four times slower.
-      const row: Record<string, unknown> = Object.assign({}, entity);
-      for (let p = 0; p < plans.length; p++) {
-        const values = results[p]![index]?.values;
-        for (const [feature, column] of columns[p]!) row[column] = values?.[feature] ?? null;
-      }
-      return row;
-    });
+    return resultRows(request.entities, columns, results);
   }
 
   async #apply(messages: DeliveredMessage[]): Promise<void> {
