@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, openFeatureStore } from '../src/index.js';
-import { cli, cliJson, tempStore } from './helpers.js';
+import { cli, cliJson, spawnSource, tempStore } from './helpers.js';
 
 const events = {
   primaryKey: ['user_id'],
@@ -263,18 +262,10 @@ describe('a process killed in the middle of an ingestion', () => {
     }
     await new Promise((resolve) => out.end(resolve));
 
-    child = spawn(
-      process.execPath,
-      [
-        '--conditions=@featurestore/source',
-        '--import',
-        'tsx',
-        fileURLToPath(new URL('./fixtures/ingest-and-hang.ts', import.meta.url)),
-        store.dir,
-        source,
-        'big-1',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    child = spawnSource(
+      new URL('./fixtures/ingest-and-hang.ts', import.meta.url),
+      [store.dir, source, 'big-1'],
+      ['ignore', 'pipe', 'inherit'],
     );
     const output: string[] = [];
     await new Promise<void>((resolve, reject) => {

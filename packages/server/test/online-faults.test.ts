@@ -6,7 +6,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { OFFLINE_SYNC_SOURCE, UnavailableError } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { RedisOnlineStore } from '@featurestore/driver-redis';
@@ -18,7 +17,7 @@ import {
   dropMetadataSchema,
   tuneKafkaConsumers,
 } from './fixtures/kafka-namespace.js';
-import { cliJson, tempStore } from './helpers.js';
+import { cliJson, spawnSource, tempStore, until, whenReady } from './helpers.js';
 
 const customers = {
   primaryKey: ['customer_id'],
@@ -66,14 +65,6 @@ async function syncedRows(fs: FeatureStore): Promise<number> {
     .reduce((sum, ingestion) => sum + ingestion.rowCount, 0);
 }
 
-async function until(predicate: () => Promise<boolean>, what: string, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 /** Every key online holds the newest round; offline holds every pushed row exactly once. */
 async function expectComplete(fs: FeatureStore, syncWithinMs = 90_000): Promise<void> {
   const newest = faultRows().at(-2)!;
@@ -97,30 +88,9 @@ async function expectComplete(fs: FeatureStore, syncWithinMs = 90_000): Promise<
   expect(await syncedRows(fs)).toBe(TOTAL);
 }
 
-/** Runs a fixture that pushes the fault rows; resolves once it reports them pushed. */
 /** Starts a fixture process; resolves once its output matches `ready`. */
 function startFixture(fixture: string, ready: RegExp, ...args: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=@featurestore/source',
-      '--import',
-      'tsx',
-      fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url)),
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.stdout!.on('data', (chunk) => {
-      if (ready.test(String(chunk))) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`the worker exited with ${code}: ${stderr}`)));
-  });
+  return whenReady(spawnSource(new URL(`./fixtures/${fixture}`, import.meta.url), args), ready);
 }
 
 describe('online → offline sync under faults', () => {

@@ -1,15 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OFFLINE_SYNC_GROUP, ONLINE_APPLY_GROUP, ONLINE_INGEST_TOPIC } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { RedisOnlineStore } from '@featurestore/driver-redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, openFeatureStore } from '../src/index.js';
 import { dropKafkaNames, dropMetadataSchema } from './fixtures/kafka-namespace.js';
-import { cli, tempStore } from './helpers.js';
+import { cli, spawnSource, tempStore, until } from './helpers.js';
 
 const customers = {
   primaryKey: ['customer_id'],
@@ -23,17 +22,7 @@ const customers = {
 
 /** The CLI in a child process, its stderr log lines parsed as they come. */
 function startWorkers(args: string[]): { child: ChildProcess; logs: Record<string, unknown>[] } {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=@featurestore/source',
-      '--import',
-      'tsx',
-      fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)),
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawnSource(new URL('../src/cli/main.ts', import.meta.url), args);
   const logs: Record<string, unknown>[] = [];
   let pending = '';
   child.stderr!.on('data', (chunk) => {
@@ -45,14 +34,6 @@ function startWorkers(args: string[]): { child: ChildProcess; logs: Record<strin
     }
   });
   return { child, logs };
-}
-
-async function until(predicate: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('featurestore online workers', () => {
@@ -96,7 +77,11 @@ describe('featurestore online workers', () => {
     });
     const exited = once(child, 'exit');
     const logged = (message: string) => logs.filter((line) => line.msg === message);
-    await until(() => logged('online workers started').length === 1, 'the workers to start');
+    await until(
+      () => logged('online workers started').length === 1,
+      'the workers to start',
+      60_000,
+    );
     expect(logged('online workers started')[0]).toMatchObject({
       level: 30,
       name: 'featurestore',
@@ -125,7 +110,7 @@ describe('featurestore online workers', () => {
       { topic: ONLINE_INGEST_TOPIC, key: 'garbage', value: Uint8Array.of(0xff, 0x00) },
     ]);
     const deadLetter = 'moved a message that can never be handled to the dead-letter topic';
-    await until(() => logged(deadLetter).length === 2, 'two dead-letter log lines');
+    await until(() => logged(deadLetter).length === 2, 'two dead-letter log lines', 60_000);
     // Groups as the workers name them (the namespace prefixes them on the broker).
     expect(
       logged(deadLetter)

@@ -1,32 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFeatureStore } from '../src/index.js';
-import { tempStore } from './helpers.js';
+import { spawnSource, tempStore, whenReady } from './helpers.js';
 
 /** A real second process holding the store, run from the TypeScript sources. */
 function holdStore(dir: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=@featurestore/source',
-      '--import',
-      'tsx',
-      fileURLToPath(new URL('./fixtures/hold-store.ts', import.meta.url)),
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  return whenReady(
+    spawnSource(new URL('./fixtures/hold-store.ts', import.meta.url), [dir]),
+    /ready/,
   );
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.stdout!.on('data', (chunk) => {
-      if (String(chunk).includes('ready')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`holder exited with ${code}: ${stderr}`)));
-  });
 }
 
 describe('the embedded store has one owner process at a time', () => {
