@@ -1,3 +1,4 @@
+import { type OnlineEngine, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { type FeatureStore, type OpenOptions, openFeatureStore } from '../open-feature-store.js';
@@ -84,4 +85,11 @@ export function withStore<A extends unknown[]>(
       await store.close();
     }
   };
+}
+
+/** The store's online engine, or a `ValidationError` saying how to configure one. */
+export function onlineOf(ctx: CommandContext): OnlineEngine {
+  const online = ctx.store.engine.online;
+  if (!online) throw new ValidationError('no online store is configured: pass --online URL');
+  return online;
 }

@@ -1,17 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { type OnlineEngine, ValidationError } from '@featurestore/core';
+import { ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
-import { type CommandContext, withStore } from './context.js';
+import { onlineOf, withStore } from './context.js';
 import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
 import { collect } from './options.js';
 import { registerWorkersCommand } from './workers-command.js';
-
-function onlineOf(ctx: CommandContext): OnlineEngine {
-  const online = ctx.store.engine.online;
-  if (!online) throw new ValidationError('no online store is configured: pass --online URL');
-  return online;
-}
 
 /** Rows from a JSON array file or a JSON Lines file, naming the line that does not parse. */
 async function readRows(path: string): Promise<unknown[]> {

@@ -2,7 +2,7 @@ import { ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { createLogger, type Logger, type WorkerReports, workerReports } from '../worker-log.js';
-import { withStore } from './context.js';
+import { onlineOf, withStore } from './context.js';
 import type { CliIo } from './io.js';
 
 /** Resolves on the first SIGINT or SIGTERM: how a service manager stops a worker. */
@@ -49,9 +49,7 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
       withStore(
         io,
         async (ctx, opts: { offlineSync: boolean }) => {
-          const engine = ctx.store.engine.online;
-          if (!engine)
-            throw new ValidationError('no online store is configured: pass --online URL');
+          const engine = onlineOf(ctx);
           const log = logger!;
           await engine.startWorker({
             offlineSync: opts.offlineSync,
