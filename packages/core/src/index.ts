@@ -46,7 +46,7 @@ export type * from './ports/online-store.js';
 export * from './queue/dead-letters.js';
 export { LocalLogQueue, type LocalLogQueueOptions } from './queue/local-log-queue.js';
 export { NamespacedQueue } from './queue/namespaced-queue.js';
-export { partitionOf, validateQueueName } from './queue/queue-names.js';
+export { partitionOf, validateQueueMessage, validateQueueName } from './queue/queue-names.js';
 export { LocalFileStorage } from './storage/local-file-storage.js';
 export { type CountedBody, countedBody, readAll, toReadable } from './storage/object-body.js';
 export {

@@ -7,6 +7,7 @@ import {
   type Subscription,
   UnavailableError,
   ValidationError,
+  validateQueueMessage,
   validateQueueName,
 } from '@featurestore/core';
 import type {
@@ -192,7 +193,7 @@ export class KafkaMessageQueue implements MessageQueue {
    */
   async publish(messages: readonly QueueMessage[]): Promise<MessagePosition[]> {
     this.#assertOpen();
-    messages.forEach(validateMessage);
+    messages.forEach(validateQueueMessage);
     if (messages.length === 0) return [];
     const topics = [...new Set(messages.map((message) => message.topic))];
     await Promise.all(topics.map((topic) => this.#ensureTopic(topic)));
@@ -429,20 +430,6 @@ export class KafkaMessageQueue implements MessageQueue {
       ready.catch(() => this.#topics.delete(topic));
     }
     return ready;
-  }
-}
-
-function validateMessage(message: QueueMessage, index: number): void {
-  validateQueueName('topic', message.topic);
-  const fail = (field: string, what: string) => {
-    throw new ValidationError(`message ${index} to ${message.topic}: ${field} ${what}`, {
-      details: { field, index },
-    });
-  };
-  if (typeof message.key !== 'string') fail('key', 'must be a string');
-  if (!(message.value instanceof Uint8Array)) fail('value', 'must be a Uint8Array');
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    if (typeof value !== 'string') fail(`header ${JSON.stringify(name)}`, 'must be a string');
   }
 }
 
