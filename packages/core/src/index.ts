@@ -5,6 +5,7 @@ export * from './auth/roles.js';
 export * from './auth/token-identity-provider.js';
 export * from './auth/token-secrets.js';
 export * from './drivers/load-module.js';
+export * from './drivers/network-errors.js';
 export * from './engine.js';
 export * from './errors.js';
 export * from './identifiers.js';

@@ -3,6 +3,7 @@ import {
   FeatureStoreError,
   NotFoundError,
   PermissionDeniedError,
+  SOCKET_ERROR_CODES,
   UnauthenticatedError,
   UnavailableError,
   ValidationError,
@@ -32,19 +33,8 @@ interface AzureErrorLike {
   request?: unknown;
 }
 
-/** Socket and pipeline codes that mean the endpoint could not be reached or dropped us. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'REQUEST_SEND_ERROR',
-]);
+/** Socket errors, and the Azure pipeline's for a request it could not send. */
+const NETWORK_CODES = new Set([...SOCKET_ERROR_CODES, 'REQUEST_SEND_ERROR']);
 
 const UNAVAILABLE_CODES = new Set([
   'ServerBusy',

@@ -4,6 +4,7 @@ import {
   ConflictError,
   FeatureStoreError,
   NotFoundError,
+  SOCKET_ERROR_CODES,
   UnavailableError,
   ValidationError,
 } from '@featurestore/core';
@@ -26,19 +27,6 @@ interface DatabaseErrorLike {
   table?: string;
   column?: string;
 }
-
-/** Node socket errors that mean the server could not be reached or went away. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-]);
 
 /** Messages `pg` and PGlite throw without a code when a connection is unusable. */
 const CONNECTION_MESSAGES = [
@@ -183,7 +171,7 @@ function asDatabaseError(error: unknown): DatabaseErrorLike {
 }
 
 function isUnavailable(code: string, native: DatabaseErrorLike): boolean {
-  if (NETWORK_CODES.has(code)) return true;
+  if (SOCKET_ERROR_CODES.has(code)) return true;
   // 08: connection exception; 53: out of resources (too many connections…);
   // 57P01-57P03: admin/crash shutdown, cannot connect now.
   if (code.startsWith('08') || code.startsWith('53') || /^57P0[1-3]$/.test(code)) return true;

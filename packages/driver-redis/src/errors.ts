@@ -1,6 +1,7 @@
 import {
   FeatureStoreError,
   PermissionDeniedError,
+  SOCKET_ERROR_CODES,
   UnauthenticatedError,
   UnavailableError,
 } from '@featurestore/core';
@@ -14,19 +15,6 @@ export interface RedisErrorContext {
   /** The last connection error the client reported (ioredis emits those as events). */
   connectionError?: Error | undefined;
 }
-
-/** Socket errors that mean the server could not be reached or dropped the connection. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-]);
 
 /** ioredis' own words for "no usable connection", from the client rather than the server. */
 const CLIENT_UNAVAILABLE = [
@@ -79,7 +67,7 @@ export function convertRedisError(error: unknown, context: RedisErrorContext): E
   };
   const options = { cause: error, details };
 
-  const network = NETWORK_CODES.has(native.code ?? '');
+  const network = SOCKET_ERROR_CODES.has(native.code ?? '');
   const lost = network || CLIENT_UNAVAILABLE.some((pattern) => pattern.test(native.message));
   // A connection the server refused to authenticate closes: the reply says why, not the close.
   const refusal = context.connectionError as (Error & { name?: string }) | undefined;

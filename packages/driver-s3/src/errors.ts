@@ -2,6 +2,7 @@ import {
   FeatureStoreError,
   NotFoundError,
   PermissionDeniedError,
+  SOCKET_ERROR_CODES,
   UnauthenticatedError,
   UnavailableError,
   ValidationError,
@@ -34,19 +35,8 @@ interface S3ErrorLike {
   Endpoint?: string;
 }
 
-/** Node socket errors that mean the endpoint could not be reached or dropped the connection. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-]);
+/** Socket errors, and undici's for a socket that failed under a request. */
+const NETWORK_CODES = new Set([...SOCKET_ERROR_CODES, 'UND_ERR_SOCKET']);
 
 /** Errors the SDK names after a timeout of its own (connection or socket idle). */
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout']);
