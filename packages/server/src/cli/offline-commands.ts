@@ -11,6 +11,7 @@ import {
   type JobState,
   type OutputResult,
   parseTime,
+  type RunningJob,
   ValidationError,
 } from '@featurestore/core';
 import type { Command } from 'commander';
@@ -48,9 +49,19 @@ function outputFormat(path: string): 'csv' | 'parquet' {
   });
 }
 
-/** Copies a job's output from storage to the user's file. */
-async function download(ctx: CommandContext, result: OutputResult, out: string): Promise<void> {
+/** Follows a job that writes an output, copies the output to the user's file and says so. */
+async function writeOutput(
+  ctx: CommandContext,
+  running: RunningJob<OutputResult>,
+  out: string,
+): Promise<void> {
+  const result = await followJob(ctx, running);
   await pipeline(await ctx.store.storage.get(result.outputKey), createWriteStream(out));
+  ctx.message(`wrote ${result.rowCount} rows to ${out}`, {
+    ...result,
+    out,
+    jobId: running.job.id,
+  });
 }
 
 function ingestionRow(ingestion: Ingestion) {
@@ -200,13 +211,7 @@ export function registerOfflineCommands(program: Command, io: CliIo): void {
               format: outputFormat(opts.out),
             },
           );
-          const result = await followJob(ctx, running);
-          await download(ctx, result, opts.out);
-          ctx.message(`wrote ${result.rowCount} rows to ${opts.out}`, {
-            ...result,
-            out: opts.out,
-            jobId: running.job.id,
-          });
+          await writeOutput(ctx, running, opts.out);
         },
       ),
     );
@@ -242,13 +247,7 @@ export function registerOfflineCommands(program: Command, io: CliIo): void {
             asOf: parseAsOf(opts.asOf),
             format: outputFormat(opts.out),
           });
-          const result = await followJob(ctx, running);
-          await download(ctx, result, opts.out);
-          ctx.message(`wrote ${result.rowCount} rows to ${opts.out}`, {
-            ...result,
-            out: opts.out,
-            jobId: running.job.id,
-          });
+          await writeOutput(ctx, running, opts.out);
         },
       ),
     );
