@@ -18,7 +18,7 @@ import type { Command } from 'commander';
 import { type CommandContext, withStore } from './context.js';
 import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
-import { pageExtra } from './options.js';
+import { pageExtra, seconds } from './options.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -305,7 +305,7 @@ export function registerOfflineCommands(program: Command, io: CliIo): void {
   jobs
     .command('wait <id>')
     .description('wait until a job finishes; exit 1 unless it succeeded')
-    .option('--timeout <seconds>', 'give up after this long', Number)
+    .option('--timeout <seconds>', 'give up after this long', seconds('--timeout'))
     .action(
       withStore(io, async (ctx, id: string, opts: { timeout?: number }) => {
         const job = await ctx.store.engine.jobs.wait(

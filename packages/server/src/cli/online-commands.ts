@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { onlineOf, withStore } from './context.js';
+import { parseEntityKey } from './entity-keys.js';
 import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
-import { collect } from './options.js';
+import { collect, seconds } from './options.js';
 import { registerWorkersCommand } from './workers-command.js';
 
 /** Rows from a JSON array file or a JSON Lines file, naming the line that does not parse. */
@@ -39,30 +40,6 @@ async function readRows(path: string): Promise<unknown[]> {
   });
 }
 
-/** `--key a=1,b=x` → `{ a: 1, b: 'x' }`: integers and booleans as such, the rest as text. */
-function parseKey(text: string): Record<string, unknown> {
-  const entity: Record<string, unknown> = {};
-  for (const part of text.split(',')) {
-    const at = part.indexOf('=');
-    if (at <= 0) {
-      throw new ValidationError(
-        `--key ${JSON.stringify(text)} is invalid: write column=value[,column=value]`,
-        {
-          details: { field: 'key', value: text },
-        },
-      );
-    }
-    const value = part.slice(at + 1);
-    entity[part.slice(0, at)] =
-      /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))
-        ? Number(value)
-        : value === 'true' || value === 'false'
-          ? value === 'true'
-          : value;
-  }
-  return entity;
-}
-
 export function registerOnlineCommands(program: Command, io: CliIo): void {
   const online = program
     .command('online')
@@ -78,7 +55,7 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
     .option(
       '--timeout <seconds>',
       'how long to wait for the rows to be applied online, and again for their offline commit',
-      Number,
+      seconds('--timeout'),
       30,
     )
     .action(
@@ -143,7 +120,11 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
   online
     .command('get <project> <featureset>')
     .description('read the latest feature values for one or more keys')
-    .requiredOption('--key <column=value[,column=value]>', 'a key to read (repeatable)', collect)
+    .requiredOption(
+      '--key <column=value[,column=value]>',
+      'one entity to read (repeat for several); values are typed by their key column; double-quote a value holding a comma: name="a,b"',
+      collect,
+    )
     .option('--features <a,b>', 'only these features (default: all)')
     .action(
       withStore(
@@ -157,9 +138,14 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
           const features = (opts.features?.split(',') ?? ['*']).map(
             (name) => `${project}/${featureSet}:${name.trim()}`,
           );
+          const { schema } = await ctx.store.engine.featureSets.get(
+            ctx.store.principal,
+            project,
+            featureSet,
+          );
           const rows = await onlineOf(ctx).getOnlineFeatures(ctx.store.principal, {
             features,
-            entities: opts.key.map(parseKey),
+            entities: opts.key.map((key) => parseEntityKey(key, schema)),
           });
           const columns = Object.keys(rows[0] ?? {});
           ctx.table(rows, columns);
