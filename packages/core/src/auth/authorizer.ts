@@ -44,7 +44,13 @@ export class Authorizer {
     }
   }
 
-  async require(principal: Principal, action: Action, target?: ActionTarget): Promise<void> {
+  /** `doing` describes the attempt in the message when the action's name says too little. */
+  async require(
+    principal: Principal,
+    action: Action,
+    target?: ActionTarget,
+    doing?: string,
+  ): Promise<void> {
     if (await this.allowed(principal, action, target)) return;
     const requirement = ACTION_REQUIREMENTS[action];
     const need =
@@ -55,7 +61,7 @@ export class Authorizer {
           : `the role ${requirement} or higher`;
     const where = target && 'projectName' in target ? ` in project "${target.projectName}"` : '';
     throw new PermissionDeniedError(
-      `user "${principal.name}" may not ${action}${where}: it needs ${need}; ask a project owner or an admin`,
+      `user "${principal.name}" may not ${doing ?? action}${where}: it needs ${need}; ask a project owner or an admin`,
       { details: { action, principal: principal.name, requirement } },
     );
   }

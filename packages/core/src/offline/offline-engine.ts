@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Authorizer } from '../auth/authorizer.js';
+import {
+  authorizeSelection,
+  guardFeatureSet,
+  readableStatistics,
+  selectAllColumns,
+  selectFeatures,
+} from '../auth/feature-access.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { authorizedFeatureSet } from '../metadata/lookups.js';
@@ -68,6 +75,12 @@ export interface HistoricalOptions {
   asOf?: AsOf;
   format?: 'csv' | 'parquet';
 }
+
+/**
+ * An ingestion as a caller sees it: the statistics of features it may not read are left out
+ * (statistics are data) and named in `statisticsWithheld`.
+ */
+export type IngestionView = Ingestion & { statisticsWithheld?: string[] };
 
 export type AfterCommit = (
   featureSet: FeatureSet,
@@ -212,7 +225,7 @@ export class OfflineEngine {
     projectName: string,
     featureSetName: string,
     version?: string,
-  ): Promise<Ingestion[]> {
+  ): Promise<IngestionView[]> {
     const { featureSet } = await this.#resolve(
       principal,
       projectName,
@@ -220,7 +233,21 @@ export class OfflineEngine {
       'featureset.get',
       version,
     );
-    return this.#store.listIngestions(featureSet.id, featureSet.version.major);
+    const guarded = await guardFeatureSet(this.#store, featureSet);
+    const ingestions = await this.#store.listIngestions(featureSet.id, featureSet.version.major);
+    return Promise.all(
+      ingestions.map(async (ingestion) => {
+        const { statistics, withheld } = await readableStatistics(
+          this.#authorizer,
+          principal,
+          guarded,
+          ingestion.statistics,
+        );
+        return withheld.length === 0
+          ? ingestion
+          : { ...ingestion, statistics, statisticsWithheld: withheld };
+      }),
+    );
   }
 
   /** Reverts an ingestion: its rows stop being visible (time travel still sees them). */
@@ -275,12 +302,8 @@ export class OfflineEngine {
       'data.read',
       options.version,
     );
-    if (featureSet.schema.features.some((feature) => feature.sensitive)) {
-      await this.#authorizer.require(principal, 'data.read_sensitive', {
-        projectId: project.id,
-        projectName,
-      });
-    }
+    const guarded = await guardFeatureSet(this.#store, featureSet);
+    await authorizeSelection(this.#authorizer, principal, featureSet, selectAllColumns(guarded));
     const inputs = await this.#inputs(featureSet, options.asOf);
     const format = options.format ?? 'csv';
     return this.#jobs.start(
@@ -340,29 +363,8 @@ export class OfflineEngine {
         ref.version,
       );
       projectId ??= project.id;
-      const valueFeatures = featureSet.schema.features.filter(
-        (feature) =>
-          feature.name !== featureSet.schema.eventTime &&
-          !featureSet.schema.primaryKey.includes(feature.name),
-      );
-      const chosen = features.includes('*')
-        ? valueFeatures.map((feature) => feature.name)
-        : [...new Set(features)];
-      for (const name of chosen) {
-        const feature = featureSet.schema.features.find((f) => f.name === name);
-        if (!feature) {
-          throw new ValidationError(
-            `feature "${name}" does not exist in ${ref.project}/${ref.featureSet} ${formatVersion(featureSet.version)}: its features are ${featureSet.schema.features.map((f) => f.name).join(', ')}`,
-            { details: { field: 'features', value: `${key}:${name}` } },
-          );
-        }
-        if (feature.sensitive) {
-          await this.#authorizer.require(principal, 'data.read_sensitive', {
-            projectId: project.id,
-            projectName: project.name,
-          });
-        }
-      }
+      const selection = selectFeatures(await guardFeatureSet(this.#store, featureSet), features);
+      await authorizeSelection(this.#authorizer, principal, featureSet, selection);
       const other = outputNames.get(featureSet.name);
       if (other !== undefined && other !== key) {
         throw new ValidationError(
@@ -375,7 +377,7 @@ export class OfflineEngine {
         name: featureSet.name,
         schema: featureSet.schema,
         inputs: await this.#inputs(featureSet, options.asOf),
-        features: chosen,
+        features: selection.features,
         ...(featureSet.timeToLive === undefined
           ? {}
           : { timeToLiveMs: parseDuration('timeToLive', featureSet.timeToLive) }),

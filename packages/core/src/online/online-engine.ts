@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authorizer } from '../auth/authorizer.js';
+import {
+  authorizeSelection,
+  type GuardedFeatureSet,
+  guardFeatureSet,
+  selectFeatures,
+} from '../auth/feature-access.js';
 import { UnavailableError, ValidationError } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { authorizedFeatureSet } from '../metadata/lookups.js';
@@ -85,6 +91,8 @@ export class OnlineEngine {
   readonly #offlineSync: OfflineSyncWorker;
   /** Feature sets resolved and authorized per principal, action and reference. */
   readonly #resolved: ReadThroughCache<FeatureSet>;
+  /** Feature sets of data reads with their lineage's sensitive features. */
+  readonly #guarded: ReadThroughCache<GuardedFeatureSet>;
   /** Principals allowed to read a project's sensitive features. */
   readonly #sensitive: ReadThroughCache<void>;
   #worker: Subscription | undefined;
@@ -122,6 +130,7 @@ export class OnlineEngine {
       ...(deps.changes ? { changes: deps.changes } : {}),
     };
     this.#resolved = new ReadThroughCache(cache);
+    this.#guarded = new ReadThroughCache(cache);
     this.#sensitive = new ReadThroughCache(cache);
     this.#deadLetters = new DeadLetters({
       queue: deps.queue,
@@ -331,36 +340,19 @@ export class OnlineEngine {
     const now = Date.now();
     for (const group of groups.values()) {
       const { project, featureSet: name, version } = group[0]!;
-      const featureSet = await this.#resolve(principal, project, name, 'data.read', version);
-      const valueFeatures = featureSet.schema.features
-        .filter(
-          (f) =>
-            f.name !== featureSet.schema.eventTime &&
-            !featureSet.schema.primaryKey.includes(f.name),
-        )
-        .map((f) => f.name);
-      const features = group.some((ref) => ref.feature === '*')
-        ? valueFeatures
-        : [...new Set(group.map((ref) => ref.feature))];
-      for (const name of features) {
-        const spec = featureSet.schema.features.find((f) => f.name === name);
-        if (!spec) {
-          throw new ValidationError(
-            `feature "${name}" does not exist in ${project}/${featureSet.name}: its features are ${featureSet.schema.features.map((f) => f.name).join(', ')}`,
-            { details: { field: 'features', value: name } },
-          );
-        }
-        if (spec.sensitive) {
-          await this.#sensitive.get(
-            `${principal.userId}\n${principal.admin}\n${featureSet.projectId}`,
-            () =>
-              this.#authorizer.require(principal, 'data.read_sensitive', {
-                projectId: featureSet.projectId,
-                projectName: project,
-              }),
-          );
-        }
+      const guarded = await this.#resolveGuarded(principal, project, name, version);
+      const { featureSet } = guarded;
+      const selection = selectFeatures(
+        guarded,
+        group.map((ref) => ref.feature),
+      );
+      if (selection.sensitive.length > 0) {
+        await this.#sensitive.get(
+          `${principal.userId}\n${principal.admin}\n${featureSet.projectId}`,
+          () => authorizeSelection(this.#authorizer, principal, featureSet, selection),
+        );
       }
+      const { features } = selection;
       const keys = request.entities.map((entity, index) =>
         featureSet.schema.primaryKey.map((column) => {
           const spec = featureSet.schema.features.find((f) => f.name === column)!;
@@ -421,6 +413,22 @@ export class OnlineEngine {
     // Versions are independent records: their writes go to the store together.
     await Promise.all(
       [...byVersion.values()].map(({ ref, records }) => this.#online.write(ref, records)),
+    );
+  }
+
+  /** A data read's feature set with its lineage's access rules, cached like `#resolve`. */
+  #resolveGuarded(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    version?: string,
+  ): Promise<GuardedFeatureSet> {
+    const key = [principal.userId, principal.admin, projectName, featureSetName, version];
+    return this.#guarded.get(key.join('\n'), async () =>
+      guardFeatureSet(
+        this.#store,
+        await this.#resolve(principal, projectName, featureSetName, 'data.read', version),
+      ),
     );
   }
 
