@@ -1,8 +1,10 @@
 import {
+  checkReplacements,
   type FeatureSetVersionRef,
   FeatureStoreError,
   type OnlineReadRequest,
   type OnlineRecord,
+  type OnlineReplacement,
   type OnlineStore,
   type OnlineStoreCapabilities,
   positiveInteger,
@@ -25,7 +27,12 @@ import {
   type RedisConnectionOptions,
   type RedisLocation,
 } from './redis-client.js';
-import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './write-script.js';
+import {
+  REPLACE_SCRIPT,
+  REPLACE_SCRIPT_SHA,
+  WRITE_SCRIPT,
+  WRITE_SCRIPT_SHA,
+} from './write-script.js';
 
 export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
   /**
@@ -178,6 +185,59 @@ export class RedisOnlineStore implements OnlineStore {
     this.#recordBytes = bytes / newest.size;
     const applied = await Promise.all(calls);
     return applied.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * Compare-and-set past newest-wins (see the port): one replace script call per
+   * `writeBatchSize` replacements, sent together; each key is compared and set atomically.
+   */
+  async replace(
+    featureSet: FeatureSetVersionRef,
+    replacements: readonly OnlineReplacement[],
+    options: RedisWriteOptions = {},
+  ): Promise<boolean[]> {
+    const client = await this.#open();
+    checkReplacements(replacements);
+    if (replacements.length === 0) return [];
+    const keep = options.ttlMs === undefined ? 0 : Math.max(1, Math.ceil(options.ttlMs));
+    const prefix = versionPrefix(featureSet);
+    const encoder = new RecordEncoder();
+    const calls: Promise<boolean[]>[] = [];
+    for (let from = 0; from < replacements.length; from += this.#batch) {
+      const keys: string[] = [];
+      const pairs: (Buffer | string)[] = [];
+      for (const { key, expected, record } of replacements.slice(from, from + this.#batch)) {
+        keys.push(encodeKey(prefix, key));
+        let header = '' as Buffer | string;
+        if (expected !== null) {
+          header = Buffer.alloc(16);
+          header.writeDoubleLE(expected.eventTime, 0);
+          header.writeDoubleLE(expected.writeSequence, 8);
+        }
+        pairs.push(
+          header,
+          record === null
+            ? ''
+            : encoder.encode(record.eventTime, record.writeSequence, record.values),
+        );
+      }
+      const shapes = [...encoder.shapes];
+      const args: RedisArgument[] = [
+        ...keys,
+        ...shapes.map(([id]) => shapeKey(prefix, id)),
+        keep,
+        keys.length,
+        ...pairs,
+        ...shapes.map(([, shape]) => shape),
+      ];
+      const count = keys.length + shapes.length;
+      calls.push(
+        this.#runScript(client, REPLACE_SCRIPT, REPLACE_SCRIPT_SHA, count, args, 'replace').then(
+          (reply) => (reply as unknown[]).map((applied) => Number(applied) === 1),
+        ),
+      );
+    }
+    return (await Promise.all(calls)).flat();
   }
 
   async read(request: OnlineReadRequest): Promise<(OnlineRecord | undefined)[]> {
@@ -428,17 +488,30 @@ export class RedisOnlineStore implements OnlineStore {
       ...shapes.values(),
     ];
     const count = keys.length + shapeKeys.length;
+    return Number(
+      await this.#runScript(client, WRITE_SCRIPT, WRITE_SCRIPT_SHA, count, args, 'write'),
+    );
+  }
+
+  async #runScript(
+    client: RedisClientLike,
+    script: string,
+    sha: string,
+    keyCount: number,
+    args: RedisArgument[],
+    operation: string,
+  ): Promise<unknown> {
     try {
       try {
-        return Number(await client.evalsha(WRITE_SCRIPT_SHA, count, ...args));
+        return await client.evalsha(sha, keyCount, ...args);
       } catch (error) {
         // Redis forgets scripts on restart, failover and SCRIPT FLUSH: EVAL sends it again
         // (and caches it for the next EVALSHA).
         if (!/^NOSCRIPT/.test((error as Error).message ?? '')) throw error;
-        return Number(await client.eval(WRITE_SCRIPT, count, ...args));
+        return await client.eval(script, keyCount, ...args);
       }
     } catch (error) {
-      throw this.#convert(error, 'write (EVALSHA)');
+      throw this.#convert(error, `${operation} (EVALSHA)`);
     }
   }
 

@@ -52,3 +52,57 @@ return applied
 
 /** The script's SHA-1, as `EVALSHA` names it: computed here, so no `SCRIPT LOAD` round trip. */
 export const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
+
+/**
+ * Compare-and-set past the newest-wins rule (`OnlineStore.replace`), atomically like the write
+ * script.
+ *
+ * KEYS: the replacements' keys, then the keys of their shapes. ARGV[1]: milliseconds to keep a
+ * record after its event time (0: forever); ARGV[2]: how many replacements; then two
+ * arguments per replacement: the expected event time and write sequence as 16 bytes of
+ * little-endian float64 (empty: the key must have no record) and the encoded record to store
+ * (empty: remove the key); then the shapes. Headers are compared as numbers, the way the
+ * write script compares them. Returns one 1 (applied) or 0 per replacement.
+ */
+export const REPLACE_SCRIPT = `
+local keep = tonumber(ARGV[1])
+local records = tonumber(ARGV[2])
+local result = {}
+for i = 1, records do
+  local expected = ARGV[2 * i + 1]
+  local value = ARGV[2 * i + 2]
+  local matches
+  if expected == '' then
+    matches = redis.call('EXISTS', KEYS[i]) == 0
+  else
+    local stored = redis.call('GETRANGE', KEYS[i], 0, 16)
+    matches = false
+    if #stored == 17 then
+      local oldTime, oldSequence = struct.unpack('<dd', stored, 2)
+      local wantTime, wantSequence = struct.unpack('<dd', expected)
+      matches = oldTime == wantTime and oldSequence == wantSequence
+    end
+  end
+  if matches then
+    if value == '' then
+      redis.call('DEL', KEYS[i])
+    elseif keep > 0 then
+      local newTime = struct.unpack('<d', value, 2)
+      local expireAt = string.format('%.0f', math.max(1, math.floor(newTime + keep)))
+      redis.call('SET', KEYS[i], value, 'PXAT', expireAt)
+    else
+      redis.call('SET', KEYS[i], value)
+    end
+    result[i] = 1
+  else
+    result[i] = 0
+  end
+end
+for i = records + 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + records + 2])
+end
+return result
+`;
+
+/** The replace script's SHA-1, as `EVALSHA` names it. */
+export const REPLACE_SCRIPT_SHA = createHash('sha1').update(REPLACE_SCRIPT).digest('hex');

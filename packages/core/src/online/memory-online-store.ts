@@ -1,8 +1,9 @@
-import { FeatureStoreError } from '../errors.js';
+import { FeatureStoreError, ValidationError } from '../errors.js';
 import type {
   FeatureSetVersionRef,
   OnlineReadRequest,
   OnlineRecord,
+  OnlineReplacement,
   OnlineStore,
   OnlineStoreCapabilities,
   OnlineValue,
@@ -57,6 +58,30 @@ export class MemoryOnlineStore implements OnlineStore {
   async readMany(requests: readonly OnlineReadRequest[]): Promise<(OnlineRecord | undefined)[][]> {
     this.#assertOpen();
     return requests.map((request) => this.#read(request));
+  }
+
+  /** Compare-and-set per key, past newest-wins (see the port). */
+  async replace(
+    featureSet: FeatureSetVersionRef,
+    replacements: readonly OnlineReplacement[],
+  ): Promise<boolean[]> {
+    this.#assertOpen();
+    checkReplacements(replacements);
+    if (replacements.length === 0) return [];
+    const stored = this.#version(featureSet, true)!;
+    return replacements.map(({ key, expected, record }) => {
+      const id = keyId(key);
+      const current = stored.get(id);
+      const matches = current
+        ? expected !== null &&
+          current.eventTime === expected.eventTime &&
+          current.writeSequence === expected.writeSequence
+        : expected === null;
+      if (!matches) return false;
+      if (record === null) stored.delete(id);
+      else stored.set(id, copyRecord({ ...record, key }));
+      return true;
+    });
   }
 
   async delete(
@@ -152,6 +177,39 @@ export function newestPerKey(records: readonly OnlineRecord[]): Map<string, Onli
     if (!current || compareRecords(record, current) >= 0) newest.set(id, record);
   }
   return newest;
+}
+
+/**
+ * Refuses replacements a driver cannot apply as the port says: a key named twice in one call
+ * (which of the two would be compared?), keys that are not string arrays, and times or
+ * sequences that are not finite numbers. Every driver checks with this before it writes.
+ */
+export function checkReplacements(replacements: readonly OnlineReplacement[]): void {
+  const seen = new Set<string>();
+  replacements.forEach((replacement, index) => {
+    const { key, expected, record } = replacement;
+    const where = `replacement ${index + 1} (key ${JSON.stringify(key)})`;
+    const problem =
+      !Array.isArray(key) || key.some((column) => typeof column !== 'string')
+        ? 'its key must be an array of strings'
+        : seen.has(keyId(key))
+          ? 'its key is already replaced earlier in the call: name each key once'
+          : expected !== null && !finiteVersion(expected)
+            ? 'its expected eventTime and writeSequence must be finite numbers (or expected null)'
+            : record !== null && !finiteVersion(record)
+              ? 'its record eventTime and writeSequence must be finite numbers (or record null)'
+              : undefined;
+    if (problem) {
+      throw new ValidationError(`${where} cannot be applied: ${problem}`, {
+        details: { field: 'replacements', row: index + 1 },
+      });
+    }
+    seen.add(keyId(key));
+  });
+}
+
+function finiteVersion(version: { eventTime: unknown; writeSequence: unknown }): boolean {
+  return Number.isFinite(version?.eventTime) && Number.isFinite(version?.writeSequence);
 }
 
 function keyId(key: readonly string[]): string {

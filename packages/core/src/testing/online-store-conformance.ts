@@ -15,6 +15,7 @@ export type OnlineStoreCapability =
   | 'keys'
   | 'newestWins'
   | 'concurrency'
+  | 'replace'
   | 'ttl'
   | 'readMany'
   | 'delete'
@@ -387,6 +388,122 @@ export function onlineStoreConformance(
             assert.deepEqual(row, record(key, T0 + i, i, { a: i, b: String(i), c: [i, i] }));
           }
           assert.equal((await read(fs, [key]))[0]?.writeSequence, writers - 1);
+        },
+        slow,
+      );
+    });
+
+    group('replace', 'replace past newest-wins', () => {
+      const stored = record(['k'], T0 + 1000, 5, { v: 'reverted' });
+      const setUp = async () => {
+        const fs = version();
+        await store.write(fs, [stored]);
+        return fs;
+      };
+      const seen = { eventTime: T0 + 1000, writeSequence: 5 };
+
+      t.it('puts an older record over the stored one it expects', async () => {
+        const fs = await setUp();
+        const older = { eventTime: T0, writeSequence: 1, values: { v: 'recomputed' } };
+        assert.deepEqual(await store.replace(fs, [{ key: ['k'], expected: seen, record: older }]), [
+          true,
+        ]);
+        assert.deepEqual(await read(fs, [['k']]), [record(['k'], T0, 1, { v: 'recomputed' })]);
+      });
+
+      t.it('after a replace, ordinary writes follow newest-wins again', async () => {
+        const fs = await setUp();
+        const older = { eventTime: T0, writeSequence: 1, values: { v: 'recomputed' } };
+        await store.replace(fs, [{ key: ['k'], expected: seen, record: older }]);
+        assert.equal(await store.write(fs, [record(['k'], T0 - 1, 9, { v: 'older' })]), 0);
+        assert.deepEqual(await read(fs, [['k']]), [record(['k'], T0, 1, { v: 'recomputed' })]);
+        const newer = record(['k'], T0 + 1, 0, { v: 'newer' });
+        assert.equal(await store.write(fs, [newer]), 1);
+        assert.deepEqual(await read(fs, [['k']]), [newer]);
+      });
+
+      t.it('changes nothing when the stored record is not the expected one', async () => {
+        const fs = await setUp();
+        // A newer push landed after the caller read the record: it must not be lost.
+        const pushed = record(['k'], T0 + 2000, 1, { v: 'pushed' });
+        await store.write(fs, [pushed]);
+        const older = { eventTime: T0, writeSequence: 1, values: { v: 'recomputed' } };
+        const misses = [
+          { key: ['k'], expected: seen, record: older },
+          { key: ['absent'], expected: seen, record: older },
+        ];
+        assert.deepEqual(await store.replace(fs, misses), [false, false]);
+        // Same event time, other sequence: still another record.
+        const otherSequence = { eventTime: T0 + 2000, writeSequence: 2 };
+        assert.deepEqual(
+          await store.replace(fs, [{ key: ['k'], expected: otherSequence, record: older }]),
+          [false],
+        );
+        assert.deepEqual(
+          await store.replace(fs, [{ key: ['k'], expected: null, record: older }]),
+          [false],
+          'expected absent, but the key has a record',
+        );
+        assert.deepEqual(await read(fs, [['k'], ['absent']]), [pushed, undefined]);
+      });
+
+      t.it('removes a key, and creates one that must be absent', async () => {
+        const fs = await setUp();
+        const created = { eventTime: T0, writeSequence: 3, values: { v: 'created' } };
+        assert.deepEqual(
+          await store.replace(fs, [
+            { key: ['k'], expected: seen, record: null },
+            { key: ['new'], expected: null, record: created },
+            { key: ['never'], expected: null, record: null },
+          ]),
+          [true, true, true],
+        );
+        assert.deepEqual(await read(fs, [['k'], ['new'], ['never']]), [
+          undefined,
+          record(['new'], T0, 3, { v: 'created' }),
+          undefined,
+        ]);
+        assert.deepEqual(await scanAll(fs), [record(['new'], T0, 3, { v: 'created' })]);
+      });
+
+      t.it('refuses a key named twice in one call, changing nothing', async () => {
+        const fs = await setUp();
+        const older = { eventTime: T0, writeSequence: 1, values: { v: 'x' } };
+        await assert.rejects(
+          store.replace(fs, [
+            { key: ['k'], expected: seen, record: older },
+            { key: ['k'], expected: seen, record: null },
+          ]),
+          { code: 'VALIDATION' },
+        );
+        assert.deepEqual(await read(fs, [['k']]), [stored]);
+        assert.deepEqual(await store.replace(fs, []), []);
+      });
+
+      t.it(
+        'racing a newer write, either the replace or the write is kept, never a mix',
+        async () => {
+          const fs = version();
+          const keys = Array.from({ length: 100 }, (_, i) => [`key${i}`]);
+          await store.write(
+            fs,
+            keys.map((key) => record(key, T0 + 1000, 5, { v: 'reverted' })),
+          );
+          const pushed = keys.map((key) => record(key, T0 + 2000, 7, { v: 'pushed' }));
+          const recomputed = { eventTime: T0, writeSequence: 1, values: { v: 'recomputed' } };
+          const [applied] = await Promise.all([
+            store.replace(
+              fs,
+              keys.map((key) => ({ key, expected: seen, record: recomputed })),
+            ),
+            ...pushed.map((row) => store.write(fs, [row])),
+          ]);
+          const rows = await read(fs, keys);
+          keys.forEach((key, i) => {
+            // The push always wins: it landed after the replace (newer than the recomputed
+            // value) or before it (the replace then found another record and did nothing).
+            assert.deepEqual(rows[i], pushed[i], `key ${key[0]} (replace applied: ${applied[i]})`);
+          });
         },
         slow,
       );

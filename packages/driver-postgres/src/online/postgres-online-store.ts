@@ -1,9 +1,11 @@
 import {
+  checkReplacements,
   type FeatureSetVersionRef,
   FeatureStoreError,
   newestPerKey,
   type OnlineReadRequest,
   type OnlineRecord,
+  type OnlineReplacement,
   type OnlineStore,
   type OnlineStoreCapabilities,
   ValidationError,
@@ -158,6 +160,105 @@ export class PostgresOnlineStore implements OnlineStore {
     return toNumber(rows[0]?.applied ?? 0);
   }
 
+  /**
+   * Compare-and-set past newest-wins (see the port), per `writeBatchSize` replacements: one
+   * transaction locks the stored rows in key order (`FOR UPDATE`, the order upserts lock in),
+   * compares them, and updates or deletes the matching ones without waiting on any other row;
+   * then the keys that must be absent are inserted by one statement in key order (`ON CONFLICT
+   * DO NOTHING`: a key a concurrent writer created meanwhile is not replaced). Neither step
+   * holds a lock while it waits for one out of key order, so replaces and writes never
+   * deadlock.
+   */
+  async replace(
+    featureSet: FeatureSetVersionRef,
+    replacements: readonly OnlineReplacement[],
+  ): Promise<boolean[]> {
+    this.#assertOpen();
+    checkFeatureSet(featureSet);
+    checkReplacements(replacements);
+    const applied: boolean[] = [];
+    for (let start = 0; start < replacements.length; start += this.#writeBatchSize) {
+      const batch = replacements.slice(start, start + this.#writeBatchSize);
+      applied.push(...(await this.#replaceBatch(featureSet, batch)));
+    }
+    return applied;
+  }
+
+  async #replaceBatch(
+    featureSet: FeatureSetVersionRef,
+    batch: readonly OnlineReplacement[],
+  ): Promise<boolean[]> {
+    const { featureSetId, major } = featureSet;
+    const keys = batch.map((replacement) => encodeKey(replacement.key));
+    const applied = await this.#client.transaction(async (tx) => {
+      const locked = await tx.query(
+        `SELECT key, event_time, write_sequence FROM ${this.#table}
+        WHERE feature_set_id = $1 AND major = $2 AND key = ANY($3::text[])
+        ORDER BY key FOR UPDATE`,
+        [featureSetId, major, keys],
+      );
+      const stored = new Map(locked.map((row) => [row.key as string, row]));
+      const matches = batch.map(({ expected }, i) => {
+        const row = stored.get(keys[i]!);
+        if (!row) return expected === null;
+        return (
+          expected !== null &&
+          toNumber(row.event_time) === expected.eventTime &&
+          toNumber(row.write_sequence) === expected.writeSequence
+        );
+      });
+      const removed: string[] = [];
+      const updated: StoredRow[] = [];
+      batch.forEach(({ expected, record }, i) => {
+        if (!matches[i] || expected === null) return;
+        if (record === null) removed.push(keys[i]!);
+        else updated.push({ key: keys[i]!, record });
+      });
+      if (removed.length > 0) {
+        await tx.query(
+          `DELETE FROM ${this.#table}
+          WHERE feature_set_id = $1 AND major = $2 AND key = ANY($3::text[])`,
+          [featureSetId, major, removed],
+        );
+      }
+      if (updated.length > 0) {
+        await tx.query(
+          `UPDATE ${this.#table} AS stored SET
+            event_time = batch.event_time,
+            write_sequence = batch.write_sequence,
+            feature_values = batch.feature_values
+          FROM unnest($3::text[], $4::float8[], $5::float8[], $6::text[])
+            AS batch (key, event_time, write_sequence, feature_values)
+          WHERE stored.feature_set_id = $1 AND stored.major = $2 AND stored.key = batch.key`,
+          [featureSetId, major, ...columnsOf(updated)],
+        );
+      }
+      return matches;
+    });
+    const inserted: (StoredRow & { index: number })[] = [];
+    batch.forEach(({ expected, record }, i) => {
+      if (applied[i] && expected === null && record !== null) {
+        inserted.push({ key: keys[i]!, record, index: i });
+      }
+    });
+    if (inserted.length > 0) {
+      const created = await this.#query(
+        `INSERT INTO ${this.#table}
+          (feature_set_id, major, key, event_time, write_sequence, feature_values)
+        SELECT $1, $2, batch.key, batch.event_time, batch.write_sequence, batch.feature_values
+        FROM unnest($3::text[], $4::float8[], $5::float8[], $6::text[])
+          AS batch (key, event_time, write_sequence, feature_values)
+        ORDER BY batch.key COLLATE "C"
+        ON CONFLICT (feature_set_id, major, key) DO NOTHING
+        RETURNING key`,
+        [featureSetId, major, ...columnsOf(inserted)],
+      );
+      const done = new Set(created.map((row) => row.key as string));
+      for (const { key, index } of inserted) applied[index] = done.has(key);
+    }
+    return applied;
+  }
+
   /** One query for every key; `undefined` for missing or expired keys, in request order. */
   async read(request: OnlineReadRequest): Promise<(OnlineRecord | undefined)[]> {
     this.#assertOpen();
@@ -308,6 +409,22 @@ function toRecord(
     writeSequence: toNumber(row.write_sequence),
     values: decodeValues(row.feature_values as string, features),
   };
+}
+
+/** A record to store under its encoded key. */
+interface StoredRow {
+  key: string;
+  record: Omit<OnlineRecord, 'key'>;
+}
+
+/** The unnest columns of records to store: keys, event times, write sequences, values. */
+function columnsOf(rows: readonly StoredRow[]): [string[], number[], number[], string[]] {
+  return [
+    rows.map((row) => row.key),
+    rows.map((row) => row.record.eventTime),
+    rows.map((row) => row.record.writeSequence),
+    rows.map((row) => encodeValues(row.record.values)),
+  ];
 }
 
 function checkFeatureSet(featureSet: FeatureSetVersionRef): void {
