@@ -1,5 +1,6 @@
 import type {
   AccessToken,
+  CommitIngestionOptions,
   FeatureSet,
   FeatureSetFilter,
   FeatureSetVersion,
@@ -428,7 +429,10 @@ export class PostgresMetadataOperations implements MetadataOperations {
 
   // Ingestions
 
-  async commitIngestion(ingestion: Omit<Ingestion, 'sequence' | 'state'>): Promise<Ingestion> {
+  async commitIngestion(
+    ingestion: Omit<Ingestion, 'sequence' | 'state'>,
+    options: CommitIngestionOptions = {},
+  ): Promise<Ingestion> {
     return this.#atomic(async (db) => {
       await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
         INGESTION_LOCK_KEY,
@@ -450,7 +454,14 @@ export class PostgresMetadataOperations implements MetadataOperations {
          RETURNING *`,
         p.values,
       );
-      if (rows[0]) return toIngestion(rows[0]);
+      if (rows[0]) {
+        if (options.onlineApplyPending) {
+          await db.query(`INSERT INTO ${this.#t.pendingOnlineApplies} (ingestion_id) VALUES ($1)`, [
+            ingestion.id,
+          ]);
+        }
+        return toIngestion(rows[0]);
+      }
       const featureSetId = ingestion.featureSetId;
       const key = ingestion.idempotencyKey!;
       const existing = await this.#ingestionByKey(db, featureSetId, key);
@@ -466,6 +477,27 @@ export class PostgresMetadataOperations implements MetadataOperations {
         },
       );
     });
+  }
+
+  async listPendingOnlineApplies(filter: { featureSetId?: string } = {}): Promise<Ingestion[]> {
+    if (filter.featureSetId !== undefined && !UUID_PATTERN.test(filter.featureSetId)) return [];
+    const rows = await this.#db.query(
+      `SELECT i.* FROM ${this.#t.pendingOnlineApplies} p
+       JOIN ${this.#t.ingestions} i ON i.id = p.ingestion_id
+       ${filter.featureSetId === undefined ? '' : 'WHERE i.feature_set_id = $1'}
+       ORDER BY i.sequence`,
+      filter.featureSetId === undefined ? [] : [filter.featureSetId],
+    );
+    return rows.map(toIngestion);
+  }
+
+  async clearPendingOnlineApply(ingestionId: string): Promise<boolean> {
+    if (!UUID_PATTERN.test(ingestionId)) return false;
+    const rows = await this.#db.query(
+      `DELETE FROM ${this.#t.pendingOnlineApplies} WHERE ingestion_id = $1 RETURNING 1`,
+      [ingestionId],
+    );
+    return rows.length > 0;
   }
 
   async getConsumerOffsets(consumer: string): Promise<Map<number, string>> {

@@ -176,6 +176,21 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'pending online applies',
+    statements: [
+      // Inserted in the transaction that commits the ingestion, deleted once the ingestion is
+      // applied to the online store: a process killed in between leaves the record, and the
+      // next process finishes the apply.
+      `CREATE TABLE pending_online_applies (
+        ingestion_id uuid NOT NULL CONSTRAINT pending_online_applies_pkey PRIMARY KEY
+          CONSTRAINT pending_online_applies_ingestion_fk
+          REFERENCES ingestions (id) ON DELETE CASCADE,
+        recorded_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    ],
+  },
 ];
 
 /**

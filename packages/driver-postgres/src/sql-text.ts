@@ -27,6 +27,8 @@ export interface Tables {
   ingestionSequence: string;
   jobs: string;
   consumerOffsets: string;
+  /** Committed ingestions whose apply to the online store is not finished yet. */
+  pendingOnlineApplies: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -42,6 +44,7 @@ export function tablesOf(schema: string): Tables {
     ingestionSequence: table('ingestion_sequence'),
     jobs: table('jobs'),
     consumerOffsets: table('consumer_offsets'),
+    pendingOnlineApplies: table('pending_online_applies'),
   };
 }
 

@@ -114,6 +114,7 @@ describe('an injected PGlite', () => {
         'feature_sets',
         'ingestions',
         'jobs',
+        'pending_online_applies',
         'permissions',
         'projects',
         'schema_migrations',

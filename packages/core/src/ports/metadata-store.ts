@@ -73,6 +73,15 @@ export type JobPatch = Partial<
   >
 >;
 
+export interface CommitIngestionOptions {
+  /**
+   * Also record, in the same transaction as the commit, that the ingestion still has to be
+   * applied to the online store: durable work that survives a crash between the commit and
+   * the apply (`listPendingOnlineApplies`, `clearPendingOnlineApply`).
+   */
+  onlineApplyPending?: boolean;
+}
+
 export type ProjectRef = { id: string } | { name: string };
 export type UserRef = { id: string } | { name: string } | { oidcSubject: string };
 
@@ -140,7 +149,10 @@ export interface MetadataOperations {
    * store) and inserts it as `committed`. `AlreadyExistsError` when the feature set already
    * has an ingestion with the same idempotency key.
    */
-  commitIngestion(ingestion: Omit<Ingestion, 'sequence' | 'state'>): Promise<Ingestion>;
+  commitIngestion(
+    ingestion: Omit<Ingestion, 'sequence' | 'state'>,
+    options?: CommitIngestionOptions,
+  ): Promise<Ingestion>;
   getIngestion(id: string): Promise<Ingestion | undefined>;
   getIngestionByIdempotencyKey(featureSetId: string, key: string): Promise<Ingestion | undefined>;
   /** Ingestions of a feature set (of one major version when given), by sequence. */
@@ -149,6 +161,14 @@ export interface MetadataOperations {
   revertIngestion(id: string, at: Date, by: string): Promise<Ingestion>;
   /** Storage keys of every file of every ingestion (for the garbage collector). */
   listIngestionFiles(featureSetId: string): Promise<string[]>;
+  /**
+   * Ingestions committed with `onlineApplyPending` whose apply to the online store nobody has
+   * finished yet (of one feature set when given), by sequence; reverted ones too (whoever
+   * finishes them clears them without applying). Deleting the feature set deletes its records.
+   */
+  listPendingOnlineApplies(filter?: { featureSetId?: string }): Promise<Ingestion[]>;
+  /** Records that the ingestion's online apply is done; `false` when none was pending. */
+  clearPendingOnlineApply(ingestionId: string): Promise<boolean>;
 
   /**
    * The positions a queue consumer stored (e.g. the online → offline sync): per partition,

@@ -26,6 +26,7 @@ export type MetadataStoreCapability =
   | 'jobs'
   | 'transactions'
   | 'consumerOffsets'
+  | 'pendingOnlineApplies'
   | 'concurrency';
 
 export interface MetadataStoreConformanceOptions {
@@ -1078,6 +1079,107 @@ export function metadataStoreConformance(
         assert.equal(lost.length, 1, 'the other loses');
         assert.equal((lost[0]!.reason as { code?: string }).code, 'ALREADY_EXISTS');
         assert.deepEqual(await store.listIngestions(own.id), [won[0]!.value]);
+      });
+    });
+
+    group('pendingOnlineApplies', 'pending online applies', () => {
+      let project: Project;
+      t.beforeAll(async () => {
+        project = await insertProject();
+      });
+      const ids = (ingestions: readonly Ingestion[]) => ingestions.map((i) => i.id);
+
+      t.it('a commit records its online apply as pending when asked; clear ends it', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const plain = await store.commitIngestion(newIngestion(own));
+        const pending = await store.commitIngestion(newIngestion(own), {
+          onlineApplyPending: true,
+        });
+        assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: own.id }), [pending]);
+        assert.ok(
+          ids(await store.listPendingOnlineApplies()).includes(pending.id),
+          'listed without a filter too',
+        );
+        assert.equal(await store.clearPendingOnlineApply(plain.id), false, 'never pending');
+        assert.equal(await store.clearPendingOnlineApply(pending.id), true);
+        assert.equal(await store.clearPendingOnlineApply(pending.id), false, 'already cleared');
+        assert.equal(await store.clearPendingOnlineApply(randomUUID()), false);
+        assert.equal(await store.clearPendingOnlineApply('not-a-uuid'), false);
+        assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: own.id }), []);
+        assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: 'nope' }), []);
+      });
+
+      t.it('lists by sequence, per feature set, reverted ones too', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const other = await store.insertFeatureSet(newFeatureSet(project));
+        const pending = { onlineApplyPending: true };
+        const a = await store.commitIngestion(newIngestion(own), pending);
+        const b = await store.commitIngestion(newIngestion(other), pending);
+        const c = await store.commitIngestion(newIngestion(own, { major: 2 }), pending);
+        const reverted = await store.revertIngestion(a.id, new Date(), own.ownerId);
+        assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: own.id }), [
+          reverted,
+          c,
+        ]);
+        assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: other.id }), [b]);
+        const all = ids(await store.listPendingOnlineApplies());
+        assert.deepEqual(
+          all.filter((id) => [a.id, b.id, c.id].includes(id)),
+          [a.id, b.id, c.id],
+          'by sequence across feature sets',
+        );
+      });
+
+      t.it(
+        'commits with its ingestion: a failed transaction or a lost key records none',
+        async () => {
+          const own = await store.insertFeatureSet(newFeatureSet(project));
+          const boom = new Error('boom');
+          await assert.rejects(
+            store.transaction(async (tx) => {
+              const inside = await tx.commitIngestion(newIngestion(own), {
+                onlineApplyPending: true,
+              });
+              assert.deepEqual(await tx.listPendingOnlineApplies({ featureSetId: own.id }), [
+                inside,
+              ]);
+              throw boom;
+            }),
+            (error) => error === boom,
+          );
+          assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: own.id }), []);
+          const key = uniqueName('key');
+          const first = await store.commitIngestion(newIngestion(own, { idempotencyKey: key }));
+          await rejectsWith(
+            store.commitIngestion(newIngestion(own, { idempotencyKey: key }), {
+              onlineApplyPending: true,
+            }),
+            'ALREADY_EXISTS',
+          );
+          assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: own.id }), []);
+          assert.equal(await store.clearPendingOnlineApply(first.id), false);
+          const cleared = await store.commitIngestion(newIngestion(own), {
+            onlineApplyPending: true,
+          });
+          await store.transaction(async (tx) => {
+            assert.equal(await tx.clearPendingOnlineApply(cleared.id), true);
+          });
+          assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: own.id }), []);
+        },
+      );
+
+      t.it('deleting the feature set or its project deletes its pending applies', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const gone = await store.commitIngestion(newIngestion(own), { onlineApplyPending: true });
+        await store.deleteFeatureSet(own.id);
+        assert.deepEqual(await store.listPendingOnlineApplies({ featureSetId: own.id }), []);
+        assert.equal(ids(await store.listPendingOnlineApplies()).includes(gone.id), false);
+        assert.equal(await store.clearPendingOnlineApply(gone.id), false);
+        const doomed = await insertProject();
+        const set = await store.insertFeatureSet(newFeatureSet(doomed));
+        const also = await store.commitIngestion(newIngestion(set), { onlineApplyPending: true });
+        await store.deleteProject(doomed.id);
+        assert.equal(ids(await store.listPendingOnlineApplies()).includes(also.id), false);
       });
     });
 
