@@ -13,7 +13,12 @@ import type {
 } from '../ports/message-queue.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
-import { type DeadLetter, DeadLetterError, DeadLetters } from '../queue/dead-letters.js';
+import {
+  type DeadLetter,
+  DeadLetterError,
+  DeadLetters,
+  MessageContentError,
+} from '../queue/dead-letters.js';
 import { listAll } from '../storage/object-keys.js';
 import { ONLINE_INGEST_TOPIC, type PushedRow } from './pushed-row.js';
 import { decodePushedRows } from './pushed-row-codec.js';
@@ -84,6 +89,8 @@ export class OfflineSyncWorker {
   readonly #inFlight = new Set<Promise<unknown>>();
   #subscription: Subscription | undefined;
   #stopped = false;
+  /** The failure of the last batch, until a batch succeeds: what `waitSynced` reports. */
+  #lastFailure: { error: unknown } | undefined;
 
   constructor(
     deps: {
@@ -159,11 +166,33 @@ export class OfflineSyncWorker {
       );
       if (pending.length === 0) return;
       if (Date.now() > deadline) {
+        const cause = await this.#whyNotSynced();
         throw new UnavailableError(
-          `pushed rows in ${pending.length} partition(s) were not synced to the offline store within ${timeoutMs} ms: is an offline sync worker running?`,
+          `pushed rows in ${pending.length} partition(s) were published to the queue but not synced to the offline store within ${timeoutMs} ms: ${cause?.message ?? 'is an offline sync worker running (featurestore online workers)?'}; they are synced once a sync worker can`,
+          { ...(cause ? { cause } : {}), details: { published: true, partitions: pending.length } },
         );
       }
       await sleep(50);
+    }
+  }
+
+  /**
+   * Why rows are not synced, when it can be told: the failure of this process's sync worker
+   * (a missing bucket, denied credentials, a full disk), or else the offline storage's own
+   * answer to a small list, which shows what a sync worker elsewhere meets.
+   */
+  async #whyNotSynced(): Promise<Error | undefined> {
+    if (this.#lastFailure) {
+      const { error } = this.#lastFailure;
+      const reason = error instanceof Error ? error.message : String(error);
+      return new UnavailableError(`the offline sync keeps failing: ${reason}`, { cause: error });
+    }
+    try {
+      await this.#storage.list('tmp/offline-sync/', { limit: 1 });
+      return undefined;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return new UnavailableError(`the offline storage fails: ${reason}`, { cause: error });
     }
   }
 
@@ -190,7 +219,10 @@ export class OfflineSyncWorker {
     try {
       await this.#syncOrDeadLetter(messages);
       for (const p of partitions) this.#lastSync.set(p, Date.now());
+      this.#lastFailure = undefined;
     } catch (error) {
+      // Retried after the queue's backoff (never dead-lettered: see `isPermanentFailure`).
+      this.#lastFailure = { error };
       this.#onError?.(error);
       throw error;
     }
@@ -262,10 +294,20 @@ export class OfflineSyncWorker {
     }
   }
 
+  /**
+   * The feature set version of pushed rows; undefined when the feature set was deleted. A
+   * version that does not exist of a feature set that does is the message's own fault: it
+   * can never be synced.
+   */
   async #featureSet(featureSetId: string, major: number): Promise<FeatureSet | undefined> {
     const latest = await this.#store.getFeatureSetById(featureSetId);
     if (!latest || latest.version.major === major) return latest;
-    return this.#store.getFeatureSet(latest.projectId, latest.name, { major });
+    const version = await this.#store.getFeatureSet(latest.projectId, latest.name, { major });
+    if (version) return version;
+    throw new MessageContentError(
+      `pushed rows name version ${major} of feature set ${latest.name} (${featureSetId}), which does not exist`,
+      { code: 'NOT_FOUND', details: { featureSetId, major } },
+    );
   }
 
   /** Writes the rows as JSON Lines to a staging key and runs the `ingest` job on them. */
@@ -335,17 +377,20 @@ export class OfflineSyncWorker {
 }
 
 /**
- * The rows of an ingest-topic message (`decodePushedRows`), failing with `ValidationError`
- * whatever is wrong with its bytes: damaged first-format JSON throws a `SyntaxError`, which
- * would pass for a bug and be retried forever.
+ * The rows of an ingest-topic message (`decodePushedRows`), failing with a
+ * `MessageContentError` (code `VALIDATION`) whatever is wrong with its bytes: the message
+ * itself can never be handled, so it is dead-lettered. Damaged first-format JSON throws a
+ * `SyntaxError`, which would otherwise pass for a bug and be retried forever.
  */
 export function decodeIngestMessage(message: DeliveredMessage): PushedRow[] {
   try {
     return decodePushedRows(message.value);
   } catch (error) {
-    if (error instanceof ValidationError) throw error;
-    throw new ValidationError(
-      `the online ingest message at partition ${message.partition} offset ${message.offset} is not valid pushed rows: ${(error as Error).message}`,
+    const reason = (error as Error).message;
+    throw new MessageContentError(
+      error instanceof ValidationError
+        ? reason
+        : `the online ingest message at partition ${message.partition} offset ${message.offset} is not valid pushed rows: ${reason}`,
       { cause: error, details: { field: 'value', partition: message.partition } },
     );
   }

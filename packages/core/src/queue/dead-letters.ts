@@ -1,4 +1,4 @@
-import { FeatureStoreError } from '../errors.js';
+import { type ErrorOptions, FeatureStoreError } from '../errors.js';
 import type { DeliveredMessage, MessageQueue, SubscribeOptions } from '../ports/message-queue.js';
 
 /** Appended to a topic's name to name its dead-letter topic (`<topic>.dead`). */
@@ -29,20 +29,31 @@ export function deadLetterTopic(topic: string): string {
 }
 
 /**
- * True for a failure that the same message will meet on every delivery: a `ValidationError`
- * (bytes that do not decode, values the schema refuses) or a `NotFoundError` (what the message
- * refers to is gone), unless the error says it is retryable. Everything else is retried: an
- * `UnavailableError` (a backend is down), a `ConflictError` (a race), a `NotSupportedError` or
- * `PermissionDeniedError` (the deployment, not the message, is wrong: every message would
- * fail, and dead-lettering them all would empty the topic into the dead-letter topic), and any
- * error that is not a `FeatureStoreError` (a bug may be fixed and redeployed).
+ * A failure of a message's own content, which every delivery of it meets: bytes that do not
+ * decode, a feature set version that does not exist. A handler throws it for what it finds in
+ * the message itself; it is the only failure `DeadLetters` moves to the dead-letter topic.
+ * Its code is `VALIDATION` (default) or `NOT_FOUND`.
+ *
+ * @example
+ * throw new MessageContentError(`the message at offset ${offset} does not decode: …`);
  */
-export function isPermanentFailure(error: unknown): error is FeatureStoreError {
-  return (
-    error instanceof FeatureStoreError &&
-    !error.retryable &&
-    (error.code === 'VALIDATION' || error.code === 'NOT_FOUND')
-  );
+export class MessageContentError extends FeatureStoreError {
+  constructor(message: string, options: ErrorOptions & { code?: 'VALIDATION' | 'NOT_FOUND' } = {}) {
+    const { code = 'VALIDATION', ...rest } = options;
+    super(code, message, { ...rest, retryable: false });
+  }
+}
+
+/**
+ * True only for a `MessageContentError`: a failure the message itself causes. Everything else
+ * is retried, however permanent its code looks: a `NotFoundError` for a missing bucket, a
+ * `PermissionDeniedError` for denied credentials, a `ValidationError` from a misconfigured
+ * backend, a full disk, a store down, a bug. Those are failures of the environment, which
+ * every message would meet: dead-lettering them would empty the topic into the dead-letter
+ * topic and lose good rows, while retrying delivers them once the environment is fixed.
+ */
+export function isPermanentFailure(error: unknown): error is MessageContentError {
+  return error instanceof MessageContentError && !error.retryable;
 }
 
 /** A message moved to the dead-letter topic, as `onDeadLetter` reports it. */
@@ -68,11 +79,11 @@ export interface DeadLettersOptions {
 /**
  * Keeps a message that can never be handled from blocking its partition, as Kafka Connect's
  * `errors.deadletterqueue` and Spring Kafka's dead-letter topics do. `wrap(handler)` returns a
- * queue handler that passes each batch on; when the handler fails permanently
- * (`isPermanentFailure`), the batch is split in halves and each half handled in order, down to
+ * queue handler that passes each batch on; when the handler fails because of a message's
+ * content (`isPermanentFailure`: a `MessageContentError`), the batch is split in halves and each half handled in order, down to
  * single messages: the ones that still fail alone are published to `<topic>.dead` with headers
  * saying which group refused them, why, when, and where they came from, and the batch is then
- * committed. A transient failure rejects the batch as before (redelivered after a backoff).
+ * committed. Any other failure rejects the batch as before (redelivered after a backoff).
  *
  * Dead letters are published before the handler resolves, so before the commit: a crash in
  * between publishes them again (at-least-once, like everything on the queue). Halving finds a
