@@ -26,6 +26,7 @@ export * from './model/time.js';
 export * from './model/version.js';
 export * from './offline/feature-ref.js';
 export * from './offline/offline-engine.js';
+export * from './offline/source-access.js';
 export * from './offline/sources.js';
 export * from './offline/staging-compute-engine.js';
 export * from './offline/storage-layout.js';
@@ -34,6 +35,7 @@ export * from './offline/time-travel.js';
 export * from './online/materializer.js';
 export * from './online/memory-online-store.js';
 export * from './online/offline-sync.js';
+export * from './online/online-applies.js';
 export * from './online/online-engine.js';
 export * from './online/online-values.js';
 export type { PushedRow } from './online/pushed-row.js';
@@ -52,8 +54,16 @@ export { LocalFileStorage } from './storage/local-file-storage.js';
 export { type CountedBody, countedBody, readAll, toReadable } from './storage/object-body.js';
 export {
   listAll,
+  listPageLimit,
   partialDeleteError,
+  rangeAtOrPastEnd,
   validateByteRange,
   validateListPrefix,
   validateObjectKey,
 } from './storage/object-keys.js';
+export {
+  makePrivateFolder,
+  PRIVATE_FILE_MODE,
+  PRIVATE_FOLDER_MODE,
+  tightenModes,
+} from './storage/private-modes.js';

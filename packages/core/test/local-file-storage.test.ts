@@ -17,5 +17,9 @@ objectStorageConformance(
     roots.push(root);
     return new LocalFileStorage(root);
   },
-  { uriScheme: 'file:' },
+  {
+    uriScheme: 'file:',
+    openAt: async (storage, prefix) =>
+      new LocalFileStorage((storage as LocalFileStorage).pathOf(prefix)),
+  },
 );

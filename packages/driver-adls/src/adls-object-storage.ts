@@ -6,12 +6,14 @@ import {
   FeatureStoreError,
   type ListOptions,
   type ListPage,
+  listPageLimit,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStorage,
   type ObjectStorageCapabilities,
   partialDeleteError,
   positiveInteger,
+  rangeAtOrPastEnd,
   ValidationError,
   validateByteRange,
   validateListPrefix,
@@ -251,13 +253,8 @@ export class AdlsObjectStorage implements ObjectStorage {
       if (!range || (error as { statusCode?: number }).statusCode !== 416) throw converted;
       const size = (await this.head(key))?.size;
       if (size === undefined) throw this.#missing('download', key);
-      // Reading from the very end is an empty read, as on a local file; past it is a mistake.
-      if (size === offset) return Readable.from([]);
-      const asked = `bytes=${offset}-${range.length === undefined ? '' : offset + range.length - 1}`;
-      throw new ValidationError(
-        `byte range ${asked} of object ${JSON.stringify(key)} starts past its end: the object has ${size} bytes`,
-        { cause: converted, details: { field: 'range', value: range, key, size } },
-      );
+      rangeAtOrPastEnd(key, range, size, converted);
+      return Readable.from([]);
     }
   }
 
@@ -284,12 +281,7 @@ export class AdlsObjectStorage implements ObjectStorage {
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     validateListPrefix(prefix);
-    const limit = options.limit ?? DEFAULT_PAGE;
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new ValidationError(`list limit ${limit} must be a positive integer`, {
-        details: { field: 'limit', value: limit },
-      });
-    }
+    const limit = listPageLimit(options, DEFAULT_PAGE);
     const root = this.prefix === undefined ? '' : `${this.prefix}/`;
     const client = await this.#client();
     try {

@@ -1,9 +1,16 @@
+import type { ObjectStorage } from '@featurestore/core';
 import { objectStorageConformance } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { AdlsObjectStorage } from '../src/index.js';
 import { azuriteConnection, azuriteService, createFilesystem } from './azurite-service.js';
 
 const api = { describe, it, beforeAll, afterAll };
+
+/** The same filesystem rooted under `prefix` of `storage`. */
+async function openAt(storage: ObjectStorage, prefix: string): Promise<ObjectStorage> {
+  const { blobEndpoint, credential } = azuriteConnection();
+  return AdlsObjectStorage.fromUrl(storage.uri(prefix), { blobEndpoint, credential });
+}
 
 describe('ADLS on the Blob endpoint (Azurite)', () => {
   const service = azuriteService();
@@ -19,7 +26,7 @@ describe('ADLS on the Blob endpoint (Azurite)', () => {
     objectStorageConformance(
       api,
       async () => new AdlsObjectStorage({ ...azuriteConnection(), filesystem }),
-      { uriScheme: 'abfss:' },
+      { uriScheme: 'abfss:', openAt },
     );
   });
 
@@ -35,7 +42,7 @@ describe('ADLS on the Blob endpoint (Azurite)', () => {
           },
         ),
       // Pages across 1000 keys are proven at the root; here the cursor case covers the prefix.
-      { uriScheme: 'abfss:', largeObjectBytes: 0, manyKeys: 30 },
+      { uriScheme: 'abfss:', largeObjectBytes: 0, manyKeys: 30, bulkDeleteKeys: 30, openAt },
     );
   });
 });

@@ -12,6 +12,7 @@ import {
   FeatureStoreError,
   type ListOptions,
   type ListPage,
+  listPageLimit,
   loadModule,
   type ObjectBody,
   type ObjectInfo,
@@ -19,6 +20,7 @@ import {
   type ObjectStorageCapabilities,
   partialDeleteError,
   positiveInteger,
+  rangeAtOrPastEnd,
   ValidationError,
   validateByteRange,
   validateListPrefix,
@@ -199,12 +201,8 @@ export class S3ObjectStorage implements ObjectStorage {
           ? (await this.head(key))?.size
           : Number(cause.ActualObjectSize);
       if (size === undefined) return this.#missing('GetObject', key);
-      // Reading from the very end is an empty read, as on a local file; past it is a mistake.
-      if (size === range.offset) return Readable.from([]);
-      throw new ValidationError(
-        `byte range ${header} of object ${JSON.stringify(key)} starts past its end: the object has ${size} bytes`,
-        { cause: error, details: { field: 'range', value: range, key, size } },
-      );
+      rangeAtOrPastEnd(key, range, size, error);
+      return Readable.from([]);
     }
   }
 
@@ -233,12 +231,7 @@ export class S3ObjectStorage implements ObjectStorage {
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     validateListPrefix(prefix);
-    const limit = options.limit ?? MAX_KEYS;
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new ValidationError(`list limit ${limit} must be a positive integer`, {
-        details: { field: 'limit', value: limit },
-      });
-    }
+    const limit = listPageLimit(options, MAX_KEYS);
     const root = this.prefix === undefined ? '' : `${this.prefix}/`;
     const { sdk } = await this.#open();
     const output = await this.#send<ListObjectsV2CommandOutput>(

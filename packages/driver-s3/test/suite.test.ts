@@ -19,6 +19,8 @@ describe('S3 (moto)', () => {
   describe('at the bucket root', () => {
     objectStorageConformance(api, async () => new S3ObjectStorage({ bucket, ...s3Connection() }), {
       uriScheme: 's3:',
+      openAt: async (storage, prefix) =>
+        S3ObjectStorage.fromUrl(storage.uri(prefix), s3Connection()),
     });
   });
 
@@ -27,7 +29,14 @@ describe('S3 (moto)', () => {
       api,
       async () => S3ObjectStorage.fromUrl(`s3://${bucket}/tenant a/データ`, s3Connection()),
       // Pages across 1000 keys are proven at the root; here the cursor case covers the prefix.
-      { uriScheme: 's3:', largeObjectBytes: 0, manyKeys: 30 },
+      {
+        uriScheme: 's3:',
+        largeObjectBytes: 0,
+        manyKeys: 30,
+        bulkDeleteKeys: 30,
+        openAt: async (storage, prefix) =>
+          S3ObjectStorage.fromUrl(storage.uri(prefix), s3Connection()),
+      },
     );
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,7 +16,14 @@ import type {
   ObjectStorageCapabilities,
 } from '../ports/object-storage.js';
 import { toReadable } from './object-body.js';
-import { validateByteRange, validateObjectKey } from './object-keys.js';
+import {
+  listPageLimit,
+  rangeAtOrPastEnd,
+  validateByteRange,
+  validateListPrefix,
+  validateObjectKey,
+} from './object-keys.js';
+import { makePrivateFolder, PRIVATE_FILE_MODE } from './private-modes.js';
 
 /** Writes land here first and are renamed into place, so readers never see half a file. */
 const STAGING = '.staging';
@@ -24,6 +31,7 @@ const DEFAULT_PAGE = 1000;
 
 /**
  * `ObjectStorage` on a local folder: the embedded default (`file://./.featurestore/data`).
+ * Folders it creates are 0700 and files 0600: data files hold the features, sensitive ones too.
  *
  * @example
  * const storage = new LocalFileStorage('/var/lib/featurestore/data');
@@ -50,10 +58,10 @@ export class LocalFileStorage implements ObjectStorage {
   async put(key: string, body: ObjectBody): Promise<ObjectInfo> {
     const target = this.#path(key);
     const staged = join(this.#root, STAGING, randomUUID());
-    await mkdir(dirname(staged), { recursive: true });
+    await makePrivateFolder(dirname(staged));
     try {
-      await pipeline(toReadable(body), createWriteStream(staged));
-      await mkdir(dirname(target), { recursive: true });
+      await pipeline(toReadable(body), createWriteStream(staged, { mode: PRIVATE_FILE_MODE }));
+      await makePrivateFolder(dirname(target));
       await rename(staged, target);
     } catch (error) {
       await rm(staged, { force: true });
@@ -70,9 +78,13 @@ export class LocalFileStorage implements ObjectStorage {
       throw this.#convert(error, key);
     });
     if (!range) return handle.createReadStream();
-    if (range.length === 0) {
-      await handle.close();
-      return Readable.from([]);
+    if (range.length === 0 || range.offset > 0) {
+      const { size } = await handle.stat();
+      if (range.length === 0 || range.offset >= size) {
+        await handle.close();
+        if (range.offset > size) rangeAtOrPastEnd(key, range, size);
+        return Readable.from([]);
+      }
     }
     return handle.createReadStream({
       start: range.offset,
@@ -91,11 +103,11 @@ export class LocalFileStorage implements ObjectStorage {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const limit = options.limit ?? DEFAULT_PAGE;
+    validateListPrefix(prefix);
+    const limit = listPageLimit(options, DEFAULT_PAGE);
     // Start at the deepest folder the prefix names completely; filter the rest by key.
     const slash = prefix.lastIndexOf('/');
     const base = slash < 0 ? '' : prefix.slice(0, slash);
-    if (base !== '') validateObjectKey(base);
     const keys: string[] = [];
     await this.#walk(base, (key) => {
       if (
@@ -127,7 +139,7 @@ export class LocalFileStorage implements ObjectStorage {
 
   async rename(from: string, to: string): Promise<void> {
     const target = this.#path(to);
-    await mkdir(dirname(target), { recursive: true });
+    await makePrivateFolder(dirname(target));
     await rename(this.#path(from), target).catch((error: NodeJS.ErrnoException) => {
       throw this.#convert(error, from);
     });

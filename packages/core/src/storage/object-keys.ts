@@ -1,5 +1,5 @@
 import { FeatureStoreError, ValidationError } from '../errors.js';
-import type { ByteRange, ObjectInfo, ObjectStorage } from '../ports/object-storage.js';
+import type { ByteRange, ListOptions, ObjectInfo, ObjectStorage } from '../ports/object-storage.js';
 
 /**
  * Rejects keys that could escape the storage root or mean different things on different
@@ -64,6 +64,39 @@ export function validateListPrefix(prefix: string): string {
     );
   }
   return prefix;
+}
+
+/** The page size a listing uses: `limit` when given (a positive integer), else the default. */
+export function listPageLimit(options: ListOptions, defaultLimit: number): number {
+  const limit = options.limit ?? defaultLimit;
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new ValidationError(`list limit ${limit} must be a positive integer`, {
+      details: { field: 'limit', value: limit },
+    });
+  }
+  return limit;
+}
+
+/**
+ * What a ranged read of an object of `size` bytes means when the range starts at or past its
+ * end: reading from the very end is an empty read (as on a local file), past it a
+ * `ValidationError` naming the range, the key and the size.
+ */
+export function rangeAtOrPastEnd(
+  key: string,
+  range: ByteRange,
+  size: number,
+  cause?: unknown,
+): 'empty' {
+  if (size === range.offset) return 'empty';
+  const asked = `bytes=${range.offset}-${range.length === undefined ? '' : range.offset + range.length - 1}`;
+  throw new ValidationError(
+    `byte range ${asked} of object ${JSON.stringify(key)} starts past its end: the object has ${size} bytes`,
+    {
+      ...(cause === undefined ? {} : { cause }),
+      details: { field: 'range', value: range, key, size },
+    },
+  );
 }
 
 /**

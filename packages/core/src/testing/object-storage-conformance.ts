@@ -15,6 +15,13 @@ export interface ObjectStorageConformanceOptions {
   uriScheme?: string;
   /** Timeout of the slow cases in milliseconds (default 120 s). */
   slowTimeout?: number;
+  /** Keys of the bulk delete case (default 1050: more than one S3 `DeleteObjects` call). */
+  bulkDeleteKeys?: number;
+  /**
+   * The same backend rooted at `prefix` under the factory's storage (`s3://bucket/<root>/<prefix>`,
+   * a subfolder…): enables the prefix isolation case.
+   */
+  openAt?: (storage: ObjectStorage, prefix: string) => Promise<ObjectStorage>;
 }
 
 /**
@@ -84,6 +91,40 @@ export function objectStorageConformance(
         assert.deepEqual(listed.sort(), names.map((name) => key(`names/${name}`)).sort());
       });
 
+      t.it('keeps URL-special characters in keys intact through every call', async () => {
+        const names = [
+          'plus+sign',
+          'percent%20x',
+          'q?mark#hash',
+          `quote'"&<>`,
+          'tab\tx',
+          'trail /x',
+        ];
+        for (const name of names) {
+          await storage.put(key(`special/${name}`), name);
+          assert.equal(await text(key(`special/${name}`)), name, name);
+          assert.equal((await storage.head(key(`special/${name}`)))?.size, Buffer.byteLength(name));
+        }
+        const listed: string[] = [];
+        for await (const object of listAll(storage, key('special/'))) listed.push(object.key);
+        assert.deepEqual(listed.sort(), names.map((name) => key(`special/${name}`)).sort());
+        await storage.delete(listed);
+        assert.deepEqual((await storage.list(key('special/'))).objects, []);
+      });
+
+      t.it("passes a failing body stream's own error through and leaves no object", async () => {
+        const failure = new Error('the source broke');
+        async function* broken() {
+          yield Buffer.alloc(64 * 1024, 1);
+          throw failure;
+        }
+        await assert.rejects(
+          storage.put(key('put/broken'), broken()),
+          (error) => error === failure,
+        );
+        assert.equal(await storage.head(key('put/broken')), undefined);
+      });
+
       t.it('rejects keys that could escape the root', async () => {
         for (const bad of ['../escape', '/absolute', 'a//b', 'a/./b', 'a\\b', '']) {
           await assert.rejects(storage.put(bad, 'x'), { code: 'VALIDATION' }, bad);
@@ -117,6 +158,28 @@ export function objectStorageConformance(
         assert.equal(await text(key('range/digits'), { offset: 7 }), '789');
         assert.equal(await text(key('range/digits'), { offset: 8, length: 100 }), '89');
         assert.equal(await text(key('range/digits'), { offset: 0, length: 1 }), '0');
+      });
+
+      t.it('reads zero bytes and from the very end, and refuses ranges past the end', async () => {
+        await storage.put(key('range/ten'), '0123456789');
+        assert.equal(await text(key('range/ten'), { offset: 3, length: 0 }), '');
+        assert.equal(await text(key('range/ten'), { offset: 10 }), '');
+        await assert.rejects(storage.get(key('range/ten'), { offset: 12, length: 5 }), (error) => {
+          assert.equal((error as { code?: string }).code, 'VALIDATION');
+          assert.match((error as Error).message, /bytes=12-16 .*range\/ten.*10 bytes/);
+          return true;
+        });
+        await assert.rejects(storage.get(key('range/ten'), { offset: -1 }), {
+          code: 'VALIDATION',
+        });
+        await assert.rejects(storage.get(key('range/ten'), { offset: 1.5 }), {
+          code: 'VALIDATION',
+        });
+        await assert.rejects(storage.get(key('range/missing'), { offset: 0, length: 0 }), {
+          code: 'NOT_FOUND',
+        });
+        await storage.put(key('range/empty'), '');
+        assert.equal(await text(key('range/empty'), { offset: 0 }), '');
       });
     });
 
@@ -185,6 +248,15 @@ export function objectStorageConformance(
         );
       });
 
+      t.it('refuses a limit that is not a positive integer, and an invalid prefix', async () => {
+        for (const limit of [0, -1, 1.5, Number.NaN]) {
+          await assert.rejects(storage.list(key('list/'), { limit }), { code: 'VALIDATION' });
+        }
+        for (const prefix of ['../', '/abs', 'a//b', 'a\\b']) {
+          await assert.rejects(storage.list(prefix), { code: 'VALIDATION' }, prefix);
+        }
+      });
+
       t.it(
         'lists more keys than one default page holds',
         async () => {
@@ -217,7 +289,66 @@ export function objectStorageConformance(
           [key('d/2')],
         );
       });
+
+      t.it(
+        'deletes more keys than one batch call takes, missing keys included',
+        async () => {
+          const count = options.bulkDeleteKeys ?? 1050;
+          const keys = Array.from({ length: count }, (_, i) =>
+            key(`bulk/${String(i).padStart(5, '0')}`),
+          );
+          for (let i = 0; i < keys.length; i += 50) {
+            await Promise.all(keys.slice(i, i + 50).map((k) => storage.put(k, 'x')));
+          }
+          await storage.delete([...keys, key('bulk/missing-1'), key('bulk/missing-2')]);
+          assert.deepEqual((await storage.list(key('bulk/'))).objects, []);
+        },
+        slow,
+      );
     });
+
+    if (options.openAt) {
+      const openAt = options.openAt;
+      t.describe('prefixes', () => {
+        t.it(
+          'a storage rooted under a prefix never sees, lists or deletes keys outside it',
+          async () => {
+            for (const name of [
+              'tenant/in.txt',
+              'tenant/sub/deep.txt',
+              'tenant-b/out.txt',
+              'tenantx',
+            ]) {
+              await storage.put(key(`iso/${name}`), name);
+            }
+            const tenant = await openAt(storage, key('iso/tenant'));
+            try {
+              const seen: string[] = [];
+              for await (const object of listAll(tenant, '')) seen.push(object.key);
+              assert.deepEqual(seen, ['in.txt', 'sub/deep.txt']);
+              assert.deepEqual(
+                (await tenant.list('sub/')).objects.map((object) => object.key),
+                ['sub/deep.txt'],
+              );
+              assert.equal((await tenant.head('in.txt'))?.size, 13);
+              assert.equal(
+                (await readAll(await tenant.get('sub/deep.txt'))).toString('utf8'),
+                'tenant/sub/deep.txt',
+              );
+              await assert.rejects(tenant.get('../tenant-b/out.txt'), { code: 'VALIDATION' });
+              await assert.rejects(tenant.list('../'), { code: 'VALIDATION' });
+              assert.ok(tenant.uri('in.txt').endsWith('/iso/tenant/in.txt'), tenant.uri('in.txt'));
+              await tenant.delete(['in.txt', 'sub/deep.txt', 'out.txt']);
+              assert.deepEqual((await tenant.list('')).objects, []);
+              assert.equal(await text(key('iso/tenant-b/out.txt')), 'tenant-b/out.txt');
+              assert.equal(await text(key('iso/tenantx')), 'tenantx');
+            } finally {
+              await tenant.close?.();
+            }
+          },
+        );
+      });
+    }
 
     t.describe('concurrency', () => {
       t.it('concurrent writers to one key leave one whole version', async () => {
