@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CancelledError,
@@ -8,6 +8,8 @@ import {
   FeatureStoreError,
   type IngestJobResult,
   type IngestJobSpec,
+  PRIVATE_FILE_MODE,
+  PRIVATE_FOLDER_MODE,
   ValidationError,
 } from '@featurestore/core';
 import { isList } from './column-types.js';
@@ -328,7 +330,7 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
   await ensureFolder(run, prefix);
   const staging = join(prefix, `.staging-${randomUUID()}`);
   run.onFailure(() => rm(staging, { recursive: true, force: true }));
-  await mkdir(staging, { recursive: true });
+  await mkdir(staging, { recursive: true, mode: PRIVATE_FOLDER_MODE });
   const named = spec.schema.features.map((feature, i) => `__p${i} AS ${ident(feature.name)}`);
   const part = (plan: PlannedFile) => `part-${plan.index}.parquet`;
 
@@ -365,6 +367,8 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
     await rename(join(staging, name), join(prefix, name));
     run.onFailure(() => rm(join(prefix, name), { force: true }));
   }
+    // COPY creates files with the process umask: data files are the owner's alone.
+    await chmod(join(staging, name), PRIVATE_FILE_MODE);
   await rm(staging, { recursive: true, force: true });
   run.progress(1, `ingested ${rowCount} rows`);
   return {

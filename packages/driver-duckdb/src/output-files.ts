@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { DataFormat, FeatureType } from '@featurestore/core';
+import {
+  type DataFormat,
+  type FeatureType,
+  PRIVATE_FILE_MODE,
+  PRIVATE_FOLDER_MODE,
+} from '@featurestore/core';
 import { csvTextSql, jsonValueSql, nativeCsvTextSql } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { localPath } from './local-paths.js';
@@ -12,9 +17,12 @@ export const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE
 const JSON_OPTIONS = 'FORMAT json';
 const CSV_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', NULLSTR ''`;
 
-/** Creates a folder (and its parents) and arranges for whatever was created to go on failure. */
+/**
+ * Creates a folder (and its parents, 0700: outputs hold feature data) and arranges for
+ * whatever was created to go on failure.
+ */
 export async function ensureFolder(run: JobRun, path: string): Promise<void> {
-  const created = await mkdir(path, { recursive: true });
+  const created = await mkdir(path, { recursive: true, mode: PRIVATE_FOLDER_MODE });
   if (created !== undefined) {
     run.onFailure(() => rm(created, { recursive: true, force: true }));
   }
@@ -64,6 +72,8 @@ export async function writeOutputFile(
         : PARQUET_OPTIONS;
   const [result] = await run.query(`COPY (${query}) TO ${literal(temporary)} (${options})`);
   run.throwIfCancelled();
+  // COPY creates files with the process umask; the 0700 folder guards them until now.
+  await chmod(temporary, PRIVATE_FILE_MODE);
   await rename(temporary, path);
   run.onFailure(() => rm(path, { force: true }));
   return Number(result?.Count ?? 0);

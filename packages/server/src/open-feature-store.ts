@@ -1,7 +1,7 @@
 import type { WorkerReports } from './worker-log.js';
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import {
@@ -11,11 +11,14 @@ import {
   LocalLogQueue,
   type MessageQueue,
   type MetadataStore,
+  makePrivateFolder,
   NamespacedQueue,
   type ObjectStorage,
   type OnlineStore,
+  PRIVATE_FOLDER_MODE,
   type Principal,
   StagingComputeEngine,
+  tightenModes,
   UnauthenticatedError,
 } from '@featurestore/core';
 import { DuckDbComputeEngine } from '@featurestore/driver-duckdb';
@@ -95,11 +98,12 @@ export async function openFeatureStore(
   const scope = container.createChildContainer();
   let pglite: PGlite | undefined;
   try {
+  await makeStorePrivate(storeDir);
     scope.register(TOKENS.config, { useValue: config });
     // One embedded PGlite serves metadata and the online store (opening one takes ~0.5 s).
     if (config.metadata === undefined) {
       const dir = join(storeDir, 'metadata');
-      await mkdir(dir, { recursive: true });
+      await makePrivateFolder(dir);
       pglite = await PGlite.create(dir);
     }
     const connection = pglite ? { pglite } : { connectionString: config.metadata! };
@@ -120,6 +124,8 @@ export async function openFeatureStore(
     scope.register(TOKENS.storage, { useValue: storages.main });
     scope.register(TOKENS.compute, {
       // DuckDB reads local files only: remote data is staged in a spill folder of this instance.
+    // DuckDB spills here: rows of the store's data, so private like the rest.
+    await makePrivateFolder(join(storeDir, 'tmp'));
       useValue: new StagingComputeEngine(
         new DuckDbComputeEngine({ tempDirectory: join(storeDir, 'tmp') }),
         storages.locate,
@@ -184,6 +190,8 @@ export async function openFeatureStore(
         .close()
         .catch(() => undefined);
     }
+        // PGlite creates its files 0666 (the folder above keeps them private meanwhile).
+        if (pglite) await tightenModes(join(storeDir, 'metadata'));
     await pglite?.close().catch(() => undefined);
     await lock?.release();
     throw error;
@@ -200,6 +208,18 @@ async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
     await engine.offline.collectGarbage({ graceMs: 0 });
   }
 }
+/**
+ * Makes the store folder its owner's alone (0700 folders, 0600 files). A store whose folder
+ * is not yet 0700 was made by an older release or with loose modes: all of it is tightened,
+ * the folder itself last, so an interrupted pass is redone. Otherwise only the PGlite folder
+ * is (PGlite creates files 0666; a process killed before `close` leaves them so).
+ */
+async function makeStorePrivate(storeDir: string): Promise<void> {
+  await makePrivateFolder(storeDir);
+  const loose = ((await stat(storeDir)).mode & 0o777) !== PRIVATE_FOLDER_MODE;
+  await tightenModes(loose ? storeDir : join(storeDir, 'metadata'));
+}
+
 
 /** `redis://`, `redis-cluster://` or `postgres://`; by default the metadata database. */
 async function openOnlineStore(

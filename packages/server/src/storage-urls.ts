@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   LocalFileStorage,
   type LocatedObject,
+  makePrivateFolder,
   type ObjectStorage,
   type StorageLocator,
   storagesLocator,
@@ -45,7 +45,7 @@ export async function openStorageUrl(
   if (url.startsWith('s3://')) return S3ObjectStorage.fromUrl(url, s3Options(config));
   if (url.startsWith('abfss://')) return AdlsObjectStorage.fromUrl(url, adlsOptions(config));
   const root = fileURLToPath(url);
-  await mkdir(root, { recursive: true });
+  await makePrivateFolder(root);
   return new LocalFileStorage(root);
 }
 

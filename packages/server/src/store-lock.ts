@@ -4,7 +4,7 @@ import * as fsPromises from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UnavailableError } from '@featurestore/core';
+import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, UnavailableError } from '@featurestore/core';
 
 interface Holder {
   pid: number;
@@ -19,8 +19,8 @@ interface Holder {
  * inject faults (a full disk) that cannot be produced for real.
  */
 export interface LockFiles {
-  mkdir(path: string, options: { recursive: true }): Promise<unknown>;
-  writeFile(path: string, data: string, options: { flag: 'wx' }): Promise<void>;
+  mkdir(path: string, options: { recursive: true; mode: number }): Promise<unknown>;
+  writeFile(path: string, data: string, options: { flag: 'wx'; mode: number }): Promise<void>;
   readFile(path: string, encoding: 'utf8'): Promise<string>;
   link(existing: string, path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -102,7 +102,8 @@ export class StoreLock {
     };
     const deadline = Date.now() + (options.waitMs ?? 3000);
     try {
-      await files.mkdir(dir, { recursive: true });
+      // The store folder holds tokens' hashes and feature data: its owner's alone.
+      await files.mkdir(dir, { recursive: true, mode: PRIVATE_FOLDER_MODE });
       for (;;) {
         if (await createComplete(files, path, JSON.stringify(me)))
           return new StoreLock(path, files);
@@ -164,7 +165,7 @@ export class StoreLock {
 async function createComplete(files: LockFiles, path: string, text: string): Promise<boolean> {
   const temporary = `${path}.${randomUUID()}.tmp`;
   try {
-    await files.writeFile(temporary, text, { flag: 'wx' });
+    await files.writeFile(temporary, text, { flag: 'wx', mode: PRIVATE_FILE_MODE });
     await files.link(temporary, path);
     return true;
   } catch (error) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +15,7 @@ import type {
   JobSpec,
   RetrieveJobSpec,
 } from '../ports/compute-engine.js';
+import { makePrivateFolder, PRIVATE_FILE_MODE } from '../storage/private-modes.js';
 import { isRemoteUri, type StorageLocator } from './storage-locator.js';
 
 /**
@@ -43,13 +44,17 @@ export class StagingComputeEngine implements ComputeEngine {
   async run<S extends JobSpec>(spec: S, context: JobRunContext): Promise<JobResultOf[S['type']]> {
     if (!this.#needsStaging(spec)) return this.#inner.run(spec, context);
     const dir = join(this.#spillDir, randomUUID());
-    await mkdir(dir, { recursive: true });
+    // Staged copies are the store's data: private like the store itself.
+    await makePrivateFolder(dir);
     let files = 0;
     const download = async (uri: string): Promise<string> => {
       const located = this.#locate(uri);
       if (!located) return uri;
       const path = join(dir, `in-${files++}-${basename(located.key)}`);
-      await pipeline(await located.storage.get(located.key), createWriteStream(path));
+      await pipeline(
+        await located.storage.get(located.key),
+        createWriteStream(path, { mode: PRIVATE_FILE_MODE }),
+      );
       return pathToFileURL(path).href;
     };
     const inputs = async (list: IngestionInput[]) =>

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { makePrivateFolder, PRIVATE_FILE_MODE } from '../storage/private-modes.js';
 
 /**
  * Replaces `path` with `data` so that a crash leaves the old or the new content, never a mix:
@@ -10,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 export async function writeFileAtomic(path: string, data: string, fsync: boolean): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const handle = await open(temporary, 'w');
+    const handle = await open(temporary, 'w', PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(data);
       if (fsync) await handle.datasync();
@@ -45,11 +46,12 @@ export async function syncDirectory(path: string): Promise<void> {
 }
 
 /**
- * Creates `path` (and missing parents); with `fsync`, flushes the folders that gained an entry,
- * so a new folder survives a power loss along with the files written into it.
+ * Creates `path` (and missing parents, 0700 like every folder of a store); with `fsync`,
+ * flushes the folders that gained an entry, so a new folder survives a power loss along with
+ * the files written into it.
  */
 export async function makeFolder(path: string, fsync: boolean): Promise<void> {
-  const first = await mkdir(path, { recursive: true });
+  const first = await makePrivateFolder(path);
   if (!fsync || first === undefined) return;
   for (let folder = path; ; folder = dirname(folder)) {
     await syncDirectory(dirname(folder));

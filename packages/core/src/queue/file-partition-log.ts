@@ -1,5 +1,6 @@
 import { type FileHandle, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE } from '../storage/private-modes.js';
 import { makeFolder, syncDirectory } from './durable-files.js';
 import type { LogEntry, NewLogEntry, PartitionLog } from './partition-log.js';
 
@@ -88,7 +89,7 @@ export class FilePartitionLog implements PartitionLog {
     }
     const lastBase = bases.at(-1) ?? 0;
     const lastPath = join(folder, segmentName(lastBase));
-    const writer = await open(lastPath, 'a+');
+    const writer = await open(lastPath, 'a+', PRIVATE_FILE_MODE);
     try {
       const { size, count } = await recoverSegment(writer, lastBase);
       if (bases.length === 0 && options.fsync) await syncDirectory(folder);
@@ -159,7 +160,7 @@ export class FilePartitionLog implements PartitionLog {
   /** Starts a new segment at the end, then deletes closed segments past the retention. */
   async #roll(): Promise<void> {
     const path = join(this.#folder, segmentName(this.#end));
-    const writer = await open(path, 'a+');
+    const writer = await open(path, 'a+', PRIVATE_FILE_MODE);
     if (this.#options.fsync) await syncDirectory(this.#folder);
     await this.#writer.close();
     this.#writer = writer;
