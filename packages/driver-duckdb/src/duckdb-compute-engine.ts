@@ -12,6 +12,7 @@ import {
   NotSupportedError,
   UnavailableError,
 } from '@featurestore/core';
+import { runInferSchema } from './infer-schema-job.js';
 import { runIngest } from './ingest-job.js';
 import { JobRun } from './job-run.js';
 import { runHistorical } from './point-in-time.js';
@@ -60,7 +61,7 @@ async function loadDuckDb(): Promise<typeof import('@duckdb/node-api')> {
 export class DuckDbComputeEngine implements ComputeEngine {
   readonly driver = 'duckdb';
   readonly capabilities: ComputeEngineCapabilities = {
-    jobTypes: ['ingest', 'retrieve', 'historical'],
+    jobTypes: ['ingest', 'retrieve', 'historical', 'infer-schema'],
   };
   readonly #options: DuckDbComputeEngineOptions;
   #instance: Promise<DuckDBInstance> | undefined;
@@ -153,6 +154,8 @@ export class DuckDbComputeEngine implements ComputeEngine {
         return runRetrieve(run, spec);
       case 'historical':
         return runHistorical(run, spec);
+      case 'infer-schema':
+        return runInferSchema(run, spec);
       default: {
         const type = (spec as { type?: unknown }).type;
         return Promise.reject(

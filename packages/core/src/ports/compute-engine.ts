@@ -1,4 +1,5 @@
 import type { StatisticsLevel } from '../model/feature-set-settings.js';
+import type { FeatureType } from '../model/feature-types.js';
 import type { FeatureSetSchema } from '../model/records.js';
 
 /*
@@ -103,12 +104,59 @@ export interface OutputJobResult {
   uri: string;
 }
 
-export type JobSpec = IngestJobSpec | RetrieveJobSpec | HistoricalJobSpec;
+/**
+ * Infer feature types from a source, by the strict rules ingestion applies, so that ingesting
+ * the very source with the inferred types succeeds. Every row is read. Per column, the first
+ * type that holds every value:
+ * - CSV (text): `int64` (integer literals without leading zeros), `float64` (numbers with a
+ *   dot or exponent, without leading zeros), `bool` (`true`/`false` in any case), `date`
+ *   (`YYYY-MM-DD`), `timestamp` (ISO 8601, dates included), `list<…>` when every value is a
+ *   JSON array (element types as in JSON Lines), else `string`.
+ * - JSON Lines: by the JSON value's own type: booleans `bool`; whole numbers `int64` (beyond
+ *   its range `float64`); numbers `float64`; strings `date`, `timestamp` or `string` as in
+ *   CSV; arrays `list<…>` of their elements' type; mixed kinds `string`. Objects (as values or
+ *   list elements) and arrays mixed with single values have no type: a `ValidationError`.
+ * - Parquet: by the column's type: booleans `bool`; integers `int64` (`float64` when a value
+ *   is beyond int64); floats and decimals `float64`; strings `string`; binary `bytes`; dates
+ *   `date`; timestamps `timestamp`; lists `list<…>` of those; other types a `ValidationError`.
+ * A column without any value is `string` (with a note). Bad input that ingestion refuses
+ * whatever the schema (an empty file, a header only, files with different columns, a JSON
+ * line that is not an object, a CSV line with too few fields) fails as it would there.
+ */
+export interface InferSchemaJobSpec {
+  type: 'infer-schema';
+  /** Files to read, all of one format (a folder or prefix already expanded, in order). */
+  sources: string[];
+  format: DataFormat;
+}
+
+export interface InferredFeature {
+  /** The column's name as in the source. */
+  name: string;
+  type: FeatureType;
+  /** True when some row has no value there (an empty field, a JSON null or missing key). */
+  nullable: boolean;
+}
+
+export interface InferSchemaJobResult {
+  /** One per source column, in the first file's column order. */
+  features: InferredFeature[];
+  rowCount: number;
+  /**
+   * What a reviewer should know about the values behind a type, one sentence each: a column
+   * without values, mixed kinds made `string`, a value that kept a column from a narrower
+   * type (quoted), a lossy widening.
+   */
+  notes: string[];
+}
+
+export type JobSpec = IngestJobSpec | RetrieveJobSpec | HistoricalJobSpec | InferSchemaJobSpec;
 
 export interface JobResultOf {
   ingest: IngestJobResult;
   retrieve: OutputJobResult;
   historical: OutputJobResult;
+  'infer-schema': InferSchemaJobResult;
 }
 
 export interface JobProgress {

@@ -16,6 +16,7 @@ import type {
   JobRunContext,
   JobSpec,
 } from '../ports/compute-engine.js';
+import { inferSchemaCases } from './infer-schema-conformance.js';
 import type { SuiteApi } from './suite-api.js';
 
 export interface ComputeEngineConformanceOptions {
@@ -1461,6 +1462,25 @@ export function computeEngineConformance(
         assert.deepEqual(table.rows[r], expected, `entity row ${r + 1} (seed ${seed})`);
       });
     }
+
+    inferSchemaCases(t, {
+      timeout,
+      supports,
+      write: (name, content) => write(`${unique('infer')}/${name}`, content),
+      infer: (sources, format) => run({ type: 'infer-schema', sources, format }),
+      ingest: (sources, schema, format) => ingest(sources, schema, format),
+      parquet: async (csv, schema) => {
+        const first = await ingestText('to-parquet.csv', csv, schema);
+        const output = uri(`${unique('inferable')}.parquet`);
+        await run({
+          type: 'retrieve',
+          schema,
+          inputs: [{ sequence: 1, uris: first.files }],
+          output: { uri: output, format: 'parquet' },
+        });
+        return output;
+      },
+    });
 
     t.describe('cancel', () => {
       t.it(
