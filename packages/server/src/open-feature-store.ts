@@ -27,6 +27,7 @@ import { PostgresMetadataStore, PostgresOnlineStore } from '@featurestore/driver
 import { RedisOnlineStore } from '@featurestore/driver-redis';
 import { container, type DependencyContainer } from 'tsyringe';
 import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } from './config.js';
+import { redactSecrets } from './redact-secrets.js';
 import { defaultStorageUrl, openStorageUrl, StorageRegistry } from './storage-urls.js';
 import { StoreLock } from './store-lock.js';
 
@@ -249,23 +250,22 @@ function openQueue(
     : new NamespacedQueue(queue, config.queueNamespace);
 }
 
-/** The composed configuration with defaults filled in, as `quickstart` and `config` show it. */
+/**
+ * The composed configuration with defaults filled in, as `quickstart` and `config` show it:
+ * passwords and other secrets in its URLs are blanked (`redactSecrets`).
+ */
 export function describeConfig(config: FeatureStoreConfig): Record<string, string> {
   const storeDir = resolve(config.store);
   return {
     store: storeDir,
     metadata: config.metadata
-      ? `postgresql (${redact(config.metadata)}, schema ${config.metadataSchema})`
+      ? `postgresql (${redactSecrets(config.metadata)}, schema ${config.metadataSchema})`
       : `pglite (${join(storeDir, 'metadata')})`,
     online: config.online
-      ? redact(config.online)
+      ? redactSecrets(config.online)
       : `${config.metadata ? 'postgresql' : 'pglite'} (with the metadata)`,
-    queue: `${config.queue ?? `local log (${join(storeDir, 'queue')})`}${config.queueNamespace ? `, namespace ${config.queueNamespace}` : ''}`,
-    storage: redact(config.storage ?? defaultStorageUrl(storeDir)),
+    queue: `${config.queue === undefined ? `local log (${join(storeDir, 'queue')})` : redactSecrets(config.queue)}${config.queueNamespace ? `, namespace ${config.queueNamespace}` : ''}`,
+    storage: redactSecrets(config.storage ?? defaultStorageUrl(storeDir)),
     compute: 'duckdb (in-process)',
   };
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

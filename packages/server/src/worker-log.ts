@@ -1,5 +1,6 @@
 import { type DeadLetter, DeadLetterError } from '@featurestore/core';
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { redactSecrets } from './redact-secrets.js';
 
 export type { Logger };
 
@@ -9,9 +10,15 @@ export interface WorkerReports {
   onDeadLetter(letter: DeadLetter): void;
 }
 
-/** A pino logger writing JSON lines to stderr (stdout stays a command's output). */
+/**
+ * A pino logger writing JSON lines to stderr (stdout stays a command's output). Secrets are
+ * blanked from each line: an error from a driver or library may quote a connection URL.
+ */
 export function createLogger(level = 'info', destination?: DestinationStream): Logger {
-  return pino({ name: 'featurestore', level }, destination ?? pino.destination(2));
+  return pino(
+    { name: 'featurestore', level, hooks: { streamWrite: redactSecrets } },
+    destination ?? pino.destination(2),
+  );
 }
 
 /** The workers' reports as log lines: a dead letter is logged once, as a dead letter. */

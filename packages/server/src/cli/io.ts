@@ -1,4 +1,5 @@
 import { isFeatureStoreError } from '@featurestore/core';
+import { redactSecrets } from '../redact-secrets.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -41,9 +42,12 @@ function formatValue(value: unknown): string {
   return String(value);
 }
 
-/** One readable line (the stack only with --verbose), and the error code for scripts. */
+/**
+ * One readable line (the stack only with --verbose), and the error code for scripts. Secrets
+ * are blanked: drivers and libraries may echo the connection URL they were given.
+ */
 export function formatError(error: unknown, verbose: boolean): string {
-  if (verbose && error instanceof Error && error.stack) return `${error.stack}\n`;
-  if (isFeatureStoreError(error)) return `error: ${error.message} [${error.code}]\n`;
-  return `error: ${error instanceof Error ? error.message : String(error)}\n`;
+  if (verbose && error instanceof Error && error.stack) return `${redactSecrets(error.stack)}\n`;
+  if (isFeatureStoreError(error)) return `error: ${redactSecrets(error.message)} [${error.code}]\n`;
+  return `error: ${redactSecrets(error instanceof Error ? error.message : String(error))}\n`;
 }
