@@ -19,6 +19,7 @@ objectStorageConformance(
   },
   {
     uriScheme: 'file:',
+    rename: true,
     openAt: async (storage, prefix) =>
       new LocalFileStorage((storage as LocalFileStorage).pathOf(prefix)),
   },

@@ -10,7 +10,6 @@ import {
   type ObjectBody,
   type ObjectInfo,
   type ObjectStorage,
-  type ObjectStorageCapabilities,
   partialDeleteError,
   positiveInteger,
   rangeAtOrPastEnd,
@@ -112,7 +111,6 @@ const DELETE_CONCURRENCY = 16;
  */
 export class AdlsObjectStorage implements ObjectStorage {
   readonly driver = 'adls';
-  readonly capabilities: ObjectStorageCapabilities;
   readonly account: string;
   readonly filesystem: string;
   readonly prefix: string | undefined;
@@ -180,7 +178,6 @@ export class AdlsObjectStorage implements ObjectStorage {
       );
     }
     this.#maxBuffers = positiveInteger('maxBuffers', options.maxBuffers ?? DEFAULT_MAX_BUFFERS);
-    this.capabilities = { atomicPut: true, atomicRename: hierarchical };
     if (hierarchical) {
       Object.defineProperty(this, 'rename', {
         value: (from: string, to: string) => this.#rename(from, to),

@@ -17,7 +17,6 @@ import {
   type ObjectBody,
   type ObjectInfo,
   type ObjectStorage,
-  type ObjectStorageCapabilities,
   partialDeleteError,
   positiveInteger,
   rangeAtOrPastEnd,
@@ -87,7 +86,6 @@ const MAX_KEYS = 1000;
  */
 export class S3ObjectStorage implements ObjectStorage {
   readonly driver = 's3';
-  readonly capabilities: ObjectStorageCapabilities = { atomicPut: true, atomicRename: false };
   readonly bucket: string;
   readonly prefix: string | undefined;
   readonly #options: S3ObjectStorageOptions;

@@ -28,13 +28,6 @@ export interface ListOptions {
   limit?: number;
 }
 
-export interface ObjectStorageCapabilities {
-  /** Writes become visible atomically (a reader sees the whole old or the whole new object). */
-  atomicPut: boolean;
-  /** `rename` is supported as one atomic call. */
-  atomicRename: boolean;
-}
-
 /**
  * Where the offline store keeps data files. Keys are relative, `/`-separated paths; names with
  * spaces and unicode are allowed, `..`, empty segments and backslashes are not.
@@ -44,10 +37,12 @@ export interface ObjectStorageCapabilities {
 export interface ObjectStorage {
   /** A short driver name used in error messages (`local`, `s3`, `adls`). */
   readonly driver: string;
-  readonly capabilities: ObjectStorageCapabilities;
   /** The URI of a key that a compute engine can open (`file:///…`, `s3://…`, `abfss://…`). */
   uri(key: string): string;
-  /** Writes the whole object, replacing any previous one. Streams are consumed once. */
+  /**
+   * Writes the whole object, replacing any previous one, atomically: a reader sees the whole old
+   * or the whole new object, never a part. Streams are consumed once.
+   */
   put(key: string, body: ObjectBody): Promise<ObjectInfo>;
   /** Streams the object or a range of it; `NotFoundError` when it does not exist. */
   get(key: string, range?: ByteRange): Promise<Readable>;
@@ -57,7 +52,7 @@ export interface ObjectStorage {
   list(prefix: string, options?: ListOptions): Promise<ListPage>;
   /** Deletes the objects that exist; missing keys are not an error. */
   delete(keys: readonly string[]): Promise<void>;
-  /** Optional: atomic rename, present when `capabilities.atomicRename`. */
+  /** An atomic rename, present only where the backend has one (local, ADLS with a hierarchical namespace). */
   rename?(from: string, to: string): Promise<void>;
   close?(): Promise<void>;
 }

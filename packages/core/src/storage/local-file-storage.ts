@@ -13,7 +13,6 @@ import type {
   ObjectBody,
   ObjectInfo,
   ObjectStorage,
-  ObjectStorageCapabilities,
 } from '../ports/object-storage.js';
 import { toReadable } from './object-body.js';
 import {
@@ -39,7 +38,6 @@ const DEFAULT_PAGE = 1000;
  */
 export class LocalFileStorage implements ObjectStorage {
   readonly driver = 'local';
-  readonly capabilities: ObjectStorageCapabilities = { atomicPut: true, atomicRename: true };
   readonly #root: string;
 
   constructor(root: string) {
