@@ -59,7 +59,9 @@ export interface OpenOptions {
   lockWaitMs?: number;
   /**
    * Start this process's online workers once open: the apply worker and the online → offline
-   * sync worker (both stop on close). Needs an online store.
+   * sync worker (both stop on close). Needs an online store. Without it, a store on the
+   * embedded local log queue starts them on its first push (nobody else reads that queue);
+   * with Kafka, pushes are applied by the workers of `featurestore online workers`.
    */
   workers?: boolean;
   /**
@@ -154,11 +156,12 @@ export async function openFeatureStore(
     });
     const engine = scope.resolve(FeatureStoreEngine);
     if (lock) await recoverEmbedded(engine);
+    const onDeadLetter = options.reports ? { onDeadLetter: options.reports.onDeadLetter } : {};
     if (options.workers) {
-      await engine.online?.startWorker({
-        offlineSync: true,
-        ...(options.reports ? { onDeadLetter: options.reports.onDeadLetter } : {}),
-      });
+      await engine.online?.startWorker({ offlineSync: true, ...onDeadLetter });
+    } else if (config.queue === undefined) {
+      // The local log is this process's alone: nobody else would apply what it pushes.
+      engine.online?.startWorkersOnPush(onDeadLetter);
     }
     const authenticate = async (token: string): Promise<Principal> => {
       const principal = await engine.tokens.authenticate({ kind: 'bearer', token });

@@ -17,7 +17,7 @@ import {
   dropMetadataSchema,
   tuneKafkaConsumers,
 } from './fixtures/kafka-namespace.js';
-import { cliJson, spawnSource, tempStore, until, whenReady } from './helpers.js';
+import { cli, cliJson, spawnSource, tempStore, until, whenReady } from './helpers.js';
 
 const customers = {
   primaryKey: ['customer_id'],
@@ -118,7 +118,10 @@ describe('online → offline sync under faults', () => {
   it('featurestore online push (Kafka) also returns once the rows are committed offline', async () => {
     // Own topic and groups on the shared broker: no other run's rows, no other run's workers.
     const run = `cli_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+    // PostgreSQL metadata (own schema): the workers and the push are separate processes.
     const config = {
+      metadata: serviceEnv('FEATURESTORE_TEST_POSTGRES_URL'),
+      metadataSchema: run,
       queue: `kafka://${serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS')}`,
       queueNamespace: run,
     };
@@ -134,24 +137,40 @@ describe('online → offline sync under faults', () => {
     await writeFile(configFile, JSON.stringify(config));
     const file = join(store.dir, 'rows.json');
     await writeFile(file, JSON.stringify(faultRows()[0]));
-    const result = await cliJson(
-      store.dir,
-      '--config',
-      configFile,
-      'online',
-      'push',
-      'faults',
-      'customers',
-      file,
+    const push = (...extra: string[]) =>
+      cli(
+        store.dir,
+        '--json',
+        '--config',
+        configFile,
+        'online',
+        'push',
+        ...extra,
+        'faults',
+        'customers',
+        file,
+      );
+    // With Kafka a push only publishes: without workers its rows wait on the queue, and it
+    // says so (it no longer joins the workers' consumer groups itself).
+    const alone = await push('--timeout', '2');
+    expect(alone.code).not.toBe(0);
+    expect(alone.stderr).toMatch(
+      /published to the queue but not applied .* are the online workers running.*\[UNAVAILABLE\]/,
     );
+    const workers = await openFeatureStore({ ...config, store: store.dir }, { workers: true });
+    cleanups.push(() => workers.close());
+    const pushed = await push();
+    expect(pushed.stderr).toBe('');
+    const result = JSON.parse(pushed.stdout) as Record<string, unknown>;
     expect(result).toMatchObject({ rows: FAULT_KEYS, offlineSynced: true });
     expect(result).not.toHaveProperty('positions');
-    // Read right after the command, without polling: the push waited for the offline commit.
+    // Read right after the command, without polling: the push waited for the offline commit
+    // (of its rows and the first push's, before them in the same partitions).
     const fs = await openFeatureStore({ ...config, store: store.dir });
     cleanups.push(() => fs.close());
-    expect(await syncedRows(fs)).toBe(FAULT_KEYS);
-    expect(await offlineRows(fs)).toHaveLength(FAULT_KEYS);
-  }, 60_000);
+    expect(await syncedRows(fs)).toBe(2 * FAULT_KEYS);
+    expect(await offlineRows(fs)).toHaveLength(2 * FAULT_KEYS);
+  }, 90_000);
 
   it('a worker killed mid-batch loses and duplicates nothing after a restart', async () => {
     const store = await tempStore();

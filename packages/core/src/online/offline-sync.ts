@@ -22,6 +22,7 @@ import {
 import { listAll } from '../storage/object-keys.js';
 import { ONLINE_INGEST_TOPIC, type PushedRow } from './pushed-row.js';
 import { decodePushedRows } from './pushed-row-codec.js';
+import { retryUnavailable } from './retry-unavailable.js';
 
 /** The consumer group of the workers that commit pushed rows to the offline store. */
 export const OFFLINE_SYNC_GROUP = 'featurestore.online.offline-sync';
@@ -160,7 +161,11 @@ export class OfflineSyncWorker {
     }
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const stored = await this.#store.getConsumerOffsets(OFFLINE_SYNC_CONSUMER);
+      // A metadata database that stalls is waited out within the time limit.
+      const stored = await retryUnavailable(
+        () => this.#store.getConsumerOffsets(OFFLINE_SYNC_CONSUMER),
+        deadline,
+      );
       const pending = [...wanted].filter(
         ([partition, offset]) => BigInt(stored.get(partition) ?? '-1') < offset,
       );

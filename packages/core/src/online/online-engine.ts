@@ -39,6 +39,7 @@ import { keyComponent, toOnlineValue } from './online-values.js';
 import { pushMessages } from './push-messages.js';
 import { ONLINE_INGEST_TOPIC } from './pushed-row.js';
 import { resultRows } from './result-rows.js';
+import { retryUnavailable } from './retry-unavailable.js';
 import { RowValidator } from './row-validator.js';
 
 export { ONLINE_INGEST_TOPIC } from './pushed-row.js';
@@ -97,6 +98,9 @@ export class OnlineEngine {
   readonly #sensitive: ReadThroughCache<void>;
   #worker: Subscription | undefined;
   readonly #deadLetters: DeadLetters;
+  /** `startWorkersOnPush`'s options: start the workers on the first push. */
+  #workersOnPush: { onDeadLetter?: (letter: DeadLetter) => void } | undefined;
+  #startingOnPush: Promise<void> | undefined;
   /** `startWorker`'s report of each dead letter of the apply worker. */
   #onDeadLetter: ((letter: DeadLetter) => void) | undefined;
 
@@ -181,21 +185,39 @@ export class OnlineEngine {
 
   /**
    * Validates rows against the latest version's schema (all of them first: a bad row fails
-   * the whole request, naming the row and field) and puts them on the queue.
+   * the whole request, naming the row and field) and puts them on the queue. With
+   * `timeoutMs`, the feature set lookup is tried again while the metadata store is
+   * unavailable, up to that long (default: one try). A store opened with
+   * `startWorkersOnPush` starts its workers first, so what it pushes is applied.
    */
   async push(
     principal: Principal,
     projectName: string,
     featureSetName: string,
     rows: readonly unknown[],
+    options: { timeoutMs?: number } = {},
   ): Promise<PushResult> {
-    const featureSet = await this.#resolve(principal, projectName, featureSetName, 'data.write');
+    const featureSet = await retryUnavailable(
+      () => this.#resolve(principal, projectName, featureSetName, 'data.write'),
+      Date.now() + (options.timeoutMs ?? 0),
+    );
     const pushId = randomUUID();
     const { messages, messageOfRow } = pushMessages(featureSet, pushId, rows, nextWriteSequence);
     if (rows.length === 0) {
       throw new ValidationError('the push has no rows: send at least one', {
         details: { field: 'rows' },
       });
+    }
+    if (this.#workersOnPush) {
+      // Once: a failed start (the queue cannot be read) is tried again by the next push.
+      this.#startingOnPush ??= this.startWorker({
+        offlineSync: true,
+        ...this.#workersOnPush,
+      }).catch((error: unknown) => {
+        this.#startingOnPush = undefined;
+        throw error;
+      });
+      await this.#startingOnPush;
     }
     const published = await this.#queue.publish(messages);
     // A message carries several rows: each row is where its message is.
@@ -219,7 +241,11 @@ export class OnlineEngine {
     rows: readonly Record<string, unknown>[],
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
-    const featureSet = await this.#resolve(principal, projectName, featureSetName, 'data.read');
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    const featureSet = await retryUnavailable(
+      () => this.#resolve(principal, projectName, featureSetName, 'data.read'),
+      deadline,
+    );
     const ref = { featureSetId: featureSet.id, major: featureSet.version.major };
     const pending = new Map<string, { id: string; key: string[]; eventTime: number }>();
     const validator = new RowValidator(featureSet);
@@ -231,7 +257,6 @@ export class OnlineEngine {
       const known = pending.get(id);
       if (!known || known.eventTime < eventTime) pending.set(id, { id, key, eventTime });
     });
-    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     while (pending.size > 0) {
       // In push order, a slice at a time: one read of every key would hold up the store (and
       // the workers' writes behind it on a shared connection) while the keys not applied yet
@@ -264,7 +289,8 @@ export class OnlineEngine {
       if (pending.size === 0) return;
       if (Date.now() > deadline) {
         throw new UnavailableError(
-          `${pending.size} pushed row(s) were not applied within ${options.timeoutMs ?? 30_000} ms: are the online workers running?`,
+          `${pending.size} pushed row(s) were published to the queue but not applied to the online store within ${options.timeoutMs ?? 30_000} ms: are the online workers running (featurestore online workers)? They apply them once they run`,
+          { details: { published: true, pending: pending.size } },
         );
       }
       await sleep(20);
@@ -300,8 +326,19 @@ export class OnlineEngine {
     if (options.offlineSync) await this.#offlineSync.start();
   }
 
+  /**
+   * Makes this engine start its workers (apply and offline sync, as `startWorker`) on its
+   * first push: for a queue no other process reads, the embedded store's local log, whose
+   * pushes nobody else would apply. They stop with `stopWorker` (on close).
+   */
+  startWorkersOnPush(options: { onDeadLetter?: (letter: DeadLetter) => void } = {}): void {
+    this.#workersOnPush = options;
+  }
+
   /** Stops both workers; uncommitted batches go to the next member of their group. */
   async stopWorker(): Promise<void> {
+    await this.#startingOnPush?.catch(() => undefined);
+    this.#startingOnPush = undefined;
     await this.#worker?.close();
     this.#worker = undefined;
     await this.#offlineSync.stop();

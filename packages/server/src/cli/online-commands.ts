@@ -70,9 +70,13 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
         ) => {
           const engine = onlineOf(ctx);
           const rows = await readRows(file);
-          await engine.startWorker({ offlineSync: true });
-          const result = await engine.push(ctx.store.principal, project, featureSet, rows);
           const timeoutMs = opts.timeout * 1000;
+          // Publishes only: the embedded store applies its pushes itself (its local log is
+          // its own), and with Kafka the workers of `online workers` consume, so a push does
+          // not join (and rebalance) their consumer groups.
+          const result = await engine.push(ctx.store.principal, project, featureSet, rows, {
+            timeoutMs,
+          });
           await engine.waitApplied(
             ctx.store.principal,
             project,
