@@ -47,7 +47,7 @@ export interface AdlsObjectStorageOptions {
   endpointSuffix?: string;
   /**
    * The account has a hierarchical namespace (ADLS Gen2) and its DFS endpoint: enables
-   * `rename` (atomic, on the DFS endpoint) and `capabilities.atomicRename`. Off by default, and
+   * `rename` (atomic, on the DFS endpoint). Off by default, and
    * for Azurite, which serves only the Blob endpoint.
    */
   hierarchicalNamespace?: boolean;
