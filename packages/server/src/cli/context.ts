@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { type OnlineEngine, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
@@ -13,6 +14,7 @@ export interface GlobalOptions {
   online?: string;
   queue?: string;
   token?: string;
+  tokenFile?: string;
   json?: boolean;
   verbose?: boolean;
 }
@@ -54,7 +56,7 @@ export function withStore<A extends unknown[]>(
         queue: options.queue,
       },
     });
-    const token = options.token ?? process.env.FEATURESTORE_TOKEN;
+    const token = await tokenOf(options, io);
     const store = await openFeatureStore(config, {
       ...openOptions?.(options as Record<string, unknown>),
       ...(token === undefined ? {} : { token }),
@@ -85,6 +87,47 @@ export function withStore<A extends unknown[]>(
       await store.close();
     }
   };
+}
+
+/**
+ * The access token to act with: `--token` (with a warning: other users of the machine see
+ * command lines in `ps` and /proc/PID/cmdline), else the first line of `--token-file`, else
+ * `FEATURESTORE_TOKEN`.
+ */
+async function tokenOf(options: GlobalOptions, io: CliIo): Promise<string | undefined> {
+  if (options.token !== undefined && options.tokenFile !== undefined) {
+    throw new ValidationError('--token and --token-file are both given: use one of them', {
+      details: { field: '--token-file', value: options.tokenFile },
+    });
+  }
+  if (options.token !== undefined) {
+    io.stderr(
+      'warning: --token shows the token to every user of this machine (process listings); use --token-file FILE or FEATURESTORE_TOKEN instead\n',
+    );
+    return options.token;
+  }
+  if (options.tokenFile !== undefined) return readTokenFile(options.tokenFile);
+  return process.env.FEATURESTORE_TOKEN;
+}
+
+/** The first line of a token file, trimmed; a `ValidationError` naming the file otherwise. */
+async function readTokenFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ValidationError(`--token-file ${path} cannot be read: ${(error as Error).message}`, {
+      details: { field: '--token-file', value: path },
+    });
+  }
+  const token = text.split(/\r?\n/, 1)[0]!.trim();
+  if (token === '') {
+    throw new ValidationError(
+      `--token-file ${path} has no token on its first line: write the token (fst_…) there`,
+      { details: { field: '--token-file', value: path } },
+    );
+  }
+  return token;
 }
 
 /** The store's online engine, or a `ValidationError` saying how to configure one. */

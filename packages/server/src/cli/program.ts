@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAccessCommands } from './access-commands.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
+import { registerGcCommand } from './gc-command.js';
 import { type CliIo, formatError, processIo } from './io.js';
 import { registerOfflineCommands } from './offline-commands.js';
 import { registerOnlineCommands } from './online-commands.js';
@@ -28,7 +29,11 @@ function buildProgram(io: CliIo): Command {
       'redis://…, redis-cluster://… or postgres://… online store (default: with the metadata)',
     )
     .option('--queue <url>', 'kafka://broker1,broker2 (default: a durable local log in the store)')
-    .option('--token <secret>', 'act as the owner of this access token (or FEATURESTORE_TOKEN)')
+    .option(
+      '--token <secret>',
+      'act as the owner of this access token (shown in process listings: prefer --token-file or FEATURESTORE_TOKEN)',
+    )
+    .option('--token-file <file>', 'act as the owner of the access token on the first line of FILE')
     .option('--json', 'machine-readable output')
     .option('--verbose', 'show stack traces on errors')
     .showHelpAfterError()
@@ -40,6 +45,7 @@ function buildProgram(io: CliIo): Command {
   registerAccessCommands(program, io);
   registerOfflineCommands(program, io);
   registerOnlineCommands(program, io);
+  registerGcCommand(program, io);
   registerQuickstart(program, io);
   return program;
 }
