@@ -356,7 +356,11 @@ describe('offline → online', () => {
       `customer_id,ts,age,income\nc1,${iso(now - 3000)},30,1\nc1,${iso(now - 2000)},31,1\nc1,${iso(now - 2000)},32,1\nc2,${iso(now - 5000)},20,1\n`,
     );
     const result = await (await engine.offline.ingest(principal, 'sync', 'customers', file)).result;
-    expect(result).toMatchObject({ rowCount: 4, online: { rows: 2, applied: 1 } });
+    // c1 written; c2 kept: the pushed value is newer.
+    expect(result).toMatchObject({
+      rowCount: 4,
+      online: { rows: 2, written: 1, unchanged: 0, older: 1, deleted: 0 },
+    });
     // c1: the latest event time, and of the two rows at that time the later one.
     expect(await read('customers', 'c1', 'c2')).toEqual([
       { customer_id: 'c1', customers__age: 32 },
@@ -372,7 +376,7 @@ describe('offline → online', () => {
     expect(result).not.toHaveProperty('online');
     expect(await read('manual', 'm1')).toEqual([{ customer_id: 'm1', manual__age: null }]);
     const job = await engine.online!.materialize(principal, 'sync', 'manual');
-    expect(await job.result).toEqual({ rows: 1, applied: 1 });
+    expect(await job.result).toEqual({ rows: 1, written: 1, unchanged: 0, older: 0, deleted: 0 });
     expect(await read('manual', 'm1')).toEqual([{ customer_id: 'm1', manual__age: 7 }]);
   }, 60_000);
 });

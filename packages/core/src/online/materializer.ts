@@ -1,26 +1,73 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { UnavailableError } from '../errors.js';
 import { ONLINE_SYNC_TAG } from '../model/feature-set-settings.js';
 import type { Ingestion } from '../model/offline-records.js';
 import type { FeatureSet } from '../model/records.js';
 import { toInputs } from '../offline/time-travel.js';
 import type { ComputeEngine, JobRunContext } from '../ports/compute-engine.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
-import type { OnlineRecord, OnlineStore, OnlineValue } from '../ports/online-store.js';
+import type {
+  FeatureSetVersionRef,
+  OnlineRecord,
+  OnlineRecordVersion,
+  OnlineReplacement,
+  OnlineStore,
+  OnlineValue,
+} from '../ports/online-store.js';
+import { compareRecords } from './memory-online-store.js';
 import { keyComponent, toOnlineValue } from './online-values.js';
 
 const WRITE_BATCH = 1000;
+/**
+ * How often a recomputation decides again for keys that concurrent writers keep changing
+ * between its read and its replace, before it gives up.
+ */
+const REPLACE_ROUNDS = 10;
 
 export function onlineSyncEnabled(featureSet: FeatureSet): boolean {
   return featureSet.tags[ONLINE_SYNC_TAG] !== 'off';
 }
 
+/** What a materialization did to the online store, key by key. */
+export interface MaterializeResult extends Record<string, unknown> {
+  /** Keys with a latest offline row (one row each). */
+  rows: number;
+  /** Keys whose online record was written (or, with `rebuild`, replaced) with that row. */
+  written: number;
+  /** Keys the online store already held with that very row (same event time and sequence). */
+  unchanged: number;
+  /** Keys left as they were because the online value is newer (newest wins). */
+  older: number;
+  /** Keys removed from the online store (`rebuild`: no committed row). */
+  deleted: number;
+}
+
+/** What a revert did to the online records of the reverted ingestion's keys. */
+export interface RevertOnlineResult extends Record<string, unknown> {
+  /** Keys of the reverted ingestion. */
+  keys: number;
+  /** Keys that held the reverted value and now hold the latest remaining committed row. */
+  replaced: number;
+  /** Keys that held the reverted value and have no remaining committed row: removed. */
+  deleted: number;
+  /** Keys whose online record was not the reverted value (newer, or never applied): kept. */
+  kept: number;
+}
+
 /**
  * Offline → online: the newest row per key of some ingestions, computed by the compute
- * engine, applied to the online store under the newest-wins rule, so old offline data never
- * replaces newer online values. The write sequence is the newest ingestion's commit time (in
- * the microsecond scale of pushes), so of two rows with equal event times the one written
- * later wins, online or offline.
+ * engine, and applied to the online store.
+ *
+ * - `apply` (after each commit, and `materialize`): under the newest-wins rule, so old offline
+ *   data never replaces newer online values. The write sequence is the newest ingestion's
+ *   commit time (in the microsecond scale of pushes), so of two rows with equal event times the
+ *   one written later wins, online or offline.
+ * - `recomputeAfterRevert`: the keys whose online record still holds the reverted ingestion's
+ *   row get the latest remaining committed row (or are removed), past newest-wins with
+ *   `OnlineStore.replace`, so a concurrent newer write is never lost.
+ * - `rebuild` (`materialize --rebuild`): every key reset to its latest committed row, keys
+ *   without one removed, the same way.
  */
 export class OnlineMaterializer {
   readonly #compute: ComputeEngine;
@@ -33,12 +80,180 @@ export class OnlineMaterializer {
     this.#online = deps.online;
   }
 
+  /**
+   * Writes the latest row per key of `ingestions` where it is newer than the online record;
+   * the result counts each key once, by what happened to it.
+   */
   async apply(
     featureSet: FeatureSet,
     ingestions: readonly Ingestion[],
     context: JobRunContext,
-  ): Promise<{ rows: number; applied: number }> {
-    if (ingestions.length === 0) return { rows: 0, applied: 0 };
+  ): Promise<MaterializeResult> {
+    const result = emptyResult();
+    const ref = refOf(featureSet);
+    for await (const batch of this.#latestRows(featureSet, ingestions, context)) {
+      result.rows += batch.length;
+      const stored = await this.#versions(ref, batch);
+      const newer: OnlineRecord[] = [];
+      batch.forEach((record, i) => {
+        const current = stored[i];
+        const order = current ? compareRecords(record, current) : 1;
+        if (order === 0) result.unchanged++;
+        else if (order < 0) result.older++;
+        else newer.push(record);
+      });
+      if (newer.length === 0) continue;
+      const written = await this.#online.write(ref, newer);
+      result.written += written;
+      // A concurrent writer stored something newer between the read and the write.
+      result.older += newer.length - written;
+    }
+    return result;
+  }
+
+  /**
+   * Resets the online records of a feature set version to `ingestions` (the visible ones):
+   * each key's latest row replaces whatever is stored, newer or not, and keys that have no row
+   * are removed. A write that lands during the rebuild on a key it is replacing is kept when
+   * newer (the replace finds another record, and the row is then written under newest-wins).
+   */
+  async rebuild(
+    featureSet: FeatureSet,
+    ingestions: readonly Ingestion[],
+    context: JobRunContext,
+  ): Promise<MaterializeResult> {
+    const result = emptyResult();
+    const ref = refOf(featureSet);
+    const offline = new Set<string>();
+    for await (const batch of this.#latestRows(featureSet, ingestions, context)) {
+      result.rows += batch.length;
+      const stored = await this.#versions(ref, batch);
+      const replacements: OnlineReplacement[] = [];
+      batch.forEach((record, i) => {
+        offline.add(keyId(record.key));
+        const current = stored[i];
+        if (current && compareRecords(record, current) === 0) {
+          result.unchanged++;
+          return;
+        }
+        replacements.push({ key: record.key, expected: versionOf(current), record });
+      });
+      if (replacements.length === 0) continue;
+      const applied = await this.#online.replace(ref, replacements);
+      result.written += applied.filter(Boolean).length;
+      // Changed since the read by a concurrent writer: that write stays when it is newer.
+      const raced = replacements.filter((_, i) => !applied[i]).map(toRecord);
+      if (raced.length > 0) {
+        const written = await this.#online.write(ref, raced);
+        result.written += written;
+        result.older += raced.length - written;
+      }
+    }
+    let stale: OnlineReplacement[] = [];
+    const removeStale = async () => {
+      const applied = await this.#online.replace(ref, stale);
+      // A key a concurrent writer changed meanwhile keeps that newer write.
+      result.deleted += applied.filter(Boolean).length;
+      stale = [];
+    };
+    for await (const record of this.#online.scan(ref)) {
+      if (offline.has(keyId(record.key))) continue;
+      stale.push({ key: record.key, expected: versionOf(record), record: null });
+      if (stale.length >= WRITE_BATCH) await removeStale();
+    }
+    if (stale.length > 0) await removeStale();
+    return result;
+  }
+
+  /**
+   * After `reverted` stopped being visible: for each of its keys whose online record still
+   * holds its row (the same event time as the reverted ingestion's latest row of that key,
+   * whether a materialization or a push put it there), the latest row of `remaining` replaces
+   * it, or the key is removed when no remaining ingestion has one. Other keys are left alone:
+   * their online value is newer than the reverted one, or it never reached the store.
+   * A key changed by a concurrent writer between the read and the replace is decided again
+   * from what that writer left.
+   */
+  async recomputeAfterRevert(
+    featureSet: FeatureSet,
+    reverted: Ingestion,
+    remaining: readonly Ingestion[],
+    context: JobRunContext,
+  ): Promise<RevertOnlineResult> {
+    const ref = refOf(featureSet);
+    const revertedTimes = new Map<string, { key: readonly string[]; eventTime: number }>();
+    for await (const batch of this.#latestRows(featureSet, [reverted], context)) {
+      for (const { key, eventTime } of batch) revertedTimes.set(keyId(key), { key, eventTime });
+    }
+    const result: RevertOnlineResult = {
+      keys: revertedTimes.size,
+      replaced: 0,
+      deleted: 0,
+      kept: 0,
+    };
+    if (revertedTimes.size === 0) return result;
+    const latest = new Map<string, OnlineRecord>();
+    for await (const batch of this.#latestRows(featureSet, remaining, context)) {
+      for (const record of batch) {
+        const id = keyId(record.key);
+        if (revertedTimes.has(id)) latest.set(id, record);
+      }
+    }
+    let pending = [...revertedTimes.values()];
+    for (let round = 0; round < REPLACE_ROUNDS && pending.length > 0; round++) {
+      const again: typeof pending = [];
+      for (let from = 0; from < pending.length; from += WRITE_BATCH) {
+        const slice = pending.slice(from, from + WRITE_BATCH);
+        const stored = await this.#versions(ref, slice);
+        const replacements: OnlineReplacement[] = [];
+        const decided: (typeof pending)[number][] = [];
+        slice.forEach((entry, i) => {
+          const current = stored[i];
+          if (!current || current.eventTime !== entry.eventTime) {
+            result.kept++;
+            return;
+          }
+          const record = latest.get(keyId(entry.key)) ?? null;
+          replacements.push({ key: entry.key, expected: versionOf(current), record });
+          decided.push(entry);
+        });
+        if (replacements.length === 0) continue;
+        const applied = await this.#online.replace(ref, replacements);
+        applied.forEach((done, i) => {
+          if (!done) again.push(decided[i]!);
+          else if (replacements[i]!.record === null) result.deleted++;
+          else result.replaced++;
+        });
+      }
+      pending = again;
+    }
+    if (pending.length > 0) {
+      throw new UnavailableError(
+        `${pending.length} key(s) of the reverted ingestion ${reverted.id} kept changing online while the revert recomputed them: run \`featurestore materialize --rebuild\` for the feature set once the writers are quiet`,
+        { cause: { keys: pending.slice(0, 10).map((entry) => entry.key) } },
+      );
+    }
+    return result;
+  }
+
+  /** The stored event time and write sequence of each record's key (no values read). */
+  async #versions(
+    ref: FeatureSetVersionRef,
+    entries: readonly { key: readonly string[] }[],
+  ): Promise<(OnlineRecord | undefined)[]> {
+    return this.#online.read({ featureSet: ref, keys: entries.map((e) => e.key), features: [] });
+  }
+
+  /**
+   * The latest row per key of `ingestions`, as online records in batches. The compute engine
+   * writes them to a temporary JSON Lines file, read back line by line and removed at the end.
+   */
+  async *#latestRows(
+    featureSet: FeatureSet,
+    ingestions: readonly Ingestion[],
+    context: JobRunContext,
+  ): AsyncGenerator<OnlineRecord[]> {
+    if (ingestions.length === 0) return;
     const key = `tmp/materialize/${randomUUID()}.jsonl`;
     const { schema } = featureSet;
     try {
@@ -53,7 +268,6 @@ export class OnlineMaterializer {
         context,
       );
       const writeSequence = Math.max(...ingestions.map((i) => i.committedAt.getTime())) * 1000;
-      const ref = { featureSetId: featureSet.id, major: featureSet.version.major };
       const keyFeatures = schema.primaryKey.map(
         (name) => schema.features.find((f) => f.name === name)!,
       );
@@ -61,12 +275,7 @@ export class OnlineMaterializer {
         (f) => f.name !== schema.eventTime && !schema.primaryKey.includes(f.name),
       );
       let rows = 0;
-      let applied = 0;
       let batch: OnlineRecord[] = [];
-      const flush = async () => {
-        if (batch.length > 0) applied += await this.#online.write(ref, batch);
-        batch = [];
-      };
       const lines = createInterface({ input: await this.#storage.get(key), crlfDelay: Infinity });
       for await (const line of lines) {
         if (line === '') continue;
@@ -83,12 +292,34 @@ export class OnlineMaterializer {
           writeSequence,
           values,
         });
-        if (batch.length >= WRITE_BATCH) await flush();
+        if (batch.length >= WRITE_BATCH) {
+          yield batch;
+          batch = [];
+        }
       }
-      await flush();
-      return { rows, applied };
+      if (batch.length > 0) yield batch;
     } finally {
       await this.#storage.delete([key]).catch(() => undefined);
     }
   }
+}
+
+function emptyResult(): MaterializeResult {
+  return { rows: 0, written: 0, unchanged: 0, older: 0, deleted: 0 };
+}
+
+function refOf(featureSet: FeatureSet): FeatureSetVersionRef {
+  return { featureSetId: featureSet.id, major: featureSet.version.major };
+}
+
+function versionOf(record: OnlineRecord | undefined): OnlineRecordVersion | null {
+  return record ? { eventTime: record.eventTime, writeSequence: record.writeSequence } : null;
+}
+
+function toRecord(replacement: OnlineReplacement): OnlineRecord {
+  return { ...replacement.record!, key: replacement.key };
+}
+
+function keyId(key: readonly string[]): string {
+  return JSON.stringify(key);
 }

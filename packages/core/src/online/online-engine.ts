@@ -33,7 +33,7 @@ import type {
   OnlineStore,
 } from '../ports/online-store.js';
 import { type DeadLetter, DeadLetters } from '../queue/dead-letters.js';
-import type { OnlineMaterializer } from './materializer.js';
+import type { MaterializeResult, OnlineMaterializer } from './materializer.js';
 import { decodeIngestMessage, type OfflineSyncOptions, OfflineSyncWorker } from './offline-sync.js';
 import { keyComponent, toOnlineValue } from './online-values.js';
 import { pushMessages } from './push-messages.js';
@@ -154,23 +154,23 @@ export class OnlineEngine {
 
   /**
    * Applies the newest row per key of every visible ingestion of a feature set version to
-   * the online store (newest wins: newer pushed values stay), as a job.
+   * the online store (newest wins: newer pushed values stay), as a job. With `rebuild`, resets
+   * the version's online records to the offline data instead: every key's latest committed row
+   * replaces what is stored, newer or not, and keys without a committed row are removed (pushed
+   * rows not synced offline yet among them). The result counts keys by what happened to them.
    */
   async materialize(
     principal: Principal,
     projectName: string,
     featureSetName: string,
-    options: { version?: string } = {},
-  ): Promise<RunningJob<{ rows: number; applied: number }>> {
+    options: { version?: string; rebuild?: boolean } = {},
+  ): Promise<RunningJob<MaterializeResult>> {
     const featureSet = await this.#resolve(
       principal,
       projectName,
       featureSetName,
       'data.write',
       options.version,
-    );
-    const ingestions = visibleIngestions(
-      await this.#store.listIngestions(featureSet.id, featureSet.version.major),
     );
     return this.#jobs.start(
       principal,
@@ -179,7 +179,15 @@ export class OnlineEngine {
         projectId: featureSet.projectId,
         request: { project: projectName, featureSet: featureSetName, ...options },
       },
-      (context) => this.#materializer.apply(featureSet, ingestions, context),
+      async (context) => {
+        // Listed when the job runs: a revert committed while it waited is not undone.
+        const ingestions = visibleIngestions(
+          await this.#store.listIngestions(featureSet.id, featureSet.version.major),
+        );
+        return options.rebuild
+          ? this.#materializer.rebuild(featureSet, ingestions, context)
+          : this.#materializer.apply(featureSet, ingestions, context);
+      },
     );
   }
 

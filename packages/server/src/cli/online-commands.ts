@@ -5,6 +5,7 @@ import { onlineOf, withStore } from './context.js';
 import { parseEntityKey } from './entity-keys.js';
 import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
+import { materializedMessage } from './materialize-summary.js';
 import { collect, seconds } from './options.js';
 import { registerWorkersCommand } from './workers-command.js';
 
@@ -99,13 +100,22 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
   program
     .command('materialize <project> <featureset>')
     .description(
-      'apply the newest offline row per key to the online store (newer online values stay)',
+      'apply the newest offline row per key to the online store (newer online values stay); --rebuild resets the online values to the offline data',
     )
     .option('--version <v>', 'MAJOR or MAJOR.MINOR (default: latest)')
+    .option(
+      '--rebuild',
+      'replace every online value with the latest committed row of its key, even a newer one, and remove keys that have none (pushed rows not synced offline yet too)',
+    )
     .action(
       withStore(
         io,
-        async (ctx, project: string, featureSet: string, opts: { version?: string }) => {
+        async (
+          ctx,
+          project: string,
+          featureSet: string,
+          opts: { version?: string; rebuild?: boolean },
+        ) => {
           const running = await onlineOf(ctx).materialize(
             ctx.store.principal,
             project,
@@ -113,10 +123,10 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
             opts,
           );
           const result = await followJob(ctx, running);
-          ctx.message(
-            `materialized ${result.rows} keys of ${project}/${featureSet}; ${result.applied} were newer than the online values`,
-            { ...result, jobId: running.job.id },
-          );
+          ctx.message(materializedMessage(`${project}/${featureSet}`, result, opts.rebuild), {
+            ...result,
+            jobId: running.job.id,
+          });
         },
       ),
     );
