@@ -75,6 +75,9 @@ export class FeatureStoreEngine {
           onlineSyncEnabled(featureSet)
             ? { online: await materializer.apply(featureSet, [ingestion], context) }
             : {},
+        afterRevert: async (featureSet, reverted, remaining, context) => ({
+          online: await materializer.recomputeAfterRevert(featureSet, reverted, remaining, context),
+        }),
       }),
     });
     this.online =

@@ -7,7 +7,12 @@ import {
   selectAllColumns,
   selectFeatures,
 } from '../auth/feature-access.js';
-import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
+import {
+  AlreadyExistsError,
+  FeatureStoreError,
+  NotFoundError,
+  ValidationError,
+} from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
 import { authorizedFeatureSet } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
@@ -88,6 +93,18 @@ export type AfterCommit = (
   context: JobRunContext,
 ) => Promise<Record<string, unknown>>;
 
+/**
+ * Work that follows a revert's commit (offline → online): puts the online records that still
+ * hold the reverted ingestion's values back to the remaining committed data. What it returns
+ * is added to the revert job's result.
+ */
+export type AfterRevert = (
+  featureSet: FeatureSet,
+  reverted: Ingestion,
+  remaining: Ingestion[],
+  context: JobRunContext,
+) => Promise<Record<string, unknown>>;
+
 /** Files of failed ingestions younger than this are left alone: another process may be writing them. */
 const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
@@ -103,6 +120,7 @@ export class OfflineEngine {
   readonly #storage: ObjectStorage;
   readonly #locate: StorageLocator | undefined;
   readonly #afterCommit: AfterCommit | undefined;
+  readonly #afterRevert: AfterRevert | undefined;
 
   constructor(deps: {
     store: MetadataStore;
@@ -117,6 +135,11 @@ export class OfflineEngine {
      * is added to the job's result. A failure there leaves the ingestion committed.
      */
     afterCommit?: AfterCommit;
+    /**
+     * Runs inside the revert job right after the revert commits (offline → online). A failure
+     * fails the job; the ingestion stays reverted, and running the revert again retries it.
+     */
+    afterRevert?: AfterRevert;
   }) {
     this.#store = deps.store;
     this.#authorizer = deps.authorizer;
@@ -125,6 +148,7 @@ export class OfflineEngine {
     this.#storage = deps.storage;
     this.#locate = deps.locate;
     this.#afterCommit = deps.afterCommit;
+    this.#afterRevert = deps.afterRevert;
   }
 
   /**
@@ -250,13 +274,18 @@ export class OfflineEngine {
     );
   }
 
-  /** Reverts an ingestion: its rows stop being visible (time travel still sees them). */
+  /**
+   * Reverts an ingestion: its rows stop being visible (time travel still sees them). With an
+   * online store, the keys whose online record still holds one of its rows then get the latest
+   * remaining committed row, or are removed (`afterRevert`). Reverting again is harmless and
+   * redoes that online part.
+   */
   async revert(
     principal: Principal,
     projectName: string,
     featureSetName: string,
     ingestionId: string,
-  ): Promise<RunningJob<{ ingestionId: string; revertedAt: string }>> {
+  ): Promise<RunningJob<{ ingestionId: string; revertedAt: string } & Record<string, unknown>>> {
     const { project, featureSet } = await this.#resolve(
       principal,
       projectName,
@@ -277,13 +306,39 @@ export class OfflineEngine {
         projectId: project.id,
         request: { project: projectName, featureSet: featureSetName, ingestionId },
       },
-      async () => {
+      async (context) => {
         const reverted = await this.#store.revertIngestion(
           ingestionId,
           new Date(),
           principal.userId,
         );
-        return { ingestionId, revertedAt: reverted.revertedAt!.toISOString() };
+        const result = { ingestionId, revertedAt: reverted.revertedAt!.toISOString() };
+        if (!this.#afterRevert) return result;
+        try {
+          // The reverted ingestion's own version: an older major has its own online records.
+          const version =
+            reverted.major === featureSet.version.major
+              ? featureSet
+              : await this.#store.getFeatureSet(project.id, featureSet.name, {
+                  major: reverted.major,
+                });
+          if (!version) return result;
+          const remaining = visibleIngestions(
+            await this.#store.listIngestions(featureSet.id, reverted.major),
+          );
+          return { ...result, ...(await this.#afterRevert(version, reverted, remaining, context)) };
+        } catch (error) {
+          const cause = error instanceof Error ? error.message : String(error);
+          throw new FeatureStoreError(
+            error instanceof FeatureStoreError ? error.code : 'INTERNAL',
+            `ingestion ${ingestionId} is reverted offline, but the online store may still serve its values: ${cause}. Run the revert again to retry (or \`featurestore materialize ${projectName} ${featureSetName} --rebuild\`)`,
+            {
+              cause: error,
+              details: { ingestionId },
+              retryable: error instanceof FeatureStoreError && error.retryable,
+            },
+          );
+        }
       },
     );
   }
