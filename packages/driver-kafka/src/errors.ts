@@ -40,6 +40,12 @@ const UNREACHABLE_NAMES = new Set([
   'KafkaJSLockTimeout',
 ]);
 
+/**
+ * What kafkajs throws (a plain `Error`) when a request goes to a broker whose connection never
+ * completed: the socket opened but the broker did not answer the handshake, as a frozen one.
+ */
+const NOT_CONNECTED = 'Broker not connected';
+
 /** Socket errors Node reports for an address nobody answers on. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -100,7 +106,8 @@ const GROUP_CHANGE_TYPES = new Set([
 
 /**
  * Converts an error thrown by kafkajs into the `FeatureStoreError` a caller can act on:
- * unreachable brokers, timeouts and elections become `UnavailableError` naming the brokers;
+ * unreachable or hanging brokers, timeouts and elections become `UnavailableError` naming the
+ * brokers;
  * SASL failures `UnauthenticatedError`; `*_AUTHORIZATION_FAILED` `PermissionDeniedError`;
  * oversized or malformed requests (`MESSAGE_TOO_LARGE`, `INVALID_TOPIC_EXCEPTION`…)
  * `ValidationError`; an unknown topic `NotFoundError`; a rebalance under the call a retryable
@@ -162,6 +169,12 @@ export function convertKafkaError(
     return new ConflictError(
       `the consumer group changed${doing} (${type}): the call is safe to retry`,
       { ...options, retryable: true },
+    );
+  }
+  if (chain.some((entry) => entry.message?.trim() === NOT_CONNECTED)) {
+    return new UnavailableError(
+      `the Kafka brokers ${brokers} accepted the connection but did not answer${doing} (${reason}): a broker that hangs (frozen, overloaded, or not Kafka at that address); check that it is healthy, then retry`,
+      options,
     );
   }
   if (

@@ -1,5 +1,6 @@
 export { convertKafkaError, type KafkaErrorContext } from './errors.js';
 export {
+  DEFAULT_SESSION_TIMEOUT_MS,
   type KafkaConsumerTuning,
   type KafkaLike,
   type KafkaLogRecord,
