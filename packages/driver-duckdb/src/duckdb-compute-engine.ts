@@ -12,6 +12,7 @@ import {
   NotSupportedError,
   UnavailableError,
 } from '@featurestore/core';
+import { noSpaceError } from './duckdb-errors.js';
 import { runInferSchema } from './infer-schema-job.js';
 import { runIngest } from './ingest-job.js';
 import { JobRun } from './job-run.js';
@@ -123,7 +124,12 @@ export class DuckDbComputeEngine implements ComputeEngine {
   async #run<S extends JobSpec>(spec: S, context: JobRunContext): Promise<JobResultOf[S['type']]> {
     const instance = await this.#database();
     const connection = await instance.connect();
-    const run = new JobRun(connection, context, spec.type);
+    const run = new JobRun(
+      connection,
+      context,
+      spec.type,
+      this.#options.tempDirectory ?? this.#ownTempDirectory,
+    );
     const interrupt = () => connection.interrupt();
     context.signal.addEventListener('abort', interrupt, { once: true });
     try {
@@ -139,7 +145,8 @@ export class DuckDbComputeEngine implements ComputeEngine {
       if (context.signal.aborted && !(error instanceof CancelledError)) {
         throw new CancelledError(`the ${spec.type} job was cancelled`, { cause: error });
       }
-      throw error;
+      // A full disk met by Node (a folder, a rename) rather than DuckDB.
+      throw noSpaceError(error, run.tempDirectory) ?? error;
     } finally {
       context.signal.removeEventListener('abort', interrupt);
       connection.closeSync();

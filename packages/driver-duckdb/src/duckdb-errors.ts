@@ -1,4 +1,5 @@
-import { FeatureStoreError, ValidationError } from '@featurestore/core';
+import { FeatureStoreError, UnavailableError, ValidationError } from '@featurestore/core';
+import { bytesText, MAX_LINE_BYTES } from './input-limits.js';
 import { firstInvalidJsonLine } from './json-lines.js';
 
 /** A file a job reads, as DuckDB names it (its local path) and as users know it. */
@@ -6,6 +7,8 @@ export interface KnownFile {
   path: string;
   uri: string;
   name: string;
+  /** Set for a committed data part: the sequence of the ingestion that wrote it. */
+  sequence?: number;
 }
 
 interface Problem {
@@ -17,19 +20,35 @@ function fileNamed(files: readonly KnownFile[], path: string): KnownFile | undef
   return files.find((file) => file.path === path);
 }
 
+/*
+ * DuckDB's CSV errors quote the offending line ("Original Line: …"), which may be anything the
+ * file holds (a password file read as CSV): messages keep only a reason DuckDB wrote itself,
+ * picked by these patterns, never text from the file.
+ */
+const CSV_REASONS = [
+  /^Expected Number of Columns: \d+ Found: \d+$/,
+  /^Value with unterminated quote found\.?$/,
+  /^Invalid unicode \(byte sequence mismatch\) detected\.?$/,
+  /^Maximum line size of \d+ bytes exceeded\. Actual Size:\s*\d+ bytes\.?$/,
+];
+
 function csvError(message: string, files: readonly KnownFile[]): Problem | undefined {
   const line = /CSV Error on Line: (\d+)/.exec(message)?.[1];
   if (line === undefined) return undefined;
-  const lines = message.split('\n');
   const path = /^\s*file = (.*)$/m.exec(message)?.[1]?.trim() ?? '';
-  const original = lines.findIndex((text) => text.startsWith('Original Line:'));
   const reason =
-    lines
-      .slice(original + 1)
+    message
+      .split('\n')
       .map((text) => text.trim())
-      .find((text) => text !== '' && !text.startsWith('Possible')) ?? 'it does not parse';
+      .find((text) => CSV_REASONS.some((pattern) => pattern.test(text))) ?? 'it does not parse';
   const file = fileNamed(files, path);
   const name = file?.name ?? path;
+  if (reason.startsWith('Maximum line size')) {
+    return {
+      message: `${name} line ${line} is longer than ${bytesText(MAX_LINE_BYTES)}, the limit for one CSV record: shorten its values (a value this large belongs in a file of its own) or check that the file is CSV`,
+      details: { file: file?.uri ?? path, line: Number(line), limit: MAX_LINE_BYTES },
+    };
+  }
   const advice = /unicode|utf-8/i.test(reason)
     ? 'convert the file to UTF-8'
     : 'every line needs as many fields as the header, and values with commas, quotes or line breaks must be double-quoted';
@@ -64,6 +83,7 @@ function parquetError(message: string, files: readonly KnownFile[]): Problem | u
   if (!match) return undefined;
   const path = match[1] ?? '';
   const file = fileNamed(files, path);
+  if (file?.sequence !== undefined) return undefined;
   return {
     message: `${file?.name ?? path} is not a Parquet file: check the format of the source`,
     details: { file: file?.uri ?? path },
@@ -79,17 +99,66 @@ function unicodeError(message: string, files: readonly KnownFile[]): Problem | u
   };
 }
 
+/** Error codes of a full disk (or a quota reached). */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * A full disk as an `UnavailableError` naming the file that could not be written (DuckDB's
+ * message or Node's `path`) and what to do; undefined for other errors. Retryable: the same
+ * job succeeds once there is room.
+ */
+export function noSpaceError(error: unknown, tempDirectory?: string): UnavailableError | undefined {
+  if (error instanceof FeatureStoreError) return undefined;
+  const node = error as NodeJS.ErrnoException | undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  let path: string | undefined;
+  if (node && typeof node.code === 'string' && NO_SPACE.has(node.code)) path = node.path;
+  else if (/No space left on device|Disk quota exceeded/i.test(message)) {
+    path = /(?:file|directory) "([^"]*)"/.exec(message)?.[1] ?? /'([^']*)'/.exec(message)?.[1];
+  } else return undefined;
+  const where = path === undefined ? 'a file' : `"${path}"`;
+  const spill =
+    tempDirectory === undefined ? '' : ` (DuckDB spills large joins and sorts to ${tempDirectory})`;
+  return new UnavailableError(
+    `the disk is full: writing ${where} failed with "no space left on device"${spill}: free space on that disk, or point the store or the engine's tempDirectory at a disk with room, then run the job again`,
+    { cause: error, details: { reason: 'no space left on device', file: path, tempDirectory } },
+  );
+}
+
+/** A committed data part that DuckDB cannot read, named with its ingestion. */
+export function corruptPartError(file: KnownFile, reason: string, cause?: unknown): Error {
+  return new FeatureStoreError(
+    'INTERNAL',
+    `data file ${file.uri} of the ingestion with sequence ${file.sequence} cannot be read (${reason}): the file is damaged; revert that ingestion (and ingest its source again), or restore the file from a backup`,
+    { cause, details: { file: file.uri, sequence: file.sequence, reason } },
+  );
+}
+
+/** The first line of DuckDB's message, without the SQL it quotes. */
+export function firstLine(message: string): string {
+  return message.split('\n')[0]?.trim() ?? message;
+}
+
 /**
  * Converts a DuckDB error into the error tree: problems in the input files become a
- * `ValidationError` naming the file and line; anything else is an internal error that keeps
- * DuckDB's message.
+ * `ValidationError` naming the file and line, a full disk an `UnavailableError`, an unreadable
+ * committed part names its ingestion; anything else is an internal error that keeps the first
+ * line of DuckDB's message (the rest may quote file content).
  */
 export async function convertDuckDbError(
   error: unknown,
   files: readonly KnownFile[],
+  tempDirectory?: string,
 ): Promise<Error> {
   if (error instanceof FeatureStoreError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  const full = noSpaceError(error, tempDirectory);
+  if (full) return full;
+  // The longest path that the message names: `part-1` is also a prefix of `part-10`.
+  const part = files
+    .filter((file) => file.sequence !== undefined && message.includes(file.path))
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  if (part) return corruptPartError(part, firstLine(message), error);
   const converted =
     csvError(message, files) ??
     (await jsonError(message, files)) ??
@@ -98,9 +167,9 @@ export async function convertDuckDbError(
   if (converted) {
     return new ValidationError(converted.message, { cause: error, details: converted.details });
   }
-  return new FeatureStoreError('INTERNAL', `DuckDB failed: ${message.split('\n')[0]}`, {
+  return new FeatureStoreError('INTERNAL', `DuckDB failed: ${firstLine(message)}`, {
     cause: error,
-    details: { duckdb: message },
+    details: { duckdb: firstLine(message) },
   });
 }
 

@@ -36,7 +36,7 @@ export async function inputFiles(
         );
       });
       paths.push(path);
-      run.knowFile({ path, uri, name: uri });
+      run.knowFile({ path, uri, name: uri, sequence: input.sequence });
     }
     if (!Number.isSafeInteger(input.sequence)) {
       throw new TypeError(`ingestion sequence ${input.sequence} is not an integer`);

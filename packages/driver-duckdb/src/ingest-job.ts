@@ -16,7 +16,7 @@ import { isList } from './column-types.js';
 import type { JobRun, Row } from './job-run.js';
 import { joinUri, localPath } from './local-paths.js';
 import { ensureFolder, PARQUET_OPTIONS } from './output-files.js';
-import { type ColumnParser, columnParser, typeHint } from './parse-values.js';
+import { type ColumnParser, columnParser, typeHint, whyInvalid } from './parse-values.js';
 import { checkSchema } from './schema-checks.js';
 import { columnList, openSource, type RawColumn, type SourceFile } from './sources.js';
 import { ident, literal } from './sql.js';
@@ -161,10 +161,13 @@ function checksOf(plan: PlannedFile): Check[] {
     checks.push({
       sql: `__invalid${i}`,
       value: `__d${i}`,
-      describe: (value) => ({
-        message: `, column "${feature.name}": ${shown(raw, value)} is not a ${feature.type} (expected ${typeHint(feature.type)}): fix the value or change the feature's type`,
-        column: feature.name,
-      }),
+      describe: (value) => {
+        const why = whyInvalid(feature.type, String(value), raw.displayIsJson);
+        return {
+          message: `, column "${feature.name}": ${shown(raw, value)} ${why ?? `is not a ${feature.type} (expected ${typeHint(feature.type)})`}: fix the value or change the feature's type`,
+          column: feature.name,
+        };
+      },
     });
     if (required) {
       checks.push({

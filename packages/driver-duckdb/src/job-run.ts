@@ -1,6 +1,12 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { CancelledError, type JobRunContext } from '@featurestore/core';
-import { convertDuckDbError, type KnownFile } from './duckdb-errors.js';
+import {
+  convertDuckDbError,
+  corruptPartError,
+  firstLine,
+  type KnownFile,
+} from './duckdb-errors.js';
+import { literal } from './sql.js';
 
 export type Row = Record<string, unknown>;
 
@@ -15,10 +21,19 @@ export class JobRun {
   readonly #undo: (() => Promise<void>)[] = [];
   readonly #label: string;
 
-  constructor(connection: DuckDBConnection, context: JobRunContext, label: string) {
+  readonly #tempDirectory: string | undefined;
+
+  /** `tempDirectory`: where DuckDB spills, named when the disk is full. */
+  constructor(
+    connection: DuckDBConnection,
+    context: JobRunContext,
+    label: string,
+    tempDirectory?: string,
+  ) {
     this.#connection = connection;
     this.#context = context;
     this.#label = label;
+    this.#tempDirectory = tempDirectory;
   }
 
   /** Files named in messages when DuckDB reports a problem with them. */
@@ -34,8 +49,37 @@ export class JobRun {
       return reader.getRowObjectsJS() as Row[];
     } catch (error) {
       this.throwIfCancelled();
-      throw await convertDuckDbError(error, this.#files);
+      const converted = await convertDuckDbError(error, this.#files, this.#tempDirectory);
+      if ((converted as { code?: string }).code === 'INTERNAL' && converted.cause === error) {
+        throw (await this.#unreadablePart(error)) ?? converted;
+      }
+      throw converted;
     }
+  }
+
+  /**
+   * After DuckDB failed without naming a file (a damaged footer: "don't know what type"),
+   * the committed part whose footer does not read, as an error naming it and its ingestion.
+   * Footers only: on the error path, and cheap.
+   */
+  async #unreadablePart(cause: unknown): Promise<Error | undefined> {
+    for (const file of this.#files) {
+      if (file.sequence === undefined) continue;
+      try {
+        await this.#connection.runAndReadAll(
+          `SELECT num_rows FROM parquet_file_metadata(${literal(file.path)})`,
+        );
+      } catch (error) {
+        const reason = firstLine(error instanceof Error ? error.message : String(error));
+        return corruptPartError(file, reason, cause);
+      }
+    }
+    return undefined;
+  }
+
+  /** Where DuckDB spills, for messages about a full disk. */
+  get tempDirectory(): string | undefined {
+    return this.#tempDirectory;
   }
 
   progress(fraction: number, message: string): void {

@@ -45,8 +45,10 @@ const isFloat = (type: string) =>
   type === 'FLOAT' || type === 'DOUBLE' || type.startsWith('DECIMAL');
 const isNumeric = (type: string) => INTEGER_TYPES.has(type) || isFloat(type);
 
+// Fractions of a second down to microseconds, the precision times are stored with: finer
+// digits must be zeros, so a value is never cut (`.123456789` is refused, `.123456000` is fine).
 const ISO_TIME =
-  '-?[0-9]{4,}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?';
+  '-?[0-9]{4,}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6}0*)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?';
 // Decimal or scientific notation, nan, inf: no digit separators, hex or commas.
 const FLOAT = '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)(e[+-]?[0-9]+)?|[+-]?(nan|inf|infinity)';
 // DuckDB wants seconds: `2024-01-31T12:00Z` becomes `2024-01-31T12:00:00Z`.
@@ -87,7 +89,8 @@ function fastTextScalar(x: string, type: ScalarType): string | undefined {
       return `CASE WHEN length(${x}) = 10 AND CAST(${value} AS VARCHAR) = ${x} THEN ${value} END`;
     }
     case 'float64':
-      return `CASE WHEN ${plainNumber(x)} THEN TRY_CAST(${x} AS DOUBLE) END`;
+      // An overflow to infinity (`1e400`) goes the strict way, which refuses it.
+      return `CASE WHEN ${plainNumber(x)} AND NOT isinf(TRY_CAST(${x} AS DOUBLE)) THEN TRY_CAST(${x} AS DOUBLE) END`;
     case 'float32':
       // An overflow to infinity goes the strict way, which refuses it.
       return `CASE WHEN ${plainNumber(x)} AND NOT isinf(TRY_CAST(${x} AS FLOAT)) THEN TRY_CAST(${x} AS FLOAT) END`;
@@ -124,9 +127,10 @@ function textScalar(x: string, type: ScalarType): string {
     case 'float64':
     case 'float32': {
       const number = `CASE WHEN regexp_full_match(lower(${t}), '${FLOAT}') THEN ${t} END`;
-      return type === 'float64'
-        ? `TRY_CAST(${number} AS DOUBLE)`
-        : `CASE WHEN isinf(TRY_CAST(${number} AS FLOAT)) AND NOT isinf(TRY_CAST(${number} AS DOUBLE)) THEN NULL ELSE TRY_CAST(${number} AS FLOAT) END`;
+      const value = `TRY_CAST(${number} AS ${sqlType(type)})`;
+      // Infinite only when spelled so (`inf`, `-infinity`): a number beyond the type's range
+      // (`1e400`, `1e39` for float32) is refused, never stored as infinity.
+      return `CASE WHEN isinf(${value}) AND NOT contains(lower(${t}), 'inf') THEN NULL ELSE ${value} END`;
     }
     case 'date':
       return `CASE WHEN regexp_full_match(${t}, '-?[0-9]{4,}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST(${t} AS DATE) END`;
@@ -163,6 +167,10 @@ function nativeScalar(x: string, from: string, type: ScalarType): string | undef
     case 'date':
       return from === 'DATE' ? x : undefined;
     case 'timestamp':
+      // Nanoseconds are kept only when they are whole microseconds: never cut.
+      if (from === 'TIMESTAMP_NS') {
+        return `CASE WHEN epoch_ns(${x}) % 1000 = 0 THEN TRY_CAST(${x} AS TIMESTAMPTZ) END`;
+      }
       return TIME_TYPES.has(from) ? `TRY_CAST(${x} AS TIMESTAMPTZ)` : undefined;
   }
 }
@@ -224,10 +232,15 @@ export function columnParser(type: FeatureType, raw: RawKind = TEXT): ColumnPars
   }
 
   if (text) {
-    // A JSON array; each element is parsed like a scalar of the element type.
+    // A JSON array; each element is parsed like a scalar of the element type. An object or
+    // array as an element is refused: as text it would pass for a string.
     const elements = (n: string) => `CAST(json(${n}) AS VARCHAR[])`;
+    const transform = (n: string) =>
+      scalar === 'string'
+        ? `list_transform(CAST(json(${n}) AS JSON[]), lambda __e: CASE WHEN json_type(__e) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(__e, '$') END)`
+        : `list_transform(${elements(n)}, lambda __e: ${textScalar('__e', scalar)})`;
     const parse = (n: string) =>
-      `CAST(CASE WHEN json_valid(${n}) THEN CASE WHEN json_type(${n}) = 'ARRAY' THEN list_transform(${elements(n)}, lambda __e: ${textScalar('__e', scalar)}) END END AS ${sqlType(type)})`;
+      `CAST(CASE WHEN json_valid(${n}) THEN CASE WHEN json_type(${n}) = 'ARRAY' THEN ${transform(n)} END END AS ${sqlType(type)})`;
     const invalid = (n: string, p: string) =>
       `(CASE WHEN ${n} IS NULL THEN false WHEN ${p} IS NULL THEN true ELSE ${countPresent(elements(n))} <> ${countPresent(p)} END)`;
     return {
@@ -277,4 +290,54 @@ export function typeHint(type: FeatureType): string {
     default:
       return 'text';
   }
+}
+
+const RANGES: Partial<Record<ScalarType, [string, (text: string) => boolean]>> = {
+  int32: ['-2147483648 to 2147483647', (text) => !fitsInteger(text, 32)],
+  int64: ['-9223372036854775808 to 9223372036854775807', (text) => !fitsInteger(text, 64)],
+  float32: ['±3.4028235e38', (text) => Math.abs(Number(text)) > 3.4028235677973366e38],
+  float64: ['±1.7976931348623157e308', (text) => !Number.isFinite(Number(text))],
+};
+
+function fitsInteger(text: string, bits: 32 | 64): boolean {
+  const value = BigInt(text);
+  const limit = 1n << BigInt(bits - 1);
+  return value >= -limit && value < limit;
+}
+
+/**
+ * Why a value the strict rules refused is not valid, when there is more to say than "not a
+ * <type>": a number beyond the type's range, a time finer than microseconds, an object in a
+ * list of strings. `text` is the value as shown (JSON text for JSON lines).
+ */
+export function whyInvalid(type: FeatureType, text: string, isJson = false): string | undefined {
+  let value = text;
+  if (isJson) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'string') value = parsed;
+      else if (isList(type) && Array.isArray(parsed)) {
+        const nested = parsed.some((element) => typeof element === 'object' && element !== null);
+        if (nested) return `holds an object or array as an element (${type} elements are scalars)`;
+      }
+    } catch {
+      // Shown as is.
+    }
+  } else if (isList(type)) {
+    return whyInvalid(type, text, true);
+  }
+  value = value.trim();
+  const scalar = elementType(type);
+  const range = isList(type) ? undefined : RANGES[scalar];
+  const numeric =
+    scalar === 'int32' || scalar === 'int64'
+      ? /^[+-]?[0-9]+$/.test(value)
+      : /^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)(e[+-]?[0-9]+)?$/i.test(value);
+  if (range && numeric && range[1](value)) {
+    return `is out of the range of ${type} (${range[0]})`;
+  }
+  if (scalar === 'timestamp' && /[.][0-9]{6}0*[1-9]/.test(value)) {
+    return 'is finer than a microsecond, the precision of stored times: round it to 6 decimal places';
+  }
+  return undefined;
 }

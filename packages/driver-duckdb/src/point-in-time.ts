@@ -16,7 +16,7 @@ import {
 } from './feature-data.js';
 import type { JobRun } from './job-run.js';
 import { type OutputColumn, outputList, writeOutputFile } from './output-files.js';
-import { type ColumnParser, columnParser, typeHint } from './parse-values.js';
+import { type ColumnParser, columnParser, typeHint, whyInvalid } from './parse-values.js';
 import { checkSchema, featureNamed } from './schema-checks.js';
 import { columnList, openSource, type SourceFile } from './sources.js';
 import { ident, literal, literalList } from './sql.js';
@@ -112,6 +112,11 @@ function parserFor(entities: SourceFile, index: number, type: FeatureSpec['type'
   return parser;
 }
 
+/** The entity file's columns as `__c<i>` (a JSON line's values as text). */
+function entityColumnsSql(entities: SourceFile): string[] {
+  return entities.columns.map((column, i) => `${entities.column(column.name).raw} AS __c${i}`);
+}
+
 /** Entity rows with their time `__fs_t`, keys `__fs_k<s>_<j>` and order `__fs_erow`. */
 function entityRowsSql(
   entities: SourceFile,
@@ -119,7 +124,8 @@ function entityRowsSql(
   sets: readonly JoinedSet[],
 ): string {
   const raw = (index: number) => entities.column(entities.columns[index]!.name).raw;
-  const passthrough = entities.columns.map((_, i) => `__c${i}`);
+  const nested = (index: number) => entities.column(entities.columns[index]!.name).nested ?? 'false';
+  const passthrough = entityColumnsSql(entities);
   const normalized = [`${time.parser.normalize(raw(time.index))} AS __fs_tn`];
   const parsed = [`${time.parser.parse('__fs_tn')} AS __fs_t`];
   const flags = [
@@ -129,14 +135,24 @@ function entityRowsSql(
   sets.forEach((set, s) => {
     set.keys.forEach((key, j) => {
       const name = `__fs_k${s}_${j}`;
-      normalized.push(`${key.parser.normalize(raw(key.entityColumn))} AS ${name}n`);
+      normalized.push(
+        `${key.parser.normalize(raw(key.entityColumn))} AS ${name}n`,
+        `${nested(key.entityColumn)} AS ${name}x`,
+      );
       parsed.push(`${key.parser.parse(`${name}n`)} AS ${name}`);
-      flags.push(`${key.parser.invalid(`${name}n`, name)} AS ${name}_invalid`);
+      flags.push(
+        `(${key.parser.invalid(`${name}n`, name)} OR (${name}n IS NOT NULL AND ${name}x)) AS ${name}_invalid`,
+      );
     });
   });
+  // Each checked column as shown in messages, `__fs_d<i>` (JSON lines: its JSON text).
+  const checked = new Set([time.index, ...sets.flatMap((set) => set.keys.map((key) => key.entityColumn))]);
+  const shown = [...checked].map(
+    (i) => `${entities.column(entities.columns[i]!.name).display} AS __fs_d${i}`,
+  );
   return (
     `SELECT *, ${flags.join(', ')} FROM (SELECT *, ${parsed.join(', ')} FROM (` +
-    `SELECT ${[...passthrough, '__ord - 1 AS __fs_erow', '__ord', ...normalized].join(', ')} ` +
+    `SELECT ${[...passthrough, '__ord - 1 AS __fs_erow', '__ord', ...normalized, ...shown].join(', ')} ` +
     `FROM ${entities.from}))`
   );
 }
@@ -149,7 +165,10 @@ async function validateEntities(
   time: { index: number },
   sets: readonly JoinedSet[],
 ): Promise<void> {
-  const display = (index: number) => entities.column(entities.columns[index]!.name).display;
+  const display = (index: number) => `__fs_d${index}`;
+  // JSON values are shown as their JSON text, CSV and Parquet values quoted.
+  const shown = (value: unknown) =>
+    entities.format === 'json' ? String(value) : JSON.stringify(String(value));
   const checks: { sql: string; value: string; message: (value: unknown) => string }[] = [];
   const timeName = entities.columns[time.index]!.name;
   checks.push({
@@ -161,7 +180,7 @@ async function validateEntities(
     sql: '__fs_t_invalid',
     value: display(time.index),
     message: (value) =>
-      `column "${timeName}": ${JSON.stringify(String(value))} is not a time (expected ${typeHint('timestamp')})`,
+      `column "${timeName}": ${shown(value)} ${whyInvalid('timestamp', String(value), entities.format === 'json') ?? `is not a time (expected ${typeHint('timestamp')})`}`,
   });
   sets.forEach((set, s) => {
     set.keys.forEach((key, j) => {
@@ -169,7 +188,7 @@ async function validateEntities(
         sql: `__fs_k${s}_${j}_invalid`,
         value: display(key.entityColumn),
         message: (value) =>
-          `column "${key.feature.name}": ${JSON.stringify(String(value))} is not a ${key.feature.type} key of feature set "${set.spec.name}" (expected ${typeHint(key.feature.type)})`,
+          `column "${key.feature.name}": ${shown(value)} is not a ${key.feature.type} key of feature set "${set.spec.name}" (expected ${typeHint(key.feature.type)})`,
       });
     });
   });
@@ -219,6 +238,13 @@ function entityJoinRowsSql(
       keys.push(name);
       suspect.push(`${name} IS NULL`);
       problems.push(key.parser.problem(`${name}r`, name));
+      const nested = entities.column(entities.columns[key.entityColumn]!.name).nested;
+      if (nested) {
+        // A JSON object or array where a key belongs: its text would pass as a string key.
+        values.push(`${nested} AS ${name}x`);
+        suspect.push(`${name}x`);
+        problems.push(`(${name}r IS NOT NULL AND ${name}x)`);
+      }
     });
   });
   const checkedTime =
@@ -226,7 +252,7 @@ function entityJoinRowsSql(
     `THEN error(${literal(ENTITY_PROBLEM)}) ELSE __fs_tv END AS __fs_t`;
   return (
     `SELECT ${[...passthrough, '__fs_erow', checkedTime, ...keys].join(', ')} FROM (` +
-    `SELECT ${[...passthrough, '__ord - 1 AS __fs_erow', ...values].join(', ')} FROM ${entities.from})`
+    `SELECT ${[...entityColumnsSql(entities), '__ord - 1 AS __fs_erow', ...values].join(', ')} FROM ${entities.from})`
   );
 }
 
@@ -354,7 +380,6 @@ export async function runHistorical(
   run.progress(0, 'reading the entity file');
   const entities = await openSource(run, spec.entities.uri, spec.entities.format, {
     role: 'entity file',
-    typedJson: true,
   });
   const timeIndex = entityColumn(entities, spec.entities.timeColumn, 'the entity time column');
   const time = { index: timeIndex, parser: parserFor(entities, timeIndex, 'timestamp') };

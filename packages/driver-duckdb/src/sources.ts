@@ -1,10 +1,17 @@
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { type DataFormat, ValidationError } from '@featurestore/core';
+import { shownName } from './column-names.js';
+import { isGzip } from './compressed-files.js';
+import { readCsvHeader } from './csv-header.js';
 import type { KnownFile } from './duckdb-errors.js';
+import { CSV_BUFFER_BYTES, MAX_COLUMNS, MAX_LINE_BYTES } from './input-limits.js';
 import type { JobRun } from './job-run.js';
+import { checkJsonLimits } from './json-limits.js';
 import { displayName, localPath } from './local-paths.js';
 import type { RawKind } from './parse-values.js';
 import { literal } from './sql.js';
+
+export { columnList } from './column-names.js';
 
 /*
  * How each input format is opened in DuckDB, one file at a time. `from` reads it `WITH
@@ -47,7 +54,6 @@ export interface SourceFile extends KnownFile {
 }
 
 const CSV_DIALECT = `delim = ',', quote = '"', escape = '"', encoding = 'utf-8'`;
-const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
 /** Fails with a `ValidationError` unless the URI names an existing, non-empty file. */
 export async function existingFile(uri: string, role = 'source'): Promise<KnownFile> {
@@ -75,53 +81,8 @@ export async function existingFile(uri: string, role = 'source'): Promise<KnownF
   return { path, uri, name };
 }
 
-/**
- * An upper bound on the header's field count: commas in the first line, plus one. Quoted
- * commas only make it larger than needed; DuckDB parses the header itself.
- */
-async function headerFieldBound(file: KnownFile): Promise<number> {
-  const handle = await open(file.path, 'r');
-  try {
-    const buffer = Buffer.alloc(64 * 1024);
-    let commas = 0;
-    for (let position = 0; position < MAX_HEADER_BYTES; ) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) break;
-      for (let i = 0; i < bytesRead; i++) {
-        if (buffer[i] === 0x0a) return commas + 1;
-        if (buffer[i] === 0x2c) commas++;
-      }
-      position += bytesRead;
-    }
-    return commas + 1;
-  } finally {
-    await handle.close();
-  }
-}
-
-async function csvHeader(run: JobRun, file: KnownFile): Promise<string[]> {
-  const bound = await headerFieldBound(file);
-  const columns = Array.from({ length: bound }, (_, i) => `${literal(`h${i}`)}: 'VARCHAR'`);
-  // NULL only for fields the header lacks; an empty name stays '' and is reported.
-  const [row] = await run.query(
-    `SELECT * FROM read_csv(${literal(file.path)}, header = false, auto_detect = false, ` +
-      `columns = {${columns.join(', ')}}, ${CSV_DIALECT}, strict_mode = false, ` +
-      `null_padding = true, allow_quoted_nulls = false, nullstr = '\u0001') LIMIT 1`,
-  );
-  const names: string[] = [];
-  for (let i = 0; i < bound; i++) {
-    const value = row?.[`h${i}`];
-    if (typeof value !== 'string') break;
-    names.push(value);
-  }
-  if (names.length === 0) {
-    throw new ValidationError(
-      `${file.name} has no header line: the first line must name the columns`,
-      {
-        details: { file: file.uri },
-      },
-    );
-  }
+async function csvHeader(file: KnownFile, gzip: boolean): Promise<string[]> {
+  const names = await readCsvHeader(file, gzip);
   const seen = new Set<string>();
   names.forEach((name, i) => {
     if (name.trim() === '') {
@@ -132,13 +93,60 @@ async function csvHeader(run: JobRun, file: KnownFile): Promise<string[]> {
     }
     if (seen.has(name)) {
       throw new ValidationError(
-        `${file.name} header names column "${name}" twice: column names must be unique`,
-        { details: { file: file.uri, column: name } },
+        `${file.name} header names column ${shownName(name)} twice: column names must be unique`,
+        { details: { file: file.uri, position: i + 1 } },
       );
     }
     seen.add(name);
   });
   return names;
+}
+
+/** Fails before any SQL is built from a file with more columns than MAX_COLUMNS. */
+function checkColumnCount(file: KnownFile, count: number, what: string): void {
+  if (count > MAX_COLUMNS) {
+    throw new ValidationError(
+      `${file.name} has ${count.toLocaleString('en-US')} ${what}, more than ${MAX_COLUMNS.toLocaleString('en-US')}, the limit for one file: split its columns over several files`,
+      { details: { file: file.uri, columns: count, limit: MAX_COLUMNS } },
+    );
+  }
+}
+
+/**
+ * The top-level column names of a Parquet file as written (footer only). DuckDB renames one
+ * of two names that differ only in case (`AGE` becomes `AGE_1`), since its names are
+ * case-insensitive: such a file is refused here, naming both, rather than reported later as
+ * missing a column it has.
+ */
+async function checkParquetNames(run: JobRun, file: KnownFile): Promise<void> {
+  const rows = await run.query(
+    `SELECT name, num_children FROM parquet_schema(${literal(file.path)})`,
+  );
+  const [root, ...nodes] = rows;
+  const count = Number(root?.num_children ?? 0);
+  checkColumnCount(file, count, 'columns');
+  // The schema is a depth-first list: skip the descendants of each top-level column.
+  const names: string[] = [];
+  let skip = 0;
+  for (const node of nodes) {
+    if (skip > 0) {
+      skip += Number(node.num_children ?? 0) - 1;
+      continue;
+    }
+    names.push(String(node.name));
+    skip = Number(node.num_children ?? 0);
+  }
+  const byCase = new Map<string, string>();
+  for (const name of names) {
+    const other = byCase.get(name.toLowerCase());
+    if (other !== undefined) {
+      throw new ValidationError(
+        `${file.name} has two columns whose names differ only in case, ${shownName(other)} and ${shownName(name)}: column names are case-insensitive; rename or drop one of them`,
+        { details: { file: file.uri, columns: [other, name] } },
+      );
+    }
+    byCase.set(name.toLowerCase(), name);
+  }
 }
 
 async function describe(run: JobRun, from: string): Promise<SourceColumn[]> {
@@ -160,20 +168,22 @@ function positional(columns: SourceColumn[], ordinal = true): string {
 }
 
 /**
- * Opens one file for reading: checks it exists, finds its columns, and builds its FROM item.
- * JSON lines are read as text per value for ingestion (exact numbers, strict parsing) and
- * with DuckDB's typed reader for entity files (`typedJson`).
+ * Opens one file for reading: checks it exists and is within the limits (input-limits.ts),
+ * finds its columns, and builds its FROM item. CSV and JSON lines may be gzip-compressed.
+ * JSON lines are read as text per value (exact numbers, strict parsing), entity files as well:
+ * DuckDB's typed JSON reader recurses once per nesting level and crashed on deep files.
  */
 export async function openSource(
   run: JobRun,
   uri: string,
   format: DataFormat,
-  options: { role?: string; typedJson?: boolean } = {},
+  options: { role?: string } = {},
 ): Promise<SourceFile> {
   const file = await existingFile(uri, options.role);
   run.knowFile(file);
   const path = literal(file.path);
   const base = { ...file, format };
+  const gzip = await isGzip(file.path);
   const byPosition = (columns: SourceColumn[], kind: 'text' | 'native') => {
     const index = new Map(columns.map((column, i) => [column.name, i]));
     return (name: string): RawColumn => {
@@ -190,12 +200,13 @@ export async function openSource(
   };
 
   if (format === 'csv') {
-    const names = await csvHeader(run, file);
+    const names = await csvHeader(file, gzip);
     const columns = names.map((name) => ({ name, sqlType: 'VARCHAR' }));
     const spec = columns.map((_, i) => `'__c${i}': 'VARCHAR'`).join(', ');
     const read =
       `read_csv(${path}, header = true, auto_detect = false, columns = {${spec}}, ${CSV_DIALECT}, ` +
-      `strict_mode = true, null_padding = false, allow_quoted_nulls = false, nullstr = '')`;
+      `strict_mode = true, null_padding = false, allow_quoted_nulls = false, nullstr = '', ` +
+      `max_line_size = ${MAX_LINE_BYTES}, buffer_size = ${CSV_BUFFER_BYTES}, compression = '${gzip ? 'gzip' : 'none'}')`;
     return {
       ...base,
       columns,
@@ -207,6 +218,13 @@ export async function openSource(
   }
 
   if (format === 'parquet') {
+    if (gzip) {
+      throw new ValidationError(
+        `${file.name} is gzip-compressed, not a Parquet file: Parquet compresses inside the file; decompress it (gunzip) and ingest the .parquet file`,
+        { details: { file: file.uri } },
+      );
+    }
+    await checkParquetNames(run, file);
     const plain = `read_parquet(${path})`;
     const columns = await describe(run, plain);
     return {
@@ -219,22 +237,13 @@ export async function openSource(
     };
   }
 
-  if (options.typedJson) {
-    const plain = `read_json(${path}, format = 'newline_delimited')`;
-    const columns = await describe(run, plain);
-    return {
-      ...base,
-      columns,
-      from: `${plain} WITH ORDINALITY AS __src(${positional(columns)})`,
-      scan: `${plain} AS __src(${positional(columns, false)})`,
-      rowsAre: 'JSON records counted from 1',
-      column: byPosition(columns, 'native'),
-    };
-  }
-
-  const objects = `read_json_objects(${path}, format = 'newline_delimited')`;
+  await checkJsonLimits(file, gzip);
+  const objects =
+    `read_json_objects(${path}, format = 'newline_delimited', ` +
+    `maximum_object_size = ${MAX_LINE_BYTES}, compression = '${gzip ? 'gzip' : 'uncompressed'}')`;
   const from = `${objects} WITH ORDINALITY AS __src(__json, __ord)`;
   const columns = await jsonKeys(run, from);
+  checkColumnCount(file, columns.length, 'distinct keys');
   return {
     ...base,
     columns,
@@ -250,9 +259,4 @@ export async function openSource(
       nested: `coalesce(json_type(__json -> ${literal(name)}) IN ('OBJECT', 'ARRAY'), false)`,
     }),
   };
-}
-
-/** `"a", "b"` for messages. */
-export function columnList(columns: readonly { name: string }[]): string {
-  return columns.length === 0 ? '(none)' : columns.map((column) => `"${column.name}"`).join(', ');
 }

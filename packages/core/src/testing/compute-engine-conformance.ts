@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { FeatureType } from '../model/feature-types.js';
 import type { FeatureSetSchema } from '../model/records.js';
 import type {
@@ -284,7 +285,132 @@ interface BadInput {
   expect: RegExp[];
   /** Ones it must not match. */
   reject?: RegExp[];
+  /** The feature set's schema (default TX). */
+  schema?: FeatureSetSchema;
 }
+
+/** A schema for values TX has no column for: float32, a list of strings. */
+const VALUES: FeatureSetSchema = {
+  primaryKey: ['id'],
+  eventTime: 'ts',
+  features: [
+    { name: 'id', type: 'string' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'x', type: 'float32' },
+    { name: 'tags', type: 'list<string>' },
+  ],
+};
+
+/** JSON nested `depth` levels deep: a file of 200 KB at depth 100,000 crashed DuckDB 1.5. */
+const deepJson = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+/** A CSV header of `count` columns (100,000: 690 KB in one line). */
+const wideHeader = (count: number) => Array.from({ length: count }, (_, i) => `c${i}`).join(',');
+
+/*
+ * Bad input that once changed values silently, stalled or crashed the process, or leaked file
+ * content into messages. Limits every engine keeps: at most 4,096 columns per file, JSON
+ * nested at most 64 levels, times at most microsecond precision.
+ */
+const HOSTILE_INPUTS: BadInput[] = [
+  {
+    name: 'a float64 beyond its range (1e400), never stored as infinity',
+    format: 'csv',
+    files: [['overflow.csv', tx(TX_ROW, txWith('amount', '1e400'))]],
+    expect: [/overflow\.csv/, /row 2\b/, /"amount"/, /1e400/],
+  },
+  {
+    name: 'a float64 beyond its range in JSON (-1e309)',
+    format: 'json',
+    files: [['overflow.jsonl', `${TX_JSON.replace('"amount":1.5', '"amount":-1e309')}\n`]],
+    expect: [/overflow\.jsonl/, /row 1\b/, /"amount"/, /-1e309/],
+  },
+  {
+    name: 'a float32 beyond its range (1e400 as well as 1e39)',
+    format: 'csv',
+    schema: VALUES,
+    files: [
+      [
+        'float32.csv',
+        'id,ts,x,tags\na,2024-01-01T00:00:00Z,1e39,[]\nb,2024-01-01T00:00:00Z,1e400,[]\n',
+      ],
+    ],
+    expect: [/float32\.csv/, /row 1\b/, /"x"/, /1e39/],
+  },
+  {
+    name: 'a time finer than a microsecond (never cut)',
+    format: 'csv',
+    files: [['nanos.csv', tx(TX_ROW, txWith('ts', '2024-01-01T00:00:00.123456789Z'))]],
+    expect: [/nanos\.csv/, /row 2\b/, /"ts"/, /123456789/],
+  },
+  {
+    name: 'an object inside a list<string> (JSON lines), never stored as JSON text',
+    format: 'json',
+    schema: VALUES,
+    files: [
+      [
+        'object.jsonl',
+        '{"id":"a","ts":"2024-01-01T00:00:00Z","x":1,"tags":["ok"]}\n{"id":"b","ts":"2024-01-01T00:00:00Z","x":1,"tags":["a",{"b":1}]}\n',
+      ],
+    ],
+    expect: [/object\.jsonl/, /row 2\b/, /"tags"/],
+  },
+  {
+    name: 'an array inside a list<string> (CSV)',
+    format: 'csv',
+    schema: VALUES,
+    files: [['nested.csv', 'id,ts,x,tags\na,2024-01-01T00:00:00Z,1,"[""a"",[""b""]]"\n']],
+    expect: [/nested\.csv/, /row 1\b/, /"tags"/],
+  },
+  {
+    name: 'a CSV with 100,000 columns (refused at once, not after minutes)',
+    format: 'csv',
+    files: [['wide.csv', `${wideHeader(100_000)}\n${'1,'.repeat(99_999)}1\n`]],
+    expect: [/wide\.csv/, /4,?096/, /columns/],
+  },
+  {
+    name: 'a CSV with one column more than 4,096',
+    format: 'csv',
+    files: [['wider.csv', `${wideHeader(4097)}\n${'1,'.repeat(4096)}1\n`]],
+    expect: [/wider\.csv/, /4,?096/],
+  },
+  {
+    name: 'JSON lines with more than 4,096 keys',
+    format: 'json',
+    files: [
+      [
+        'keys.jsonl',
+        `${JSON.stringify(Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])))}\n`,
+      ],
+    ],
+    expect: [/keys\.jsonl/, /4,?096/],
+  },
+  {
+    name: 'JSON lines nested 100,000 levels deep (a crash file)',
+    format: 'json',
+    files: [
+      [
+        'deep.jsonl',
+        `${TX_JSON}\n${TX_JSON.replace('"raw":"aGk="', `"raw":"aGk=","x":${deepJson(100_000)}`)}\n`,
+      ],
+    ],
+    expect: [/deep\.jsonl/, /line 2\b/, /64/],
+  },
+  {
+    name: 'a file that is not CSV: its first line is never echoed (a password file)',
+    format: 'csv',
+    files: [['shadow', 'root:$6$Zx9secret$hash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n']],
+    expect: [/shadow/, /"customer_id"/],
+    reject: [/secret/, /root/, /daemon/],
+  },
+  {
+    name: 'a malformed CSV line is reported without its content',
+    format: 'csv',
+    files: [['leak.csv', tx(TX_ROW, 'c2,"private\nsecret, value",1.5')]],
+    expect: [/leak\.csv/, /line 3\b/],
+    reject: [/private/, /secret/],
+  },
+];
 
 const BAD_INPUTS: BadInput[] = [
   {
@@ -485,7 +611,7 @@ export function computeEngineConformance(
   const path = (name: string) => join(root, name);
   const uri = (name: string) => pathToFileURL(path(name)).href;
   const unique = (name: string) => `${name}-${++counter}`;
-  const write = async (name: string, content: string) => {
+  const write = async (name: string, content: string | Uint8Array) => {
     await mkdir(dirname(path(name)), { recursive: true });
     await writeFile(path(name), content);
     return uri(name);
@@ -720,10 +846,121 @@ export function computeEngineConformance(
         },
         timeout,
       );
+
+      for (const [label, eol] of [
+        ['LF', '\n'],
+        ['CRLF', '\r\n'],
+      ] as const) {
+        t.it(
+          `reads quoted line breaks anywhere in a row (RFC 4180, ${label})`,
+          async () => {
+            if (!supports('ingest') || !supports('retrieve')) return;
+            const schema: FeatureSetSchema = {
+              primaryKey: ['customer_id'],
+              eventTime: 'ts',
+              features: [
+                { name: 'customer_id', type: 'string' },
+                { name: 'ts', type: 'timestamp' },
+                { name: 'age', type: 'int64' },
+                { name: 'x', type: 'float64' },
+                { name: 'name', type: 'string' },
+                { name: 'tags', type: 'list<string>' },
+                { name: 'note', type: 'string' },
+              ],
+            };
+            const csv = [
+              'customer_id,ts,age,x,name,tags,note',
+              `c1,2024-01-01T00:00:00Z,30,1.5,"ali${eol}ce",[],plain`,
+              `"c${eol}2",2024-01-02T00:00:00Z,31,2.5,bob,"[""x"",${eol}""y""]",plain`,
+              `c3,2024-01-03T00:00:00Z,32,3.5,"""quoted""${eol}and, comma",[],"end${eol}"`,
+              `c4,2024-01-04T00:00:00Z,33,4.5,carol,[],"${eol}"`,
+            ].join(eol);
+            const result = await ingestText('line-breaks.csv', `${csv}${eol}`, schema);
+            assert.equal(result.rowCount, 4);
+            const table = await retrieveCsv(schema, [{ sequence: 1, uris: result.files }]);
+            const row = (id: string, day: number, name: string, note: string) => ({
+              customer_id: id,
+              ts: `2024-01-0${day}T00:00:00Z`,
+              age: String(29 + day),
+              x: day + 0.5,
+              name,
+              tags: [],
+              note,
+            });
+            assertTable(
+              table,
+              schema,
+              [
+                row('c1', 1, `ali${eol}ce`, 'plain'),
+                { ...row(`c${eol}2`, 2, 'bob', 'plain'), tags: ['x', 'y'] },
+                row('c3', 3, `"quoted"${eol}and, comma`, `end${eol}`),
+                row('c4', 4, 'carol', eol),
+              ],
+              `line breaks (${label})`,
+            );
+          },
+          timeout,
+        );
+      }
+
+      t.it(
+        'reads gzip-compressed CSV and JSON lines (.gz) with the same values',
+        async () => {
+          if (!supports('ingest') || !supports('retrieve')) return;
+          for (const [name, content, format] of [
+            ['all-types.csv.gz', ALL_TYPES_CSV, 'csv'],
+            ['all-types.jsonl.gz', ALL_TYPES_JSONL, 'json'],
+          ] as const) {
+            const source = await write(unique(name), gzipSync(content));
+            const result = await ingest([source], ALL_TYPES, format);
+            assert.equal(result.rowCount, 3, name);
+            const table = await retrieveCsv(ALL_TYPES, [{ sequence: 1, uris: result.files }]);
+            assertTable(table, ALL_TYPES, ALL_TYPES_ROWS, name);
+          }
+        },
+        timeout,
+      );
+
+      t.it(
+        'keeps the spellings inf, -inf and nan, the largest finite floats, and times whose digits past microseconds are zeros',
+        async () => {
+          if (!supports('ingest') || !supports('retrieve')) return;
+          const schema: FeatureSetSchema = {
+            primaryKey: ['id'],
+            eventTime: 'ts',
+            features: [
+              { name: 'id', type: 'int64' },
+              { name: 'ts', type: 'timestamp' },
+              { name: 'x', type: 'float64' },
+              { name: 'y', type: 'float32' },
+            ],
+          };
+          const csv = [
+            'id,ts,x,y',
+            '1,2024-01-01T00:00:00.123456000Z,inf,-inf',
+            '2,2024-01-01T00:00:00.5000000000Z,-Infinity,nan',
+            '3,2024-01-01T00:00:00Z,1.7976931348623157e308,3.4028234e38',
+          ].join('\n');
+          const result = await ingestText('spelled.csv', csv, schema);
+          const table = await retrieveCsv(schema, [{ sequence: 1, uris: result.files }]);
+          const byId = new Map(table.rows.map((row) => [row[0], row]));
+          const cell = (id: string, column: number) => byId.get(id)?.[column] ?? null;
+          assert.match(String(cell('1', 1)), /^2024-01-01T00:00:00\.123456Z$/, 'microseconds kept');
+          assertCell('timestamp', cell('2', 1), '2024-01-01T00:00:00.5Z', 'row 2 ts');
+          // Written as the spellings they were read from (any case, `inf` or `infinity`).
+          assert.match(String(cell('1', 2)), /^(\+)?inf(inity)?$/i);
+          assert.match(String(cell('1', 3)), /^-inf(inity)?$/i);
+          assert.match(String(cell('2', 2)), /^-inf(inity)?$/i);
+          assert.match(String(cell('2', 3)), /^[+-]?nan$/i);
+          assertCell('float64', cell('3', 2), 1.7976931348623157e308, 'row 3 x');
+          assertCell('float32', cell('3', 3), 3.4028234e38, 'row 3 y');
+        },
+        timeout,
+      );
     });
 
     t.describe('ingest rejects bad input with a ValidationError and leaves nothing', () => {
-      for (const bad of BAD_INPUTS) {
+      for (const bad of [...BAD_INPUTS, ...HOSTILE_INPUTS]) {
         t.it(
           bad.name,
           async () => {
@@ -739,7 +976,7 @@ export function computeEngineConformance(
                 type: 'ingest',
                 sources,
                 format: bad.format,
-                schema: TX,
+                schema: bad.schema ?? TX,
                 outputPrefix: uri(prefix),
               }),
               (error: Error & { code?: string }) => {
@@ -1269,6 +1506,78 @@ export function computeEngineConformance(
             assert.equal(error.code, 'VALIDATION', error.message);
             assert.match(error.message, /row 2\b/);
             assert.match(error.message, /soon/);
+            return true;
+          });
+        },
+        timeout,
+      );
+
+      t.it(
+        'reads entity files with quoted line breaks (LF and CRLF)',
+        async () => {
+          if (!supports('historical')) return;
+          for (const eol of ['\n', '\r\n']) {
+            const entities = [
+              'user_id,merchant_id,event_ts,label',
+              `u1,m1,2024-01-20T00:00:00Z,"two${eol}lines"`,
+              `u2,m2,2024-01-10T12:00:00Z,"${eol}"`,
+            ].join(eol);
+            const { output } = await historical(`${entities}${eol}`);
+            const table = await readCsv(output);
+            assert.deepEqual(
+              table.rows.map((row) => [row[3], row[4]]),
+              [
+                [`two${eol}lines`, '21'],
+                [eol, '200'],
+              ],
+              JSON.stringify(eol),
+            );
+          }
+        },
+        timeout,
+      );
+
+      const jsonEntities = async (content: string) =>
+        run({
+          type: 'historical',
+          entities: {
+            uri: await write(`${unique('entities')}.jsonl`, content),
+            format: 'json',
+            timeColumn: 'event_ts',
+          },
+          featureSets: [
+            { name: 'user_stats', schema: USER_STATS, inputs: userInputs, features: ['clicks'] },
+          ],
+          output: { uri: uri(`${unique('training')}.csv`), format: 'csv' },
+        });
+
+      t.it(
+        'refuses a JSON-lines entity file nested 100,000 levels deep (a crash file), naming the line',
+        async () => {
+          if (!supports('historical')) return;
+          const line = (extra: string) =>
+            `{"user_id":"u1","event_ts":"2024-01-20T00:00:00Z"${extra}}`;
+          const content = `${line('')}\n${line(`,"deep":${deepJson(100_000)}`)}\n`;
+          await assert.rejects(jsonEntities(content), (error: Error & { code?: string }) => {
+            assert.equal(error.code, 'VALIDATION', error.message);
+            assert.match(error.message, /\.jsonl/);
+            assert.match(error.message, /line 2\b/);
+            return true;
+          });
+        },
+        timeout,
+      );
+
+      t.it(
+        'refuses a JSON object as an entity key, naming the row',
+        async () => {
+          if (!supports('historical')) return;
+          const content =
+            '{"user_id":"u1","event_ts":"2024-01-20T00:00:00Z"}\n{"user_id":{"id":"u1"},"event_ts":"2024-01-20T00:00:00Z"}\n';
+          await assert.rejects(jsonEntities(content), (error: Error & { code?: string }) => {
+            assert.equal(error.code, 'VALIDATION', error.message);
+            assert.match(error.message, /row 2\b/);
+            assert.match(error.message, /"user_id"/);
             return true;
           });
         },
