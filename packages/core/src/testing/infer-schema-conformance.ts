@@ -57,10 +57,12 @@ function schemaOf(
   };
 }
 
-const CSV = `id,ts,day,amount,count,flag,zip,code,tags,scores,nothing,label
-1,2024-01-31T12:00:00Z,2024-01-31,12.5,7,true,02134,A1,"[""a"",""b""]","[1,2]",,x
-2,2024-02-01,2024-02-01,3,-8,FALSE,10001,17,[],"[3]",,
-3,2024-02-02 08:30:00,2024-02-02,-0.25,9007199254740993,True,94110,42,"[""c""]",[],,"a, ""quoted"" label"
+// `huge` and `precise` hold a value ingestion refuses for float64 and timestamp (an overflow,
+// nanoseconds): they stay text, so the file still ingests.
+const CSV = `id,ts,day,amount,count,flag,zip,code,tags,scores,nothing,label,huge,precise
+1,2024-01-31T12:00:00Z,2024-01-31,12.5,7,true,02134,A1,"[""a"",""b""]","[1,2]",,x,1e400,2024-01-01T00:00:00Z
+2,2024-02-01,2024-02-01,3,-8,FALSE,10001,17,[],"[3]",,,2.5,2024-01-01T00:00:00.123456789Z
+3,2024-02-02 08:30:00,2024-02-02,-0.25,9007199254740993,True,94110,42,"[""c""]",[],,"a, ""quoted"" label",3,2024-01-02
 `;
 
 const CSV_TYPES: Expected = {
@@ -76,6 +78,8 @@ const CSV_TYPES: Expected = {
   scores: { type: 'list<int64>', nullable: false },
   nothing: { type: 'string', nullable: true },
   label: { type: 'string', nullable: true },
+  huge: { type: 'string', nullable: false },
+  precise: { type: 'string', nullable: false },
 };
 
 const JSONL = [
@@ -205,6 +209,8 @@ export function inferSchemaCases(t: SuiteApi, env: InferSchemaCaseEnv): void {
         assert.match(notes, /"nothing" has no values/, 'a column without values is noted');
         assert.match(notes, /"zip".*"02134".*leading zero/, 'leading zeros keep a column text');
         assert.match(notes, /"code".*int64.*"A1"/, 'the value that kept it from int64');
+        assert.match(notes, /"huge".*float64.*"1e400"/, 'a float64 overflow keeps it text');
+        assert.match(notes, /"precise".*timestamp.*123456789/, 'so do nanoseconds');
         const ingested = await env.ingest([source], schemaOf(result, ['id'], 'ts'), 'csv');
         assert.equal(ingested.rowCount, 3);
       },
