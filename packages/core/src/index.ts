@@ -46,6 +46,7 @@ export type * from './ports/message-queue.js';
 export type * from './ports/metadata-store.js';
 export type * from './ports/object-storage.js';
 export type * from './ports/online-store.js';
+export * from './queue/dead-letter-box.js';
 export * from './queue/dead-letters.js';
 export { LocalLogQueue, type LocalLogQueueOptions } from './queue/local-log-queue.js';
 export { NamespacedQueue } from './queue/namespaced-queue.js';

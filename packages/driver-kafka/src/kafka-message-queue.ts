@@ -1,8 +1,10 @@
 import {
+  type DeliveredMessage,
   loadModule,
   type MessagePosition,
   type MessageQueue,
   type QueueMessage,
+  type ReadOptions,
   type SubscribeOptions,
   type Subscription,
   UnavailableError,
@@ -26,6 +28,7 @@ import { convertKafkaError } from './errors.js';
 import { KafkaSubscription } from './kafka-subscription.js';
 import { parseKafkaUrl } from './kafka-url.js';
 import { PartitionTracker } from './publish-positions.js';
+import { readKafkaTopic } from './topic-reader.js';
 
 type KafkaJs = typeof import('kafkajs');
 
@@ -276,6 +279,29 @@ export class KafkaMessageQueue implements MessageQueue {
       throw error;
     }
     return subscription;
+  }
+
+  /** See `MessageQueue.read` and `readKafkaTopic`: a look at a topic, committing nothing. */
+  async read(topic: string, options: ReadOptions = {}): Promise<DeliveredMessage[]> {
+    this.#assertOpen();
+    const name = validateQueueName('topic', topic);
+    const limit = options.limit ?? 10_000;
+    if (!Number.isInteger(limit) || limit <= 0) {
+      throw new ValidationError(`limit must be a positive integer, got ${limit}`, {
+        details: { field: 'limit', value: limit },
+      });
+    }
+    const { kafka } = await this.#client();
+    return readKafkaTopic({
+      kafka,
+      admin: await this.#adminReady(),
+      topic: name,
+      ...(options.after ? { after: options.after } : {}),
+      limit,
+      retry: this.#retry(),
+      timeoutMs: this.#options.joinTimeout ?? 60_000,
+      convert: (error, action) => this.#convert(error, action),
+    });
   }
 
   /** Closes every subscription (abandoning batches in flight), the producer and the admin. */

@@ -207,7 +207,12 @@ export class KafkaSubscription implements Subscription {
   }
 }
 
-function toDelivered(topic: string, partition: number, message: KafkaMessage): DeliveredMessage {
+/** A kafkajs message as the port delivers it. */
+export function toDelivered(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+): DeliveredMessage {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value === undefined) continue;

@@ -40,6 +40,16 @@ export interface SubscribeOptions {
   fromBeginning?: boolean;
 }
 
+export interface ReadOptions {
+  /**
+   * Per partition, the offset to read after (exclusive); partitions not named are read from
+   * their earliest retained message.
+   */
+  after?: ReadonlyMap<number, string>;
+  /** The most messages returned (default 10,000): the first ones in partition, offset order. */
+  limit?: number;
+}
+
 /**
  * Keyed messages between the services: online ingestion, job events. Every driver runs
  * `messageQueueConformance` from `@featurestore/core/testing`.
@@ -56,5 +66,15 @@ export interface MessageQueue {
    */
   publish(messages: readonly QueueMessage[]): Promise<readonly MessagePosition[]>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * The messages of `topic` up to its end as it is when called, in partition and offset
+   * order, without a consumer group and without committing anything: a look at a topic for
+   * tools (the dead-letter commands), not a way to consume. A topic that does not exist yet
+   * has no messages.
+   *
+   * @example
+   * const letters = await queue.read('featurestore.online.ingest.dead', { limit: 100 });
+   */
+  read(topic: string, options?: ReadOptions): Promise<DeliveredMessage[]>;
   close(): Promise<void>;
 }

@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnavailableError, ValidationError } from '../errors.js';
 import type {
+  DeliveredMessage,
   MessagePosition,
   MessageQueue,
   QueueMessage,
+  ReadOptions,
   SubscribeOptions,
   Subscription,
 } from '../ports/message-queue.js';
@@ -169,6 +171,36 @@ export class LocalLogQueue implements MessageQueue {
     };
   }
 
+  /** See `MessageQueue.read`: straight from the partition logs, up to their ends now. */
+  async read(topic: string, options: ReadOptions = {}): Promise<DeliveredMessage[]> {
+    this.#assertOpen();
+    const name = validateQueueName('topic', topic);
+    const limit = readLimit(options.limit);
+    const log = await this.#topic(name);
+    const messages: DeliveredMessage[] = [];
+    for (const [partition, entries] of log.partitions.entries()) {
+      const after = options.after?.get(partition);
+      let from = after === undefined ? entries.start : Number(after) + 1;
+      const end = entries.end;
+      while (from < end && messages.length < limit) {
+        const read = await entries.read(from, Math.min(end - from, limit - messages.length));
+        if (read.length === 0) break;
+        for (const entry of read) {
+          messages.push({
+            topic: name,
+            key: entry.key,
+            value: entry.value,
+            ...(entry.headers ? { headers: entry.headers } : {}),
+            partition,
+            offset: String(entry.offset),
+          });
+        }
+        from = read.at(-1)!.offset + 1;
+      }
+    }
+    return messages;
+  }
+
   /** Stops every subscription (abandoning batches in flight) and closes the log files. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -272,6 +304,11 @@ export class LocalLogQueue implements MessageQueue {
       },
     };
   }
+}
+
+/** `ReadOptions.limit`, checked: a positive integer, 10,000 by default. */
+function readLimit(limit: number | undefined): number {
+  return positive('limit', limit ?? 10_000);
 }
 
 function positive(field: string, value: number): number {

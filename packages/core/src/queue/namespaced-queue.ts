@@ -1,6 +1,8 @@
 import type {
+  DeliveredMessage,
   MessageQueue,
   QueueMessage,
+  ReadOptions,
   SubscribeOptions,
   Subscription,
 } from '../ports/message-queue.js';
@@ -36,6 +38,11 @@ export class NamespacedQueue implements MessageQueue {
       handler: (messages) =>
         options.handler(messages.map((message) => ({ ...message, topic: options.topic }))),
     });
+  }
+
+  async read(topic: string, options?: ReadOptions): Promise<DeliveredMessage[]> {
+    const messages = await this.#inner.read(this.#prefix + topic, options);
+    return messages.map((message) => ({ ...message, topic }));
   }
 
   close(): Promise<void> {

@@ -16,6 +16,7 @@ export type MessageQueueCapability =
   | 'atLeastOnce'
   | 'fromBeginning'
   | 'positions'
+  | 'read'
   | 'close';
 
 export interface MessageQueueConformanceOptions {
@@ -56,6 +57,10 @@ export interface MessageQueueConformanceOptions {
  *   partition, a redelivered message comes with the same position; `publish` returns one
  *   position per message, in the order given, and it is the one the message is delivered
  *   with (also across topics in one call, and for concurrent calls);
+ * - `read` returns a topic's messages up to its end, as published (positions included), in
+ *   partition and offset order, after given offsets and up to a limit, without a group: it
+ *   commits nothing and subscribers still get every message; a topic never published to
+ *   reads as empty;
  * - after `close()`, `publish` and `subscribe` fail with an `UNAVAILABLE` error.
  *
  * @example
@@ -558,6 +563,60 @@ export function messageQueueConformance(
             () => `${sent.length} messages, got ${ids(inbox.messages).size}`,
           );
           expectPublishedPositions(inbox.messages, sent, positions.flat());
+        },
+        caseTimeout,
+      );
+    });
+
+    group('read', () => {
+      t.it(
+        'reads a topic up to its end, after given offsets and up to a limit, committing nothing',
+        async () => {
+          const topic = uniqueName('mq_read');
+          assert.deepEqual(await queue.read(uniqueName('mq_never')), []);
+          const sent: QueueMessage[] = Array.from({ length: 12 }, (_, i) => ({
+            topic,
+            key: `k${i % 5}`,
+            value: utf8(`m${i}`),
+            headers: { 'x-id': String(i) },
+          }));
+          const positions = await queue.publish(sent);
+          const all = await queue.read(topic);
+          assert.equal(all.length, sent.length);
+          for (const message of all) {
+            const i = Number(message.headers?.['x-id']);
+            assert.equal(message.topic, topic);
+            assert.equal(message.key, sent[i]!.key);
+            assert.equal(text(message.value), `m${i}`);
+            assert.deepEqual(
+              { partition: message.partition, offset: message.offset },
+              positions[i],
+              `message ${i} is read where publish put it`,
+            );
+          }
+          const order = all.map((m) => [m.partition, BigInt(m.offset)] as const);
+          const sorted = [...order].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
+          assert.deepEqual(order, sorted, 'partition, then offset order');
+
+          const first = all[0]!;
+          const after = new Map([[first.partition, first.offset]]);
+          const rest = await queue.read(topic, { after });
+          assert.equal(rest.length, sent.length - 1);
+          assert.ok(
+            !rest.some((m) => m.partition === first.partition && m.offset === first.offset),
+          );
+          assert.deepEqual(
+            (await queue.read(topic, { limit: 3 })).map((m) => m.headers?.['x-id']),
+            all.slice(0, 3).map((m) => m.headers?.['x-id']),
+          );
+
+          // Nothing was committed: a group reading from the beginning gets every message.
+          const inbox = new Inbox();
+          await subscribe(topic, uniqueName('g'), inbox, { fromBeginning: true });
+          await until(
+            () => inbox.messages.length >= sent.length,
+            () => `every message after read (${inbox.messages.length} of ${sent.length})`,
+          );
         },
         caseTimeout,
       );

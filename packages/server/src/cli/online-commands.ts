@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { onlineOf, withStore } from './context.js';
+import { registerDeadLetterCommands } from './dead-letter-commands.js';
 import { parseEntityKey } from './entity-keys.js';
 import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
@@ -47,6 +48,7 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
     .description('push rows to and read features from the online store');
 
   registerWorkersCommand(online, io);
+  registerDeadLetterCommands(online, io);
 
   online
     .command('push <project> <featureset> <file>')
