@@ -6,6 +6,7 @@ import { FeatureSetService } from './metadata/feature-set-service.js';
 import { MetadataChanges } from './metadata/metadata-changes.js';
 import { ProjectService } from './metadata/project-service.js';
 import { OfflineEngine } from './offline/offline-engine.js';
+import type { SourceAccessOptions } from './offline/source-access.js';
 import type { StorageLocator } from './offline/storage-locator.js';
 import { OnlineMaterializer, onlineSyncEnabled } from './online/materializer.js';
 import type { OfflineSyncOptions } from './online/offline-sync.js';
@@ -22,6 +23,11 @@ export interface EngineDrivers {
   compute: ComputeEngine;
   /** Finds the storage behind remote source URIs (`s3://…`, `abfss://…`). */
   locate?: StorageLocator;
+  /**
+   * Landing roots callers other than the local owner may read sources and entity files
+   * under, and the store's own folders nobody reads them from (`SourceAccess`).
+   */
+  sourceAccess?: SourceAccessOptions;
   /** The online store and the queue between pushes and the online workers. */
   online?: { store: OnlineStore; queue: MessageQueue };
   /** Tuning of the online → offline sync worker. */
@@ -70,6 +76,7 @@ export class FeatureStoreEngine {
       compute: drivers.compute,
       storage: drivers.storage,
       ...(drivers.locate === undefined ? {} : { locate: drivers.locate }),
+      ...(drivers.sourceAccess === undefined ? {} : { sourceAccess: drivers.sourceAccess }),
       ...(materializer && {
         afterCommit: async (featureSet, ingestion, context) =>
           onlineSyncEnabled(featureSet)

@@ -27,6 +27,7 @@ export * from './model/version.js';
 export * from './offline/feature-ref.js';
 export * from './offline/offline-engine.js';
 export * from './offline/source-access.js';
+export * from './offline/source-access.js';
 export * from './offline/sources.js';
 export * from './offline/staging-compute-engine.js';
 export * from './offline/storage-layout.js';

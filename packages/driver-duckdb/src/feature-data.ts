@@ -2,8 +2,8 @@ import { stat } from 'node:fs/promises';
 import { type FeatureSetSchema, type IngestionInput, NotFoundError } from '@featurestore/core';
 import { sqlType } from './column-types.js';
 import type { JobRun } from './job-run.js';
-import { localPath } from './local-paths.js';
-import { ident, literal, literalList } from './sql.js';
+import { fileListLiteral, fileLiteral, localPath } from './local-paths.js';
+import { ident, literal } from './sql.js';
 
 /** One committed ingestion's Parquet parts, in part order, and their row counts. */
 export interface IngestionFiles {
@@ -48,13 +48,15 @@ export async function inputFiles(
   // Footers only: no data is read.
   const counts = new Map(
     (
-      await run.query(`SELECT file_name, num_rows FROM parquet_file_metadata(${literalList(all)})`)
+      await run.query(
+        `SELECT file_name, num_rows FROM parquet_file_metadata(${fileListLiteral(all)})`,
+      )
     ).map((row) => [row.file_name as string, BigInt(row.num_rows as bigint)]),
   );
   const withRow = new Set(
     (
       await run.query(
-        `SELECT DISTINCT file_name FROM parquet_schema(${literalList(all)}) WHERE name = '__row'`,
+        `SELECT DISTINCT file_name FROM parquet_schema(${fileListLiteral(all)}) WHERE name = '__row'`,
       )
     ).map((row) => row.file_name as string),
   );
@@ -73,10 +75,10 @@ export async function inputFiles(
  */
 export function positionedScan(files: IngestionFiles, select: string): string {
   if (files.storedRow) {
-    return `SELECT ${select}, CAST(__row AS BIGINT) AS __row FROM read_parquet(${literalList(files.paths)})`;
+    return `SELECT ${select}, CAST(__row AS BIGINT) AS __row FROM read_parquet(${fileListLiteral(files.paths)})`;
   }
   if (files.paths.length === 1) {
-    return `SELECT ${select}, CAST(file_row_number AS BIGINT) AS __row FROM read_parquet(${literal(files.paths[0]!)}, file_row_number = true)`;
+    return `SELECT ${select}, CAST(file_row_number AS BIGINT) AS __row FROM read_parquet(${fileLiteral(files.paths[0]!)}, file_row_number = true)`;
   }
   let offset = 0n;
   const offsets = files.paths.map((path, i) => {
@@ -86,7 +88,7 @@ export function positionedScan(files: IngestionFiles, select: string): string {
   });
   return (
     `SELECT ${select}, CAST(CASE __fs_file ${offsets.join(' ')} END + file_row_number AS BIGINT) AS __row ` +
-    `FROM read_parquet(${literalList(files.paths)}, file_row_number = true, filename = '__fs_file')`
+    `FROM read_parquet(${fileListLiteral(files.paths)}, file_row_number = true, filename = '__fs_file')`
   );
 }
 

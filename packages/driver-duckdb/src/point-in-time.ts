@@ -15,11 +15,12 @@ import {
   positionedScan,
 } from './feature-data.js';
 import type { JobRun } from './job-run.js';
+import { fileListLiteral } from './local-paths.js';
 import { type OutputColumn, outputList, writeOutputFile } from './output-files.js';
 import { type ColumnParser, columnParser, typeHint, whyInvalid } from './parse-values.js';
 import { checkSchema, featureNamed } from './schema-checks.js';
 import { columnList, openSource, type SourceFile } from './sources.js';
-import { ident, literal, literalList } from './sql.js';
+import { ident, literal } from './sql.js';
 
 /*
  * The point-in-time join (ARCHITECTURE.md, "Point-in-time correctness"), as DuckDB SQL:
@@ -293,7 +294,7 @@ async function joinOrder(
   if (paths.length === 0) return STRUCT_ORDER;
   if (new Set(files.map((file) => file.sequence)).size !== files.length) return STRUCT_ORDER;
   const et = `CAST(${ident(eventTime)} AS TIMESTAMPTZ)`;
-  const from = `FROM read_parquet(${literalList(paths)})`;
+  const from = `FROM read_parquet(${fileListLiteral(paths)})`;
   // Minima and maxima come from the Parquet footers: no data is read.
   const [row] = await run.query(
     `SELECT isfinite(min(${et})) AND isfinite(max(${et})) AS finite, ` +

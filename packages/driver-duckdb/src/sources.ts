@@ -7,7 +7,7 @@ import type { KnownFile } from './duckdb-errors.js';
 import { CSV_BUFFER_BYTES, MAX_COLUMNS, MAX_LINE_BYTES } from './input-limits.js';
 import type { JobRun } from './job-run.js';
 import { checkJsonLimits } from './json-limits.js';
-import { displayName, localPath } from './local-paths.js';
+import { displayName, fileLiteral, localPath } from './local-paths.js';
 import type { RawKind } from './parse-values.js';
 import { literal } from './sql.js';
 
@@ -120,7 +120,7 @@ function checkColumnCount(file: KnownFile, count: number, what: string): void {
  */
 async function checkParquetNames(run: JobRun, file: KnownFile): Promise<void> {
   const rows = await run.query(
-    `SELECT name, num_children FROM parquet_schema(${literal(file.path)})`,
+    `SELECT name, num_children FROM parquet_schema(${fileLiteral(file.path)})`,
   );
   const [root, ...nodes] = rows;
   const count = Number(root?.num_children ?? 0);
@@ -181,7 +181,7 @@ export async function openSource(
 ): Promise<SourceFile> {
   const file = await existingFile(uri, options.role);
   run.knowFile(file);
-  const path = literal(file.path);
+  const path = fileLiteral(file.path);
   const base = { ...file, format };
   const gzip = await isGzip(file.path);
   const byPosition = (columns: SourceColumn[], kind: 'text' | 'native') => {

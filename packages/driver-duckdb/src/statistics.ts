@@ -6,7 +6,8 @@ import {
 } from '@featurestore/core';
 import { isList, isoTimeSql } from './column-types.js';
 import type { JobRun } from './job-run.js';
-import { ident, literalList } from './sql.js';
+import { fileListLiteral } from './local-paths.js';
+import { ident } from './sql.js';
 
 const NUMERIC = new Set(['int32', 'int64', 'float32', 'float64']);
 const FLOATS = new Set(['float32', 'float64']);
@@ -61,7 +62,7 @@ export async function computeStatistics(
     }
   });
   const [row = {}] = await run.query(
-    `SELECT ${select.join(', ')} FROM read_parquet(${literalList(paths)})`,
+    `SELECT ${select.join(', ')} FROM read_parquet(${fileListLiteral(paths)})`,
   );
   const rowCount = toNumber(row.__rows) ?? 0;
   const statistics: Record<string, FeatureStatistics> = {};

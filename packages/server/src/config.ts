@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { ValidationError } from '@featurestore/core';
 import { z } from 'zod';
 
@@ -54,6 +54,46 @@ export const configSchema = z
       .string()
       .regex(/^(file|s3|abfss):\/\//, 'must be a file://, s3:// or abfss:// URL')
       .optional(),
+    /**
+     * Where callers other than the local owner (token and OIDC users) may read ingestion
+     * sources and entity files: absolute folders and `file://`, `s3://` or `abfss://` prefixes.
+     * None by default: such callers then read no file by path.
+     */
+    sources: z
+      .object({
+        roots: z.preprocess(
+          // FEATURESTORE_SOURCE_ROOTS gives them comma-separated.
+          (value) =>
+            typeof value === 'string'
+              ? value
+                  .split(',')
+                  .map((root) => root.trim())
+                  .filter((root) => root !== '')
+              : value,
+          z
+            .array(
+              z
+                .string()
+                .refine(
+                  (root) => /^(file|s3|abfss):\/\//.test(root) || isAbsolute(root),
+                  'must be an absolute folder or a file://, s3:// or abfss:// URL',
+                )
+                .refine(
+                  (root) => !root.split(/[\\/]/).includes('..'),
+                  'must not contain ".." segments',
+                )
+                .refine(
+                  (root) =>
+                    !/^(s3|abfss):\/\//.test(root) ||
+                    /^[a-z0-9]+:\/\/[^/?#]+(\/[^/?#]+)*\/?$/.test(root),
+                  'must look like s3://bucket/prefix/ (no empty segments, ? or #)',
+                ),
+            )
+            .default([]),
+        ),
+      })
+      .strict()
+      .default({ roots: [] }),
     /** S3 settings for `s3://` storage and sources; credentials default to the AWS SDK's chain. */
     s3: z
       .object({
@@ -93,6 +133,7 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_QUEUE_URL: 'queue',
   FEATURESTORE_QUEUE_NAMESPACE: 'queueNamespace',
   FEATURESTORE_ONLINE_METADATA_CACHE_MS: 'onlineMetadataCacheMs',
+  FEATURESTORE_SOURCE_ROOTS: 'sources.roots',
   FEATURESTORE_S3_ENDPOINT: 's3.endpoint',
   FEATURESTORE_S3_REGION: 's3.region',
   FEATURESTORE_AZURE_ACCOUNT_KEY: 'azure.accountKey',

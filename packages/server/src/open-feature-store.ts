@@ -142,6 +142,12 @@ export async function openFeatureStore(
           storage: c.resolve<ObjectStorage>(TOKENS.storage),
           compute: c.resolve<ComputeEngine>(TOKENS.compute),
           locate: storages.locate,
+          // Token and OIDC callers read only under the landing roots; nobody reads the store's
+          // own folders (the storage root is protected by the engine itself).
+          sourceAccess: {
+            roots: config.sources.roots,
+            protected: ['metadata', 'queue', 'tmp'].map((folder) => join(storeDir, folder)),
+          },
           online: c.resolve<EngineDrivers['online']>(TOKENS.online),
           offlineSync: {
             ...(options.offlineSyncIntervalMs === undefined

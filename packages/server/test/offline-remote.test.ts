@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { listAll, readAll } from '@featurestore/core';
+import { listAll, type Principal, readAll } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -79,7 +79,11 @@ describe.each(backends)('the offline engine rooted on $name', (backend) => {
     store = await tempStore();
     const { root: created, config } = await backend.setup();
     root = created;
-    fs = await openFeatureStore({ ...config, store: store.dir });
+    fs = await openFeatureStore({
+      ...config,
+      store: store.dir,
+      sources: { roots: [`${root}/incoming/`] },
+    });
     // Sources live in the same bucket/filesystem, outside the store's prefix.
     const sources = await openStorageUrl(
       `${root}/incoming`,
@@ -158,13 +162,50 @@ describe.each(backends)('the offline engine rooted on $name', (backend) => {
     expect(lines.map((line) => line.split(',').at(-1))).toEqual(['clicks__clicks', '3', '9', '']);
   }, 60_000);
 
-  it('names a missing source object clearly', async () => {
-    const running = await fs.engine.offline.ingest(
-      fs.principal,
-      'remote',
-      'clicks',
-      `${root}/incoming/nope.csv`,
-    );
-    await expect(running.result).rejects.toThrow(/nope\.csv does not exist/);
+  it('names a missing source object clearly, before any job starts', async () => {
+    await expect(
+      fs.engine.offline.ingest(fs.principal, 'remote', 'clicks', `${root}/incoming/nope.csv`),
+    ).rejects.toThrow(/nope\.csv does not exist/);
   });
+
+  it("reads sources under the landing root only, and the store's own data never", async () => {
+    const { engine, principal: admin, storage } = fs;
+    await engine.access.createUser(admin, { name: 'lander' });
+    await engine.access.grant(admin, 'remote', 'lander', 'editor');
+    const { secret } = await engine.access.createToken(admin, { name: 'ci', user: 'lander' });
+    const lander = await fs.authenticate(secret);
+    const ingest = async (principal: Principal, source: string) =>
+      (await engine.offline.ingest(principal, 'remote', 'clicks', source)).result;
+    const entities = async (principal: Principal, file: string) =>
+      (
+        await engine.offline.historical(principal, {
+          entities: file,
+          entityTime: 'ts',
+          features: 'remote/clicks:clicks',
+        })
+      ).result;
+
+    expect(await ingest(lander, `${root}/incoming/day1.csv`)).toMatchObject({ rowCount: 2 });
+    const part: string[] = [];
+    for await (const object of listAll(storage, 'featuresets/')) part.push(object.key);
+    const stored = storage.uri(part[0]!);
+    for (const [principal, source, code] of [
+      [lander, `${root}/elsewhere/day1.csv`, 'PERMISSION_DENIED'],
+      [lander, `${root}/incomingx/day1.csv`, 'PERMISSION_DENIED'],
+      [lander, `${root}/incoming/../store/`, 'VALIDATION'],
+      [lander, `${root}/incoming//day1.csv`, 'VALIDATION'],
+      [lander, stored, 'PERMISSION_DENIED'],
+      [admin, stored, 'PERMISSION_DENIED'],
+      [admin, `${root}/store/featuresets/`, 'PERMISSION_DENIED'],
+      [admin, `${root}/store`, 'PERMISSION_DENIED'],
+    ] as const) {
+      await expect(ingest(principal, source), `${principal.name}: ${source}`).rejects.toMatchObject(
+        { code },
+      );
+      await expect(
+        entities(principal, source),
+        `${principal.name}: ${source}`,
+      ).rejects.toMatchObject({ code });
+    }
+  }, 60_000);
 });

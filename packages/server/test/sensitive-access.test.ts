@@ -50,7 +50,8 @@ describe('sensitive features across the versions of a lineage', () => {
 
   beforeAll(async () => {
     store = await tempStore();
-    fs = await openFeatureStore({ store: store.dir });
+    // The callers sign in with tokens: they read entity files only under a landing root.
+    fs = await openFeatureStore({ store: store.dir, sources: { roots: [store.dir] } });
     const { engine, principal: admin } = fs;
     await engine.projects.create(admin, { name: 'bank' });
     await engine.featureSets.register(admin, 'bank', 'cust', schema);

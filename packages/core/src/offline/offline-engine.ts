@@ -31,9 +31,10 @@ import type { MetadataStore } from '../ports/metadata-store.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
 import { listAll } from '../storage/object-keys.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
+import { SourceAccess, type SourceAccessOptions } from './source-access.js';
 import { resolveSource } from './sources.js';
 import { ingestionPrefix, jobOutputKey } from './storage-layout.js';
-import type { StorageLocator } from './storage-locator.js';
+import { type StorageLocator, storageRoot } from './storage-locator.js';
 import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
 
 export interface IngestOptions {
@@ -119,6 +120,7 @@ export class OfflineEngine {
   readonly #compute: ComputeEngine;
   readonly #storage: ObjectStorage;
   readonly #locate: StorageLocator | undefined;
+  readonly #sourceAccess: SourceAccess;
   readonly #afterCommit: AfterCommit | undefined;
   readonly #afterRevert: AfterRevert | undefined;
 
@@ -130,6 +132,12 @@ export class OfflineEngine {
     storage: ObjectStorage;
     /** Finds the storage behind `s3://…`/`abfss://…` sources and entity files. */
     locate?: StorageLocator;
+    /**
+     * Who may read which sources and entity files: landing roots for callers other than the
+     * local owner (none by default) and the store's own folders. The storage root is always
+     * protected.
+     */
+    sourceAccess?: SourceAccessOptions;
     /**
      * Runs inside the ingest job right after the commit (offline → online); what it returns
      * is added to the job's result. A failure there leaves the ingestion committed.
@@ -147,6 +155,10 @@ export class OfflineEngine {
     this.#compute = deps.compute;
     this.#storage = deps.storage;
     this.#locate = deps.locate;
+    this.#sourceAccess = new SourceAccess({
+      roots: deps.sourceAccess?.roots ?? [],
+      protected: [...(deps.sourceAccess?.protected ?? []), storageRoot(deps.storage)],
+    });
     this.#afterCommit = deps.afterCommit;
     this.#afterRevert = deps.afterRevert;
   }
@@ -176,6 +188,11 @@ export class OfflineEngine {
       );
       if (earlier) return this.#reuse(earlier, featureSet);
     }
+    const resolved = await resolveSource(
+      source,
+      { principal, access: this.#sourceAccess },
+      { format: options.format, locate: this.#locate },
+    );
     return this.#jobs.start(
       principal,
       {
@@ -185,7 +202,6 @@ export class OfflineEngine {
       },
       async (context, job) => {
         context.reportProgress({ fraction: 0, message: 'reading the source' });
-        const resolved = await resolveSource(source, options.format, this.#locate);
         const ingestionId = randomUUID();
         const prefix = ingestionPrefix(featureSet.id, featureSet.version.major, ingestionId);
         const prefixUri = this.#storage.uri(prefix);
@@ -438,7 +454,11 @@ export class OfflineEngine {
           : { timeToLiveMs: parseDuration('timeToLive', featureSet.timeToLive) }),
       });
     }
-    const entities = await resolveSource(options.entities, options.entityFormat, this.#locate);
+    const entities = await resolveSource(
+      options.entities,
+      { principal, access: this.#sourceAccess, role: 'entity file' },
+      { format: options.entityFormat, locate: this.#locate },
+    );
     if (entities.uris.length !== 1) {
       throw new ValidationError(`entities ${options.entities} must be one file, not a folder`, {
         details: { field: 'entities', value: options.entities },

@@ -1791,6 +1791,118 @@ export function computeEngineConformance(
       },
     });
 
+    t.describe('paths are literal', () => {
+      const KEYED: FeatureSetSchema = {
+        primaryKey: ['k'],
+        eventTime: 'ts',
+        features: [
+          { name: 'k', type: 'string' },
+          { name: 'ts', type: 'timestamp' },
+          { name: 'v', type: 'int64' },
+        ],
+      };
+      // Names a glob would expand to their neighbours (`*.csv` to every CSV of the folder).
+      const NAMES = ['*.csv', '?.csv', '[ab].csv', '{a,b}.csv', 'a]b.csv', '**.csv'];
+
+      t.it(
+        'reads a source named like a glob pattern as that one file, and parts in a folder named like one',
+        async () => {
+          if (!supports('ingest') || !supports('retrieve')) return;
+          // A folder whose name has a glob character that matches nothing stays literal in
+          // DuckDB (it falls back to the path as given): these folders are plain on purpose.
+          const folder = unique('glob');
+          const sources = new Map<string, string>();
+          for (const [i, name] of ['a.csv', 'b.csv', ...NAMES].entries()) {
+            sources.set(
+              name,
+              await write(join(folder, name), `k,ts,v\nk${i},2024-01-01T00:00:00Z,${i}\n`),
+            );
+          }
+          for (const name of NAMES) {
+            const i = ['a.csv', 'b.csv', ...NAMES].indexOf(name);
+            // The parts of `[d]ecoy-i` must not be read as those of `decoy-i`, which it matches.
+            await run({
+              type: 'ingest',
+              sources: [sources.get('a.csv')!],
+              format: 'csv',
+              schema: KEYED,
+              outputPrefix: uri(join(folder, `decoy-${i}`)),
+            });
+            const result = await run({
+              type: 'ingest',
+              sources: [sources.get(name)!],
+              format: 'csv',
+              schema: KEYED,
+              outputPrefix: uri(join(folder, `[d]ecoy-${i}`)),
+              statistics: 'full',
+            });
+            assert.equal(result.rowCount, 1, `${name} is read alone`);
+            const stats = result.statistics.v;
+            assert.deepEqual(
+              [stats?.count, stats?.min, stats?.max],
+              [1, i, i],
+              `${name} statistics`,
+            );
+            const table = await retrieveCsv(KEYED, [{ sequence: 1, uris: result.files }]);
+            assert.deepEqual(
+              table.rows.map((row) => [row[0], row[2]]),
+              [[`k${i}`, String(i)]],
+              `${name} is retrieved alone`,
+            );
+          }
+        },
+        timeout,
+      );
+
+      t.it(
+        'joins an entity file named like a glob pattern as that one file',
+        async () => {
+          if (!supports('ingest') || !supports('historical')) return;
+          const folder = unique('entities');
+          const ingestInto = async (prefix: string, content: string) =>
+            run({
+              type: 'ingest',
+              sources: [await write(join(folder, `${prefix}.csv`), content)],
+              format: 'csv',
+              schema: KEYED,
+              outputPrefix: uri(join(folder, prefix)),
+            });
+          // `[f]eatures` matches `features`, whose parts must not be joined instead.
+          await ingestInto(
+            'features',
+            'k,ts,v\nk1,2024-01-01T00:00:00Z,1\nk1,2024-01-03T12:00:00Z,2\n',
+          );
+          const features = await ingestInto('[f]eatures', 'k,ts,v\nk1,2024-01-01T00:00:00Z,7\n');
+          await write(
+            join(folder, 'e.csv'),
+            'k,at\nk1,2024-01-02T00:00:00Z\nk1,2024-01-03T00:00:00Z\n',
+          );
+          const entities = await write(join(folder, '[e]*.csv'), 'k,at\nk1,2024-01-04T00:00:00Z\n');
+          const output = uri(join(folder, 'training [*].csv'));
+          const result = await run({
+            type: 'historical',
+            entities: { uri: entities, format: 'csv', timeColumn: 'at' },
+            featureSets: [
+              {
+                name: 'keyed',
+                schema: KEYED,
+                inputs: [{ sequence: 1, uris: features.files }],
+                features: ['v'],
+              },
+            ],
+            output: { uri: output, format: 'csv' },
+          });
+          assert.equal(result.rowCount, 1, 'only the named entity file is read');
+          const table = await readCsv(output);
+          assert.deepEqual(
+            table.rows.map((row) => [row[0], row[1], row[2]]),
+            [['k1', '2024-01-04T00:00:00Z', '7']],
+          );
+        },
+        timeout,
+      );
+    });
+
     t.describe('cancel', () => {
       t.it(
         'rejects a job whose signal is already aborted with CANCELLED',
