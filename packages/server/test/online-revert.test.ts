@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OFFLINE_SYNC_SOURCE } from '@featurestore/core';
+import { OFFLINE_SYNC_SOURCE, UnavailableError } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
@@ -38,17 +38,21 @@ afterAll(async () => {
 
 describe.each(configs)('revert reaches the online store: %s', (_name, config) => {
   let store: Awaited<ReturnType<typeof tempStore>>;
+  /** Source files live outside the store folder, where the store reads nothing. */
+  let files: Awaited<ReturnType<typeof tempStore>>;
   let fs: FeatureStore;
   const project = `revert_${Date.now().toString(36)}`;
   let csv = 0;
   beforeAll(async () => {
     store = await tempStore();
+    files = await tempStore();
     fs = await openFeatureStore({ ...config(), store: store.dir });
     await fs.engine.projects.create(fs.principal, { name: project });
   }, 60_000);
   afterAll(async () => {
     await fs?.close();
     await store?.remove();
+    await files?.remove();
   });
 
   const register = (name: string) =>
@@ -56,7 +60,7 @@ describe.each(configs)('revert reaches the online store: %s', (_name, config) =>
 
   /** Ingests `customer_id,ts,age` rows; returns the ingestion id and the job's result. */
   async function ingest(featureSet: string, rows: [string, string, number][]) {
-    const file = join(store.dir, `rows-${++csv}.csv`);
+    const file = join(files.dir, `rows-${++csv}.csv`);
     const lines = rows.map(([id, ts, age]) => `${id},${ts},${age}`);
     await writeFile(file, `customer_id,ts,age\n${lines.join('\n')}\n`);
     const job = await fs.engine.offline.ingest(fs.principal, project, featureSet, file);
@@ -161,6 +165,63 @@ describe.each(configs)('revert reaches the online store: %s', (_name, config) =>
     expect(await online('newer', 'c1')).toEqual([3]);
   }, 120_000);
 
+  it('a push landing between the read and the replace is kept: the key is decided again', async () => {
+    const featureSet = await register('racing');
+    await ingest('racing', [['c1', '2026-01-01T00:00:00Z', 1]]);
+    const b = await ingest('racing', [['c1', '2026-01-02T00:00:00Z', 2]]);
+    const store = fs.engine.drivers.online!.store;
+    const ref = { featureSetId: featureSet.id, major: 1 };
+    const replace = store.replace.bind(store);
+    let calls = 0;
+    // The first replace of the recomputation finds that a newer push landed after its read.
+    store.replace = async (target, replacements) => {
+      if (calls++ === 0) {
+        await store.write(ref, [
+          {
+            key: ['c1'],
+            eventTime: Date.parse('2026-01-03T00:00:00Z'),
+            writeSequence: 1,
+            values: { age: 3 },
+          },
+        ]);
+      }
+      return replace(target, replacements);
+    };
+    try {
+      const reverted = await revert('racing', b.ingestionId);
+      expect(reverted.online).toEqual({ keys: 1, replaced: 0, deleted: 0, kept: 1 });
+    } finally {
+      store.replace = replace;
+    }
+    expect(calls).toBe(1);
+    expect(await online('racing', 'c1')).toEqual([3]);
+  }, 120_000);
+
+  it('a failed online recompute fails the revert job, and reverting again finishes it', async () => {
+    await register('retried');
+    await ingest('retried', [['c1', '2026-01-01T00:00:00Z', 1]]);
+    const b = await ingest('retried', [['c1', '2026-01-02T00:00:00Z', 2]]);
+    const store = fs.engine.drivers.online!.store;
+    const replace = store.replace.bind(store);
+    store.replace = async () => {
+      throw new UnavailableError('the online store is down (injected)');
+    };
+    try {
+      await expect(revert('retried', b.ingestionId)).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringContaining(
+          `ingestion ${b.ingestionId} is reverted offline, but the online store may still serve its values: the online store is down (injected). Run the revert again`,
+        ),
+      });
+    } finally {
+      store.replace = replace;
+    }
+    expect(await offline('retried')).toEqual({ c1: 1 });
+    expect(await online('retried', 'c1')).toEqual([2]);
+    expect((await revert('retried', b.ingestionId)).online).toMatchObject({ replaced: 1 });
+    expect(await online('retried', 'c1')).toEqual([1]);
+  }, 120_000);
+
   it('reverting an online-sync ingestion puts the committed value back online', async () => {
     await register('pushed');
     await ingest('pushed', [['c1', '2026-01-01T00:00:00Z', 1]]);
@@ -226,9 +287,11 @@ describe.each(configs)('revert reaches the online store: %s', (_name, config) =>
 
 describe('revert and materialize --rebuild through the CLI (embedded)', () => {
   let store: Awaited<ReturnType<typeof tempStore>>;
-  const file = (name: string) => join(store.dir, name);
+  let files: Awaited<ReturnType<typeof tempStore>>;
+  const file = (name: string) => join(files.dir, name);
   beforeAll(async () => {
     store = await tempStore();
+    files = await tempStore();
     await writeFile(file('customers.schema.json'), JSON.stringify(customers));
     await cliJson(store.dir, 'project', 'create', 'shop');
     await cliJson(
@@ -241,7 +304,10 @@ describe('revert and materialize --rebuild through the CLI (embedded)', () => {
       file('customers.schema.json'),
     );
   }, 60_000);
-  afterAll(async () => store.remove());
+  afterAll(async () => {
+    await store?.remove();
+    await files?.remove();
+  });
 
   const age = async (id: string) => {
     const { items } = await cliJson<{ items: Record<string, unknown>[] }>(
