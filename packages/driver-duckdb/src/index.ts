@@ -3,3 +3,4 @@
  * point-in-time joins on one machine with DuckDB.
  */
 export { DuckDbComputeEngine, type DuckDbComputeEngineOptions } from './duckdb-compute-engine.js';
+export { duckDbDriver, duckDbDriverOptions } from './descriptor.js';

@@ -9,3 +9,4 @@ export {
   type KafkaUrlOptions,
 } from './kafka-message-queue.js';
 export { type KafkaLocation, parseKafkaUrl } from './kafka-url.js';
+export { kafkaDriver, kafkaDriverOptions } from './descriptor.js';

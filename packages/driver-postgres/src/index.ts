@@ -13,3 +13,8 @@ export {
   PostgresMetadataStore,
   type PostgresMetadataStoreOptions,
 } from './postgres-metadata-store.js';
+export {
+  postgresMetadataDriver,
+  postgresOnlineDriver,
+  postgresOnlineDriverOptions,
+} from './descriptor.js';

@@ -29,3 +29,4 @@ export {
   type RedisWriteOptions,
 } from './redis-online-store.js';
 export { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './write-script.js';
+export { redisDriver, redisDriverOptions } from './descriptor.js';

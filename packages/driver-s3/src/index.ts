@@ -6,3 +6,4 @@ export {
   type S3UrlOptions,
 } from './s3-object-storage.js';
 export { parseS3Url, type S3Location } from './s3-url.js';
+export { type S3DriverOptions, s3Driver, s3DriverOptions, s3UrlOptions } from './descriptor.js';
