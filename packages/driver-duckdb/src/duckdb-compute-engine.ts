@@ -46,6 +46,12 @@ async function loadDuckDb(): Promise<typeof import('@duckdb/node-api')> {
   }
 }
 
+/** Where a job writes, for messages about a full disk. */
+function outputOf(spec: JobSpec): string | undefined {
+  if (spec.type === 'ingest') return spec.outputPrefix;
+  return 'output' in spec ? spec.output.uri : undefined;
+}
+
 /**
  * The local compute engine: ingestion, retrieval and point-in-time joins on one machine,
  * in one in-process DuckDB database (in memory, spilling to disk), one connection per job.
@@ -146,7 +152,7 @@ export class DuckDbComputeEngine implements ComputeEngine {
         throw new CancelledError(`the ${spec.type} job was cancelled`, { cause: error });
       }
       // A full disk met by Node (a folder, a rename) rather than DuckDB.
-      throw noSpaceError(error, run.tempDirectory) ?? error;
+      throw noSpaceError(error, run.tempDirectory, outputOf(spec)) ?? error;
     } finally {
       context.signal.removeEventListener('abort', interrupt);
       connection.closeSync();

@@ -104,10 +104,14 @@ const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
  * A full disk as an `UnavailableError` naming the file that could not be written (DuckDB's
- * message or Node's `path`) and what to do; undefined for other errors. Retryable: the same
- * job succeeds once there is room.
+ * message or Node's `path`, else `target`, the job's output) and what to do; undefined for
+ * other errors. Retryable: the same job succeeds once there is room.
  */
-export function noSpaceError(error: unknown, tempDirectory?: string): UnavailableError | undefined {
+export function noSpaceError(
+  error: unknown,
+  tempDirectory?: string,
+  target?: string,
+): UnavailableError | undefined {
   if (error instanceof FeatureStoreError) return undefined;
   const node = error as NodeJS.ErrnoException | undefined;
   const message = error instanceof Error ? error.message : String(error);
@@ -116,6 +120,7 @@ export function noSpaceError(error: unknown, tempDirectory?: string): Unavailabl
   else if (/No space left on device|Disk quota exceeded/i.test(message)) {
     path = /(?:file|directory) "([^"]*)"/.exec(message)?.[1] ?? /'([^']*)'/.exec(message)?.[1];
   } else return undefined;
+  path ??= target;
   const where = path === undefined ? 'a file' : `"${path}"`;
   const spill =
     tempDirectory === undefined ? '' : ` (DuckDB spills large joins and sorts to ${tempDirectory})`;

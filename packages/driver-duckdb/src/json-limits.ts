@@ -55,7 +55,10 @@ export async function checkJsonLimits(file: KnownFile, gzip: boolean): Promise<v
           depth = Math.max(0, depth - 1);
         } else if (byte === LF) {
           if (i - lineStart > MAX_LINE_BYTES) {
-            refuse(`is longer than ${bytesText(MAX_LINE_BYTES)}, the limit for one line`, MAX_LINE_BYTES);
+            refuse(
+              `is longer than ${bytesText(MAX_LINE_BYTES)}, the limit for one line`,
+              MAX_LINE_BYTES,
+            );
           }
           line++;
           lineStart = i + 1;
@@ -66,7 +69,10 @@ export async function checkJsonLimits(file: KnownFile, gzip: boolean): Promise<v
       }
       lineBytes = chunk.length - lineStart;
       if (lineBytes > MAX_LINE_BYTES) {
-        refuse(`is longer than ${bytesText(MAX_LINE_BYTES)}, the limit for one line`, MAX_LINE_BYTES);
+        refuse(
+          `is longer than ${bytesText(MAX_LINE_BYTES)}, the limit for one line`,
+          MAX_LINE_BYTES,
+        );
       }
     }
   } finally {

@@ -125,7 +125,8 @@ function entityRowsSql(
   sets: readonly JoinedSet[],
 ): string {
   const raw = (index: number) => entities.column(entities.columns[index]!.name).raw;
-  const nested = (index: number) => entities.column(entities.columns[index]!.name).nested ?? 'false';
+  const nested = (index: number) =>
+    entities.column(entities.columns[index]!.name).nested ?? 'false';
   const passthrough = entityColumnsSql(entities);
   const normalized = [`${time.parser.normalize(raw(time.index))} AS __fs_tn`];
   const parsed = [`${time.parser.parse('__fs_tn')} AS __fs_t`];
@@ -147,7 +148,10 @@ function entityRowsSql(
     });
   });
   // Each checked column as shown in messages, `__fs_d<i>` (JSON lines: its JSON text).
-  const checked = new Set([time.index, ...sets.flatMap((set) => set.keys.map((key) => key.entityColumn))]);
+  const checked = new Set([
+    time.index,
+    ...sets.flatMap((set) => set.keys.map((key) => key.entityColumn)),
+  ]);
   const shown = [...checked].map(
     (i) => `${entities.column(entities.columns[i]!.name).display} AS __fs_d${i}`,
   );

@@ -1,7 +1,7 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import type { ScalarType } from '@featurestore/core';
+import type { FeatureType, ScalarType } from '@featurestore/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { columnParser } from '../src/parse-values.js';
+import { columnParser, whyInvalid } from '../src/parse-values.js';
 import { literal } from '../src/sql.js';
 
 // The fast path of text parsing (a plain cast behind a cheap test) must give exactly what the
@@ -65,6 +65,10 @@ const TRICKY = [
   '12.50',
   '1e400',
   '-1e400',
+  '1e309',
+  '-1e309',
+  '1.7976931348623157e308',
+  '1.7976931348623159e308',
   '1e39',
   '-1e39',
   '3.4028235e38',
@@ -147,6 +151,10 @@ const TRICKY = [
   '2024-01-31T12:00:00+25:00',
   '2024-01-31T12:00:00+02:00:00',
   '2024-01-31T12:00:00.000000001Z',
+  '2024-01-31T12:00:00.123456789Z',
+  '2024-01-31T12:00:00.123456000Z',
+  '2024-01-31 12:00:00.123456789',
+  '2024-01-31 12:00:00.1234560',
   '2024-01-31T12:00:00,5Z',
   '2024-01-31T12:00:00+14:00',
   '2024-01-31T12:00:00-1200',
@@ -241,5 +249,66 @@ describe('text parsing: fast path = strict rules', () => {
     ).getRowObjectsJS();
     // The random text does reach valid values, not only garbage.
     expect(Number(row?.valid)).toBeGreaterThan(100);
+  });
+});
+
+// Values the strict rules once changed instead of refusing: a float beyond its range became
+// infinity, digits past microseconds were cut, an object in a list of strings became its JSON
+// text. Each is refused (NULL: invalid) with the reason said; the spellings that mean what
+// they say are kept.
+const STRICT: [FeatureType, string, string | null, RegExp?][] = [
+  ['float64', '1e400', null, /out of the range of float64/],
+  ['float64', '-1e309', null, /out of the range of float64/],
+  ['float64', '1e308', '1e+308'],
+  ['float64', 'inf', 'inf'],
+  ['float64', '-Infinity', '-inf'],
+  ['float64', 'nan', 'nan'],
+  ['float64', '1e-400', '0.0'],
+  ['float32', '1e39', null, /out of the range of float32/],
+  ['float32', '1e400', null, /out of the range of float32/],
+  ['float32', '-inf', '-inf'],
+  ['int32', '3000000000', null, /out of the range of int32/],
+  ['int64', '9223372036854775808', null, /out of the range of int64/],
+  ['timestamp', '2024-01-31T12:00:00.123456789Z', null, /finer than a microsecond/],
+  ['timestamp', '2024-01-31 12:00:00.000000001', null, /finer than a microsecond/],
+  ['timestamp', '2024-01-31T12:00:00.123456000Z', '2024-01-31 12:00:00.123456+00'],
+  ['timestamp', '2024-01-31T12:00:00.5000000Z', '2024-01-31 12:00:00.5+00'],
+  ['list<string>', '["a", {"b": 1}]', null, /object or array as an element/],
+  ['list<string>', '["a", ["b"]]', null, /object or array as an element/],
+  ['list<string>', '["a", 1, true, null, "x\\"y"]', `[a, 1, true, NULL, 'x"y']`],
+  ['list<int64>', '[1, {"b": 1}]', null, /object or array as an element/],
+];
+
+describe('strict rules: out of range, finer than microseconds, nested elements', () => {
+  let instance: DuckDBInstance;
+  let connection: DuckDBConnection;
+  beforeAll(async () => {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+    connection = await instance.connect();
+    await connection.run(`SET TimeZone = 'UTC'`);
+  });
+  afterAll(() => {
+    connection?.closeSync();
+    instance?.closeSync();
+  });
+
+  it.each(STRICT)('%s %s', async (type, text, expected, why) => {
+    const parser = columnParser(type)!;
+    const x = literal(text);
+    const [row] = (
+      await connection.runAndReadAll(
+        `SELECT CAST(fast AS VARCHAR) AS fast, CAST(strict AS VARCHAR) AS strict, ` +
+          `${parser.invalid(parser.normalize(x), 'strict')} AS invalid ` +
+          `FROM (SELECT ${parser.value(x)} AS fast, ${parser.parse(parser.normalize(x))} AS strict)`,
+      )
+    ).getRowObjectsJS();
+    // A refused list keeps its other elements: the count of elements tells it is invalid.
+    expect(row?.invalid).toBe(expected === null);
+    expect(row?.fast).toBe(row?.strict);
+    if (expected !== null) expect(row?.strict).toBe(expected);
+    else if (!type.startsWith('list<')) expect(row?.strict).toBeNull();
+    if (why) expect(whyInvalid(type, text)).toMatch(why);
+    else expect(whyInvalid(type, text)).toBeUndefined();
   });
 });
