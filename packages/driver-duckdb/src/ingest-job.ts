@@ -12,6 +12,7 @@ import {
   PRIVATE_FOLDER_MODE,
   ValidationError,
 } from '@featurestore/core';
+import { shownName } from './column-names.js';
 import { isList } from './column-types.js';
 import type { JobRun, Row } from './job-run.js';
 import { joinUri, localPath } from './local-paths.js';
@@ -85,7 +86,7 @@ function checkColumns(files: readonly SourceFile[], spec: IngestJobSpec): void {
   const extra = first.columns.find((column) => !known.has(column.name));
   if (extra) {
     throw new ValidationError(
-      `${first.name} has column "${extra.name}", which the schema does not define: remove it from the file, add it to the schema, or set ignoreExtraColumns`,
+      `${first.name} has column ${shownName(extra.name)}, which the schema does not define: remove it from the file, add it to the schema, or set ignoreExtraColumns`,
       { details: { file: first.uri, column: extra.name } },
     );
   }
