@@ -46,6 +46,7 @@ export * from './online/online-engine.js';
 export * from './online/online-values.js';
 export type { PushedRow } from './online/pushed-row.js';
 export { decodePushedRows } from './online/pushed-row-codec.js';
+export { RowValidator, type ValidatedRow } from './online/row-validator.js';
 export type * from './ports/compute-engine.js';
 export type * from './ports/identity-provider.js';
 export type * from './ports/message-queue.js';
