@@ -1,9 +1,11 @@
-import { ValidationError } from '@featurestore/core';
+import { ONLINE_INGEST_TOPIC, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { BackendHealth, workerProbes } from '../backend-health.js';
 import { createLogger, type Logger, type WorkerReports, workerReports } from '../worker-log.js';
 import { onlineOf, withStore } from './context.js';
 import type { CliIo } from './io.js';
+import { seconds } from './options.js';
 
 /** Resolves on the first SIGINT or SIGTERM: how a service manager stops a worker. */
 function stopRequested(): Promise<NodeJS.Signals> {
@@ -45,16 +47,33 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
     )
     .option('--no-offline-sync', 'only apply rows online (other processes commit them offline)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .option(
+      '--health-interval <seconds>',
+      'how often to probe the metadata database, online store and Kafka, to log an outage once and its end',
+      seconds('--health-interval'),
+      5,
+    )
     .action(
       withStore(
         io,
-        async (ctx, opts: { offlineSync: boolean }) => {
+        async (ctx, opts: { offlineSync: boolean; healthInterval: number }) => {
           const engine = onlineOf(ctx);
           const log = logger!;
           await engine.startWorker({
             offlineSync: opts.offlineSync,
             onDeadLetter: reports!.onDeadLetter,
           });
+          // The workers retry quietly while a backend is down: the watch logs the outage.
+          const { drivers } = ctx.store.engine;
+          const health = BackendHealth.start(
+            workerProbes({
+              metadata: drivers.metadata,
+              online: drivers.online!,
+              ingestTopic: ONLINE_INGEST_TOPIC,
+            }),
+            log,
+            { intervalMs: opts.healthInterval * 1000 },
+          );
           // Schemes only: URLs may carry credentials.
           const scheme = (url: string | undefined, otherwise: string) =>
             url === undefined ? otherwise : url.slice(0, url.indexOf(':'));
@@ -69,13 +88,15 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
           );
           const signal = await stopRequested();
           log.info({ signal }, 'stopping: uncommitted batches go to the other members');
+          await health.stop();
           await engine.stopWorker();
           const deadLettered = {
             apply: engine.deadLettered,
             offlineSync: engine.offlineSync.deadLettered,
           };
-          log.info({ deadLettered }, 'online workers stopped');
-          ctx.message('online workers stopped', { stopped: signal, deadLettered });
+          const outages = health.outages;
+          log.info({ deadLettered, outages }, 'online workers stopped');
+          ctx.message('online workers stopped', { stopped: signal, deadLettered, outages });
         },
         (options) => {
           logger = loggerFor(options.logLevel);
