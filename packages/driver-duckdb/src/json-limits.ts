@@ -33,15 +33,39 @@ export async function checkJsonLimits(file: KnownFile, gzip: boolean): Promise<v
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let lineStart = -lineBytes;
-      for (let i = 0; i < chunk.length; i++) {
-        const byte = chunk[i]!;
+      // Inside strings, which hold most bytes, jump to the next quote, backslash or line
+      // break (found natively, each position kept until passed).
+      const end = chunk.length;
+      const next = (byte: number, from: number) => {
+        const at = chunk.indexOf(byte, from);
+        return at < 0 ? end : at;
+      };
+      let quote = -1;
+      let backslash = -1;
+      let lineBreak = -1;
+      for (let i = 0; i < end; i++) {
         if (inString) {
-          if (escaped) escaped = false;
-          else if (byte === BACKSLASH) escaped = true;
-          else if (byte === QUOTE) inString = false;
-          // A line break ends the line even inside a broken string: JSON strings hold none.
-          if (byte !== LF) continue;
+          if (escaped) {
+            escaped = false;
+            if (chunk[i] !== LF) continue;
+          } else {
+            if (quote < i) quote = next(QUOTE, i);
+            if (backslash < i) backslash = next(BACKSLASH, i);
+            if (lineBreak < i) lineBreak = next(LF, i);
+            i = Math.min(quote, backslash, lineBreak);
+            if (i === end) break;
+            if (i === backslash) {
+              escaped = true;
+              continue;
+            }
+            if (i === quote) {
+              inString = false;
+              continue;
+            }
+            // A line break ends the line even inside a broken string: JSON strings hold none.
+          }
         }
+        const byte = chunk[i]!;
         if (byte === QUOTE) {
           inString = true;
         } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
