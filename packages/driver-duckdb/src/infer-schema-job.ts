@@ -22,14 +22,15 @@ import {
 } from './type-candidates.js';
 
 /*
- * Schema inference in two passes over every row: the first finds the kinds of the values
- * (JSON kinds, or the Parquet column types without reading rows) and from them the types to
- * try per column; the second runs ingestion's own strict parsers for those types
- * (`parse-values.ts`) and keeps, per column, the first that accepts every value. So
- * ingesting the same files with the inferred types succeeds.
+ * Schema inference. The kinds of the values (JSON kinds; for Parquet the column types, read
+ * without rows) tell the types to try per column, narrowest first (`type-candidates.ts`);
+ * ingestion's own strict parsers (`parse-values.ts`) then try them on every value, and each
+ * column keeps the first type that accepts all of its values. So ingesting the same files
+ * with the inferred types succeeds. How the passes over the data are arranged to stay close
+ * to the cost of one read: `runInferSchema`.
  */
 
-/** What the second pass found for one candidate type of one column. */
+/** What a pass found for one type tried on one column. */
 interface Trial {
   type: FeatureType;
   /** Values the type's parser refuses (or that the inference rules keep from it). */
@@ -44,9 +45,6 @@ interface ColumnPlan {
   name: string;
   candidates: Candidates;
 }
-
-/** Text values with a leading zero before another digit: `007`, `-01.5`. */
-const LEADING_ZERO = `'^[+-]?0[0-9]'`;
 
 /** Files of one source with the same columns, or a `ValidationError` naming two that differ. */
 function checkSameColumns(files: readonly SourceFile[]): void {
@@ -70,43 +68,115 @@ function checkSameColumns(files: readonly SourceFile[]): void {
   }
 }
 
-/** A text column's value as JSON text (NULL when absent) and its kind, as SQL. */
-function textValueSql(raw: RawColumn): { json: string; kind: string } {
-  if (raw.displayIsJson) return { json: raw.display, kind: `json_type(${raw.display})` };
-  const text = `NULLIF(trim(${raw.raw}), '')`;
-  return {
-    json: text,
-    kind:
-      `CASE WHEN ${text} IS NULL THEN NULL ` +
-      `WHEN json_valid(${text}) AND json_type(${text}) = 'ARRAY' THEN 'ARRAY' ELSE 'VARCHAR' END`,
-  };
+/** A text column's value as JSON text (NULL when absent), as SQL over `__r<i>`/`__d<i>`. */
+function jsonTextSql(raw: RawColumn, i: number): string {
+  return raw.displayIsJson ? `__d${i}` : `NULLIF(trim(__r${i}), '')`;
 }
 
-/** The first pass over a text file: value kinds and element kinds per column. */
-async function profileTextFile(run: JobRun, file: SourceFile): Promise<TextProfile[]> {
-  const inner: string[] = [];
-  const aggregates: string[] = [];
-  file.columns.forEach((column, i) => {
-    const { json, kind } = textValueSql(file.column(column.name));
-    inner.push(
-      `${kind} AS k${i}`,
-      `CASE WHEN ${kind} = 'ARRAY' THEN list_transform(json_extract(${json}, '$[*]'), lambda __e: json_type(__e)) END AS e${i}`,
-    );
-    JSON_KINDS.forEach((k, j) => {
+/** The kind of a text column's value (a JSON kind; CSV: `ARRAY` or `VARCHAR`), as SQL. */
+function kindSql(raw: RawColumn, i: number): string {
+  const json = jsonTextSql(raw, i);
+  if (raw.displayIsJson) return `json_type(${json})`;
+  // The prefix test first: json_valid costs as much as reading the value.
+  return (
+    `CASE WHEN ${json} IS NULL THEN NULL WHEN starts_with(${json}, '[') AND json_valid(${json}) ` +
+    `AND json_type(${json}) = 'ARRAY' THEN 'ARRAY' ELSE 'VARCHAR' END`
+  );
+}
+
+/** What one pass over one file (or its first rows) found. */
+interface Scan {
+  rows: number;
+  /** Per column: the kinds of the values (text formats, when asked for). */
+  profiles: TextProfile[] | undefined;
+  /** Per column: the values present (not absent or blank). */
+  present: number[];
+  /** Per column: one per type tried, in the order given. */
+  trials: Trial[][];
+}
+
+interface ScanOptions {
+  /** Only the first rows of each file. */
+  limit?: number;
+  /**
+   * The kinds of the values of text columns, and of the elements of their arrays where
+   * `elements[i]` is set (only list columns need them: JSON has to be parsed for them).
+   */
+  profile?: { elements: readonly boolean[] };
+}
+
+/**
+ * One pass over one file, or its first `limit` rows: the kinds of the values per column when
+ * `profile` is set, and per column each type of `tries`: the values it refuses and its nulls.
+ * A JSON line that is not an object fails as it would in ingestion.
+ */
+async function scanFile(
+  run: JobRun,
+  file: SourceFile,
+  names: readonly string[],
+  tries: readonly (readonly FeatureType[])[],
+  options: ScanOptions,
+): Promise<Scan> {
+  const raws: string[] = [];
+  const derived: string[] = [];
+  const elements: string[] = [];
+  const aggregates = ['count(*) AS __rows'];
+  if (file.badRecord) {
+    raws.push(`${file.badRecord} AS __bad`);
+    aggregates.push('count(*) FILTER (WHERE __bad) AS __bad_records');
+  }
+  names.forEach((name, i) => {
+    const raw = file.column(name);
+    raws.push(`${raw.raw} AS __r${i}`, `${raw.display} AS __d${i}`);
+    const blankIsAbsent = raw.kind.kind === 'text' || raw.kind.sqlType === 'VARCHAR';
+    aggregates.push(`count(${blankIsAbsent ? `NULLIF(trim(__r${i}), '')` : `__r${i}`}) AS __p${i}`);
+    if (options.profile && raw.kind.kind === 'text') {
+      const withElements = options.profile.elements[i] === true;
+      derived.push(`${kindSql(raw, i)} AS __k${i}`);
+      if (withElements) {
+        elements.push(
+          `CASE WHEN __k${i} = 'ARRAY' THEN list_transform(json_extract(${jsonTextSql(raw, i)}, '$[*]'), lambda __e: json_type(__e)) END AS __e${i}`,
+        );
+      }
+      JSON_KINDS.forEach((kind, k) => {
+        // A CSV value is text or an array.
+        if (raw.displayIsJson || kind === 'VARCHAR' || kind === 'ARRAY') {
+          aggregates.push(`count(*) FILTER (WHERE __k${i} = ${literal(kind)}) AS __k${i}_${k}`);
+        }
+        if (withElements) {
+          aggregates.push(
+            `coalesce(bool_or(list_contains(__e${i}, ${literal(kind)})), false) AS __e${i}_${k}`,
+          );
+        }
+      });
+    }
+    tries[i]!.forEach((type, j) => {
+      const parser = columnParser(type, raw.kind);
+      if (!parser) {
+        aggregates.push(
+          `count(*) AS __b${i}_${j}`,
+          `NULL AS __s${i}_${j}`,
+          `count(*) AS __n${i}_${j}`,
+        );
+        return;
+      }
+      derived.push(`${parser.value(`__r${i}`)} AS __v${i}_${j}`);
+      const kept = keptFrom(type, { ...raw, raw: `__r${i}` });
+      const refused = `(${parser.problem(`__r${i}`, `__v${i}_${j}`)}${kept ? ` OR ${kept}` : ''})`;
       aggregates.push(
-        `count(*) FILTER (WHERE k${i} = ${literal(k)}) AS k${i}_${j}`,
-        `coalesce(bool_or(list_contains(e${i}, ${literal(k)})), false) AS e${i}_${j}`,
+        `count(*) FILTER (WHERE ${refused}) AS __b${i}_${j}`,
+        `any_value(__d${i}) FILTER (WHERE ${refused}) AS __s${i}_${j}`,
+        `count(*) FILTER (WHERE __v${i}_${j} IS NULL) AS __n${i}_${j}`,
       );
     });
   });
-  if (file.badRecord) {
-    inner.push(`${file.badRecord} AS __bad_record`);
-    aggregates.push('count(*) FILTER (WHERE __bad_record) AS bad_records');
-  }
+  const limit = options.limit === undefined ? '' : ` LIMIT ${options.limit}`;
+  const select = (extra: string[]) => (extra.length === 0 ? '*' : `*, ${extra.join(', ')}`);
   const [row = {}] = await run.query(
-    `SELECT ${aggregates.join(', ')} FROM (SELECT ${inner.join(', ')} FROM ${file.scan})`,
+    `SELECT ${aggregates.join(', ')} FROM (SELECT ${select(elements)} FROM (SELECT ${select(derived)} ` +
+      `FROM (SELECT ${raws.join(', ')} FROM ${file.scan}${limit})))`,
   );
-  if (Number(row.bad_records ?? 0) > 0) {
+  if (Number(row.__bad_records ?? 0) > 0) {
     const [first] = await run.query(
       `SELECT min(__ord) AS line FROM ${file.from} WHERE ${file.badRecord}`,
     );
@@ -116,10 +186,26 @@ async function profileTextFile(run: JobRun, file: SourceFile): Promise<TextProfi
       { details: { file: file.uri, row: line } },
     );
   }
-  return file.columns.map((_, i) => ({
-    kinds: Object.fromEntries(JSON_KINDS.map((k, j) => [k, Number(row[`k${i}_${j}`] ?? 0)])),
-    elementKinds: new Set(JSON_KINDS.filter((_, j) => row[`e${i}_${j}`] === true)),
-  }));
+  return {
+    rows: Number(row.__rows ?? 0),
+    profiles: options.profile
+      ? names.map((_, i) => ({
+          kinds: Object.fromEntries(
+            JSON_KINDS.map((kind, k) => [kind, Number(row[`__k${i}_${k}`] ?? 0)]),
+          ),
+          elementKinds: new Set(JSON_KINDS.filter((_, k) => row[`__e${i}_${k}`] === true)),
+        }))
+      : undefined,
+    present: names.map((_, i) => Number(row[`__p${i}`] ?? 0)),
+    trials: tries.map((types, i) =>
+      types.map((type, j) => ({
+        type,
+        refused: Number(row[`__b${i}_${j}`] ?? 0),
+        sample: sampleOf(row, `__s${i}_${j}`),
+        nulls: Number(row[`__n${i}_${j}`] ?? 0),
+      })),
+    ),
+  };
 }
 
 function mergeProfiles(profiles: readonly TextProfile[]): TextProfile {
@@ -132,6 +218,31 @@ function mergeProfiles(profiles: readonly TextProfile[]): TextProfile {
   return { kinds, elementKinds };
 }
 
+/** The same pass over every file, added up. */
+async function scanFiles(
+  run: JobRun,
+  files: readonly SourceFile[],
+  names: readonly string[],
+  tries: readonly (readonly FeatureType[])[],
+  options: ScanOptions,
+): Promise<Scan> {
+  let total: Scan | undefined;
+  for (const file of files) {
+    const scan = await scanFile(run, file, names, tries, options);
+    total = total
+      ? {
+          rows: total.rows + scan.rows,
+          profiles: total.profiles?.map((profile, i) =>
+            mergeProfiles([profile, scan.profiles![i]!]),
+          ),
+          present: total.present.map((count, i) => count + scan.present[i]!),
+          trials: total.trials.map((column, i) => mergeTrials(column, scan.trials[i]!)),
+        }
+      : scan;
+  }
+  return total!;
+}
+
 /** The row (and value) where a JSON column first holds what no type holds, for the message. */
 async function unholdableError(
   run: JobRun,
@@ -140,7 +251,8 @@ async function unholdableError(
   { problem }: Unholdable,
 ): Promise<ValidationError> {
   const where = async (file: SourceFile, condition: (json: string) => string) => {
-    const { json } = textValueSql(file.column(name));
+    const raw = file.column(name);
+    const json = raw.displayIsJson ? raw.display : `NULLIF(trim(${raw.raw}), '')`;
     const [row] = await run.query(
       `SELECT min(__ord) AS line, arg_min(${json}, __ord) AS value FROM ${file.from} WHERE ${condition(json)}`,
     );
@@ -186,11 +298,15 @@ async function unholdableError(
   );
 }
 
-/** The types to try per column, from the first pass. */
+/**
+ * The types to try per column: for Parquet from the column types, for text formats from the
+ * kinds of the values (`profiles`, one per column).
+ */
 async function planColumns(
   run: JobRun,
   files: readonly SourceFile[],
   format: InferSchemaJobSpec['format'],
+  profiles: readonly TextProfile[] | undefined,
 ): Promise<ColumnPlan[]> {
   const names = files[0]!.columns.map((column) => column.name);
   if (format === 'parquet') {
@@ -222,20 +338,13 @@ async function planColumns(
       return { name, candidates: plan! };
     });
   }
-  const perFile: TextProfile[][] = [];
-  for (const file of files) perFile.push(await profileTextFile(run, file));
   const plans: ColumnPlan[] = [];
   for (const [i, name] of names.entries()) {
-    const profile = mergeProfiles(
-      perFile.map((profiles, f) => {
-        const index = files[f]!.columns.findIndex((column) => column.name === name);
-        return profiles[index]!;
-      }),
-    );
+    const profile = profiles![i]!;
     const candidates =
       format === 'csv' ? csvCandidates(name, profile) : jsonCandidates(name, profile);
     if ('problem' in candidates) throw await unholdableError(run, files, name, candidates);
-    plans[i] = { name, candidates };
+    plans.push({ name, candidates });
   }
   return plans;
 }
@@ -250,60 +359,14 @@ function keptFrom(type: FeatureType, raw: RawColumn): string | undefined {
   const text = `NULLIF(trim(${raw.raw}), '')`;
   if (type === 'bool') return `(${text} IS NOT NULL AND lower(${text}) NOT IN ('true', 'false'))`;
   if (type === 'int64' || type === 'float64') {
-    return `coalesce(regexp_matches(${text}, ${LEADING_ZERO}), false)`;
+    // `0` then a digit, after an optional sign; by character codes, cheaper than a pattern.
+    const code = (at: number) => `ascii(substr(${text}, ${at}, 1))`;
+    return (
+      `coalesce((${code(1)} = 48 AND ${code(2)} BETWEEN 48 AND 57) OR ` +
+      `(${code(1)} IN (43, 45) AND ${code(2)} = 48 AND ${code(3)} BETWEEN 48 AND 57), false)`
+    );
   }
   return undefined;
-}
-
-/** The second pass over one file: each candidate's refusals and nulls, and the row count. */
-async function tryTypes(
-  run: JobRun,
-  file: SourceFile,
-  plans: readonly ColumnPlan[],
-): Promise<{ rows: number; present: number[]; trials: Trial[][] }> {
-  const raws: string[] = [];
-  const values: string[] = [];
-  const aggregates = ['count(*) AS __rows'];
-  plans.forEach((plan, i) => {
-    const raw = file.column(plan.name);
-    const present =
-      raw.kind.kind === 'text' || raw.kind.sqlType === 'VARCHAR'
-        ? `NULLIF(trim(__r${i}), '')`
-        : `__r${i}`;
-    raws.push(`${raw.raw} AS __r${i}`, `${raw.display} AS __d${i}`);
-    aggregates.push(`count(${present}) AS present${i}`);
-    plan.candidates.types.forEach((type, j) => {
-      const parser = columnParser(type, raw.kind);
-      if (!parser) {
-        aggregates.push(`count(*) AS b${i}_${j}`, `NULL AS s${i}_${j}`, `count(*) AS n${i}_${j}`);
-        return;
-      }
-      values.push(`${parser.value(`__r${i}`)} AS __v${i}_${j}`);
-      const kept = keptFrom(type, { ...raw, raw: `__r${i}` });
-      const refused = `(${parser.problem(`__r${i}`, `__v${i}_${j}`)}${kept ? ` OR ${kept}` : ''})`;
-      aggregates.push(
-        `count(*) FILTER (WHERE ${refused}) AS b${i}_${j}`,
-        `any_value(__d${i}) FILTER (WHERE ${refused}) AS s${i}_${j}`,
-        `count(*) FILTER (WHERE __v${i}_${j} IS NULL) AS n${i}_${j}`,
-      );
-    });
-  });
-  const typed = values.length === 0 ? '*' : `*, ${values.join(', ')}`;
-  const [row = {}] = await run.query(
-    `SELECT ${aggregates.join(', ')} FROM (SELECT ${typed} FROM (SELECT ${raws.join(', ')} FROM ${file.scan}))`,
-  );
-  return {
-    rows: Number(row.__rows ?? 0),
-    present: plans.map((_, i) => Number(row[`present${i}`] ?? 0)),
-    trials: plans.map((plan, i) =>
-      plan.candidates.types.map((type, j) => ({
-        type,
-        refused: Number(row[`b${i}_${j}`] ?? 0),
-        sample: sampleOf(row, `s${i}_${j}`),
-        nulls: Number(row[`n${i}_${j}`] ?? 0),
-      })),
-    ),
-  };
 }
 
 function sampleOf(row: Row, key: string): string | undefined {
@@ -381,9 +444,41 @@ function choose(
   return { name: plan.name, type: chosen.type, nullable: chosen.nulls > 0 };
 }
 
+/** Rows read first from each file to rule out types before reading everything. */
+const SAMPLE_ROWS = 10_000;
+
+/**
+ * Which types of one column to try on every row next, from the rest of its plan: those that
+ * accepted some of the first rows (a type that refused every value there refuses the
+ * column; the last type is always kept, it may hold anything), up to and including the first
+ * that accepted them all, the likely outcome. The narrower ones before it are tried in the
+ * same pass for the notes. Types the first rows did not try all go in one pass.
+ */
+function nextTypes(
+  rest: FeatureType[],
+  sample: Trial[] | undefined,
+  present: number,
+): FeatureType[] {
+  const batch: FeatureType[] = [];
+  while (rest.length > 0) {
+    const type = rest.shift()!;
+    const trial = sample?.find((tried) => tried.type === type);
+    if (trial && trial.refused > 0 && trial.refused >= present && rest.length > 0) continue;
+    batch.push(type);
+    // Without a trial on the first rows (a column they left empty), all go in one pass.
+    if (trial && trial.refused === 0) break;
+  }
+  return batch;
+}
+
 /**
  * Infers a feature type per source column by ingestion's strict rules (see
- * `InferSchemaJobSpec`): every row is read twice, and nothing is written.
+ * `InferSchemaJobSpec`), and writes nothing. The first rows of each file tell the types to
+ * try (trying every type on every row would cost several times an ingestion); then a pass
+ * over every row finds the kinds of all values and tries, per column, the type the first rows
+ * point to (with the narrower ones that fitted some of them). A column whose type refuses a
+ * later value, or whose later values are of other kinds, takes another pass with the next
+ * types: rare, since files are seldom typed differently at the end than at the start.
  */
 export async function runInferSchema(
   run: JobRun,
@@ -393,36 +488,87 @@ export async function runInferSchema(
   const files: SourceFile[] = [];
   for (const uri of spec.sources) files.push(await openSource(run, uri, spec.format));
   checkSameColumns(files);
-  if (files[0]!.columns.length === 0) {
+  const names = files[0]!.columns.map((column) => column.name);
+  if (names.length === 0) {
     throw new ValidationError(`${files[0]!.name} has no columns: nothing to infer`, {
       details: { file: files[0]!.uri },
     });
   }
-  run.progress(0.1, `reading the kinds of values in ${files.length} file(s)`);
-  const plans = await planColumns(run, files, spec.format);
+  const text = spec.format !== 'parquet';
+  const every = names.map(() => true);
 
-  run.progress(0.5, 'trying the types on every value');
-  let rowCount = 0;
-  let present = plans.map(() => 0);
-  let trials: Trial[][] | undefined;
-  for (const file of files) {
-    const tried = await tryTypes(run, file, plans);
-    rowCount += tried.rows;
-    present = present.map((count, i) => count + tried.present[i]!);
-    trials = trials
-      ? trials.map((column, i) => mergeTrials(column, tried.trials[i]!))
-      : tried.trials;
+  run.progress(0.05, `reading the first ${SAMPLE_ROWS} rows of ${files.length} file(s)`);
+  let sample: Scan | undefined;
+  let plans: ColumnPlan[];
+  if (text) {
+    const first = { limit: SAMPLE_ROWS, profile: { elements: every } };
+    const kinds = await scanFiles(
+      run,
+      files,
+      names,
+      names.map(() => []),
+      first,
+    );
+    plans = await planColumns(run, files, spec.format, kinds.profiles);
+    const types = plans.map((plan) => plan.candidates.types);
+    sample = await scanFiles(run, files, names, types, { limit: SAMPLE_ROWS });
+  } else {
+    plans = await planColumns(run, files, spec.format, undefined);
   }
-  if (rowCount === 0) {
-    const names = files.map((file) => file.name).join(', ');
+
+  run.progress(0.2, 'trying the types on every row');
+  const rest = plans.map((plan) => [...plan.candidates.types]);
+  const tried: Trial[][] = names.map(() => []);
+  const done = names.map(() => false);
+  const batchOf = (i: number) => nextTypes(rest[i]!, sample?.trials[i], sample?.present[i] ?? 0);
+  // Element kinds where a list is possible: list columns, and columns the first rows left empty.
+  const elements = plans.map(
+    ({ candidates }, i) => candidates.types.some(isList) || (sample?.present[i] ?? 0) === 0,
+  );
+  const full = await scanFiles(
+    run,
+    files,
+    names,
+    names.map((_, i) => batchOf(i)),
+    {
+      ...(text ? { profile: { elements } } : {}),
+    },
+  );
+  if (full.rows === 0) {
     throw new ValidationError(
-      `${names}: the source has no rows, only a header: types are inferred from the values; add rows`,
+      `${files.map((file) => file.name).join(', ')}: the source has no rows, only a header: types are inferred from the values; add rows`,
       { details: { files: files.map((file) => file.uri) } },
     );
   }
+  names.forEach((_, i) => {
+    tried[i]!.push(...full.trials[i]!);
+  });
+  if (text) {
+    // The kinds of all values decide the plan; a column planned otherwise starts again.
+    const all = await planColumns(run, files, spec.format, full.profiles);
+    all.forEach((plan, i) => {
+      if (plan.candidates.types.join() === plans[i]!.candidates.types.join()) return;
+      plans[i] = plan;
+      rest[i] = [...plan.candidates.types];
+      tried[i] = [];
+    });
+  }
+  for (;;) {
+    names.forEach((_, i) => {
+      done[i] = tried[i]!.some((trial) => trial.refused === 0) || rest[i]!.length === 0;
+    });
+    if (done.every(Boolean)) break;
+    run.progress(0.6, 'trying the next types on every row');
+    const batch = names.map((_, i) => (done[i] ? [] : batchOf(i)));
+    const again = await scanFiles(run, files, names, batch, {});
+    names.forEach((_, i) => {
+      tried[i]!.push(...again.trials[i]!);
+    });
+  }
+
   const notes: string[] = [];
   const json = spec.format === 'json';
-  const features = plans.map((plan, i) => choose(plan, trials![i]!, present[i]!, json, notes));
-  run.progress(1, `inferred ${features.length} column types from ${rowCount} rows`);
-  return { features, rowCount, notes };
+  const features = plans.map((plan, i) => choose(plan, tried[i]!, full.present[i]!, json, notes));
+  run.progress(1, `inferred ${features.length} column types from ${full.rows} rows`);
+  return { features, rowCount: full.rows, notes };
 }

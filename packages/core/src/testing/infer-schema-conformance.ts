@@ -270,6 +270,42 @@ export function inferSchemaCases(t: SuiteApi, env: InferSchemaCaseEnv): void {
       timeout,
     );
 
+    t.it(
+      'reads every row: values past the first ten thousand change the types',
+      async () => {
+        if (!supported()) return;
+        const rows = Array.from({ length: 10_005 }, (_, i) => `${i},2024-01-01,${i},${i},`);
+        rows.push('10005,2024-01-01T10:00:00Z,2.5,abc,2024-03-01');
+        const source = await env.write('late.csv', `id,ts,v,w,late\n${rows.join('\n')}\n`);
+        const result = await env.infer([source], 'csv');
+        assertFeatures(
+          result,
+          {
+            id: { type: 'int64', nullable: false },
+            ts: { type: 'timestamp', nullable: false },
+            v: { type: 'float64', nullable: false },
+            w: { type: 'string', nullable: false },
+            late: { type: 'date', nullable: true },
+          },
+          'late values',
+        );
+        assert.equal(result.rowCount, 10_006);
+        assert.match(result.notes.join('\n'), /"w".*int64.*"abc".*1 of 10006/);
+        const ingested = await env.ingest([source], schemaOf(result, ['id'], 'ts'), 'csv');
+        assert.equal(ingested.rowCount, 10_006);
+
+        const lines = Array.from({ length: 10_003 }, (_, i) => `{"id":${i},"v":${i}}`);
+        lines.push('{"id":10003,"v":{"a":1}}');
+        const json = await env.write('late-object.jsonl', `${lines.join('\n')}\n`);
+        await assert.rejects(env.infer([json], 'json'), (error: Error & { code?: string }) => {
+          assert.equal(error.code, 'VALIDATION', error.message);
+          assert.match(error.message, /late-object\.jsonl row 10004\b.*"v"/);
+          return true;
+        });
+      },
+      timeout,
+    );
+
     t.describe('infer-schema rejects what no type holds with a ValidationError', () => {
       for (const bad of BAD_SOURCES) {
         t.it(
