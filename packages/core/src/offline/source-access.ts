@@ -39,6 +39,8 @@ interface Places {
 export class SourceAccess {
   readonly #roots: Places;
   readonly #protected: Places;
+  /** Real paths of the configured folders, once they exist (a folder source checks many files). */
+  readonly #realFolders = new Map<string, string>();
 
   constructor(options: SourceAccessOptions = {}) {
     this.#roots = places(options.roots ?? [], 'sources.roots');
@@ -62,7 +64,7 @@ export class SourceAccess {
   ): Promise<void> {
     if (isLocalOwner(principal)) return;
     for (const root of this.#roots.local) {
-      if (isWithin(root, path) || isWithin(await realOrLexical(root), path)) return;
+      if (isWithin(root, path) || isWithin(await this.#real(root), path)) return;
     }
     throw this.#outsideRoots(principal, role, given);
   }
@@ -78,13 +80,13 @@ export class SourceAccess {
     real: string,
   ): Promise<void> {
     for (const place of this.#protected.local) {
-      if (isWithin(place, real) || isWithin(await realOrLexical(place), real)) {
+      if (isWithin(place, real) || isWithin(await this.#real(place), real)) {
         throw storeData(role, given);
       }
     }
     if (isLocalOwner(principal)) return;
     for (const root of this.#roots.local) {
-      if (isWithin(await realOrLexical(root), real)) return;
+      if (isWithin(await this.#real(root), real)) return;
     }
     throw this.#outsideRoots(principal, role, given, true);
   }
@@ -102,6 +104,16 @@ export class SourceAccess {
     if (isLocalOwner(principal)) return;
     if (this.#roots.uris.some((root) => isUnderUri(root, normalized))) return;
     throw this.#outsideRoots(principal, role, given);
+  }
+
+  /** A configured folder's real path, or its lexical one while it does not exist. */
+  async #real(folder: string): Promise<string> {
+    const known = this.#realFolders.get(folder);
+    if (known !== undefined) return known;
+    const real = await realpath(folder).catch(() => undefined);
+    if (real === undefined) return folder;
+    this.#realFolders.set(folder, real);
+    return real;
   }
 
   #outsideRoots(
@@ -185,9 +197,4 @@ function isUnderUri(root: string, uri: string): boolean {
 export function isWithin(folder: string, path: string): boolean {
   const rest = relative(folder, path);
   return rest === '' || (rest !== '..' && !rest.startsWith(`..${sep}`) && !isAbsolute(rest));
-}
-
-/** A configured folder's real path, or its lexical one while it does not exist. */
-async function realOrLexical(path: string): Promise<string> {
-  return realpath(path).catch(() => path);
 }
