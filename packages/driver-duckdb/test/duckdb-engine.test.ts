@@ -74,7 +74,7 @@ describe('DuckDbComputeEngine', () => {
     expect(results.map((result) => result.rowCount)).toEqual([2, 2, 2, 2]);
   });
 
-  it('joins typed entity files (Parquet, JSON lines) and writes their times as ISO 8601', async () => {
+  it('joins Parquet entity files (times written as ISO 8601) and JSON-lines ones (values passed as their text)', async () => {
     const { files } = await engine.run(
       { type: 'ingest', sources: [uri('a.csv')], format: 'csv', schema, outputPrefix: uri('pit') },
       context(),
@@ -121,8 +121,10 @@ describe('DuckDbComputeEngine', () => {
       '\n',
     );
     expect(header).toBe('id,at,fs__amount');
-    expect(first).toMatch(/^2,.*,2\.0$/);
-    expect(second).toMatch(/^1,.*,$/);
+    // Read like JSON-lines sources (DuckDB's typed JSON reader crashed on deep files): each
+    // value's text, parsed by the rules of the key and time columns.
+    expect(first).toBe('2,2024-01-03T00:00:00+01:00,2.0');
+    expect(second).toBe('1,2023-12-31T23:59:59Z,');
   });
 
   describe("keeps the source order across many parts, so a row's position is its place in them", () => {

@@ -127,6 +127,21 @@ describe('hostile files', () => {
     });
   });
 
+  it('refuses a Parquet TIMESTAMP_NS finer than a microsecond, keeps whole microseconds', async () => {
+    const rows = (fraction: string) =>
+      `SELECT * FROM (VALUES ('a', TIMESTAMP_NS '2024-01-01 00:00:00.123456000', 1::BIGINT, 'n'), ` +
+      `('b', TIMESTAMP_NS '2024-01-01 00:00:00.${fraction}', 2::BIGINT, 'n')) t(id, ts, age, note)`;
+    await parquet('micros.parquet', rows('000001000'));
+    expect((await ingest('micros.parquet', 'parquet')).rowCount).toBe(2);
+    await parquet('nanos.parquet', rows('000000001'));
+    await expect(ingest('nanos.parquet', 'parquet')).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(
+        /nanos\.parquet row 2 .*"ts": "2024-01-01 00:00:00\.000000001" is finer than a microsecond/,
+      ),
+    });
+  });
+
   it('refuses a Parquet file with more than 4,096 columns before building SQL for them', async () => {
     const columns = Array.from({ length: 5000 }, (_, i) => `${i} AS c${i}`).join(', ');
     await parquet('wide.parquet', `SELECT ${columns}`);
