@@ -8,7 +8,8 @@ import { ProjectService } from './metadata/project-service.js';
 import { OfflineEngine } from './offline/offline-engine.js';
 import type { SourceAccessOptions } from './offline/source-access.js';
 import type { StorageLocator } from './offline/storage-locator.js';
-import { OnlineMaterializer, onlineSyncEnabled } from './online/materializer.js';
+import { OnlineMaterializer } from './online/materializer.js';
+import { OnlineApplies } from './online/online-applies.js';
 import type { OfflineSyncOptions } from './online/offline-sync.js';
 import { OnlineEngine } from './online/online-engine.js';
 import type { ComputeEngine } from './ports/compute-engine.js';
@@ -51,6 +52,11 @@ export class FeatureStoreEngine {
   readonly offline: OfflineEngine;
   /** Present when the drivers include an online store and a queue. */
   readonly online: OnlineEngine | undefined;
+  /**
+   * The apply of committed ingestions to the online store (with an online store): what a
+   * crash or a failure left pending is finished by `resumePending`.
+   */
+  readonly onlineApplies: OnlineApplies | undefined;
 
   constructor(drivers: EngineDrivers) {
     const changes = new MetadataChanges();
@@ -69,6 +75,7 @@ export class FeatureStoreEngine {
         storage: drivers.storage,
         online: drivers.online.store,
       });
+    this.onlineApplies = materializer && new OnlineApplies({ store, materializer });
     this.offline = new OfflineEngine({
       store,
       authorizer: this.authorizer,
@@ -77,11 +84,8 @@ export class FeatureStoreEngine {
       storage: drivers.storage,
       ...(drivers.locate === undefined ? {} : { locate: drivers.locate }),
       ...(drivers.sourceAccess === undefined ? {} : { sourceAccess: drivers.sourceAccess }),
+      ...(this.onlineApplies && { afterCommit: this.onlineApplies }),
       ...(materializer && {
-        afterCommit: async (featureSet, ingestion, context) =>
-          onlineSyncEnabled(featureSet)
-            ? { online: await materializer.apply(featureSet, [ingestion], context) }
-            : {},
         afterRevert: async (featureSet, reverted, remaining, context) => ({
           online: await materializer.recomputeAfterRevert(featureSet, reverted, remaining, context),
         }),

@@ -30,6 +30,7 @@ import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } fr
 import { redactSecrets } from './redact-secrets.js';
 import { defaultStorageUrl, openStorageUrl, StorageRegistry } from './storage-urls.js';
 import { StoreLock } from './store-lock.js';
+import { bindStoreParts } from './store-parts.js';
 
 /** Injection tokens of the composition root; nothing outside this package sees tsyringe. */
 export const TOKENS = {
@@ -57,6 +58,12 @@ export interface OpenOptions {
   token?: string;
   /** How long to wait for another process holding the embedded store (default 3 s). */
   lockWaitMs?: number;
+  /**
+   * Let an embedded store use other online, queue or storage parts than those it remembers
+   * (`<store>/store.json`, written on the first open), and remember these from now on.
+   * Without it, other parts are refused: a forgotten `--online` would read an empty store.
+   */
+  rebind?: boolean;
   /**
    * Start this process's online workers once open: the apply worker and the online → offline
    * sync worker (both stop on close). Needs an online store. Without it, a store on the
@@ -102,6 +109,7 @@ export async function openFeatureStore(
   let pglite: PGlite | undefined;
   try {
   await makeStorePrivate(storeDir);
+    if (lock) await bindStoreParts(storeDir, config, { rebind: options.rebind === true });
     scope.register(TOKENS.config, { useValue: config });
     // One embedded PGlite serves metadata and the online store (opening one takes ~0.5 s).
     if (config.metadata === undefined) {
@@ -210,9 +218,12 @@ export async function openFeatureStore(
 
 /**
  * The lock proves no other process uses the embedded store, so jobs still marked running
- * were interrupted (a killed process): mark them failed and remove their orphaned files.
+ * were interrupted (a killed process): finish the online applies of ingestions they committed
+ * (those jobs succeeded: their ingestion is committed), mark the others failed and remove
+ * their orphaned files.
  */
 async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
+  await engine.onlineApplies?.resumePending();
   const interrupted = await engine.jobs.failInterrupted();
   if (interrupted.some((job) => job.type === 'ingest')) {
     await engine.offline.collectGarbage({ graceMs: 0 });

@@ -88,11 +88,32 @@ export interface HistoricalOptions {
  */
 export type IngestionView = Ingestion & { statisticsWithheld?: string[] };
 
-export type AfterCommit = (
-  featureSet: FeatureSet,
-  ingestion: Ingestion,
-  context: JobRunContext,
-) => Promise<Record<string, unknown>>;
+/**
+ * Durable work that follows an ingestion's commit (offline → online): recorded as pending in
+ * the commit's transaction, done right after it in the ingest job, and finished by a retry
+ * with the same idempotency key when a crash or a failure left it pending.
+ */
+export interface AfterCommit {
+  /** Whether commits to `featureSet` record the work as pending. */
+  pending(featureSet: FeatureSet): boolean;
+  /** Whether the work of a committed ingestion is still pending. */
+  isPending(ingestion: Ingestion): Promise<boolean>;
+  /**
+   * Does the work; what it returns is added to the job's result. A failure is reported there
+   * (the ingestion stays committed and the work pending), never thrown.
+   */
+  run(
+    featureSet: FeatureSet,
+    ingestion: Ingestion,
+    context: JobRunContext,
+  ): Promise<Record<string, unknown>>;
+  /** `run` for an earlier ingestion, also recording the outcome in the job that committed it. */
+  finish(
+    featureSet: FeatureSet,
+    ingestion: Ingestion,
+    context: JobRunContext,
+  ): Promise<Record<string, unknown>>;
+}
 
 /**
  * Work that follows a revert's commit (offline → online): puts the online records that still
@@ -140,7 +161,8 @@ export class OfflineEngine {
     sourceAccess?: SourceAccessOptions;
     /**
      * Runs inside the ingest job right after the commit (offline → online); what it returns
-     * is added to the job's result. A failure there leaves the ingestion committed.
+     * is added to the job's result. A failure there leaves the ingestion committed and the
+     * work pending.
      */
     afterCommit?: AfterCommit;
     /**
@@ -186,7 +208,17 @@ export class OfflineEngine {
         featureSet.id,
         options.idempotencyKey,
       );
-      if (earlier) return this.#reuse(earlier, featureSet);
+      if (earlier) {
+        // A retry finishes what the first attempt left pending (a crash after the commit).
+        return (await this.#afterCommit?.isPending(earlier))
+          ? this.#finishPending(principal, project, earlier, featureSet, {
+              project: projectName,
+              featureSet: featureSetName,
+              source,
+              ...options,
+            })
+          : this.#reuse(earlier, featureSet);
+      }
     }
     const resolved = await resolveSource(
       source,
@@ -218,30 +250,36 @@ export class OfflineEngine {
             },
             context,
           );
-          const ingestion = await this.#store.commitIngestion({
-            id: ingestionId,
-            featureSetId: featureSet.id,
-            major: featureSet.version.major,
-            ...(options.idempotencyKey === undefined
-              ? {}
-              : { idempotencyKey: options.idempotencyKey }),
-            source,
-            format: resolved.format,
-            rowCount: result.rowCount,
-            files: result.files.map((uri) => `${prefix}${uri.slice(prefixUri.length)}`),
-            statistics: result.statistics,
-            committedAt: new Date(),
-            committedBy: principal.userId,
-            jobId: job.id,
-          });
+          const ingestion = await this.#store.commitIngestion(
+            {
+              id: ingestionId,
+              featureSetId: featureSet.id,
+              major: featureSet.version.major,
+              ...(options.idempotencyKey === undefined
+                ? {}
+                : { idempotencyKey: options.idempotencyKey }),
+              source,
+              format: resolved.format,
+              rowCount: result.rowCount,
+              files: result.files.map((uri) => `${prefix}${uri.slice(prefixUri.length)}`),
+              statistics: result.statistics,
+              committedAt: new Date(),
+              committedBy: principal.userId,
+              jobId: job.id,
+            },
+            this.#afterCommit?.pending(featureSet) ? { onlineApplyPending: true } : {},
+          );
           const committed = this.#ingestResult(ingestion, featureSet, false);
           if (!this.#afterCommit) return committed;
           try {
-            return { ...committed, ...(await this.#afterCommit(featureSet, ingestion, context)) };
+            return {
+              ...committed,
+              ...(await this.#afterCommit.run(featureSet, ingestion, context)),
+            };
           } catch (error) {
-            // The rows are committed offline; `materialize` repairs the online store later.
+            // The rows are committed offline; the work stays pending for the next attempt.
             const onlineError = error instanceof Error ? error.message : String(error);
-            return { ...committed, onlineError };
+            return { ...committed, onlineApply: 'failed', onlineError };
           }
         } catch (error) {
           await this.#removePrefix(`${prefix}/`);
@@ -546,6 +584,24 @@ export class OfflineEngine {
       ingestion.jobId === undefined ? undefined : await this.#store.getJob(ingestion.jobId);
     const result = this.#ingestResult(ingestion, featureSet, true);
     return { job: job ?? syntheticJob(ingestion, result), result: Promise.resolve(result) };
+  }
+
+  /** A job that finishes the pending after-commit work of an earlier ingestion. */
+  #finishPending(
+    principal: Principal,
+    project: Project,
+    ingestion: Ingestion,
+    featureSet: FeatureSet,
+    request: Record<string, unknown>,
+  ): Promise<RunningJob<IngestResult>> {
+    return this.#jobs.start(
+      principal,
+      { type: 'ingest', projectId: project.id, request: { ...request, finishes: ingestion.id } },
+      async (context) => ({
+        ...this.#ingestResult(ingestion, featureSet, true),
+        ...(await this.#afterCommit!.finish(featureSet, ingestion, context)),
+      }),
+    );
   }
 
   #ingestResult(ingestion: Ingestion, featureSet: FeatureSet, reused: boolean): IngestResult {

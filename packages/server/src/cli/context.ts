@@ -15,6 +15,7 @@ export interface GlobalOptions {
   queue?: string;
   token?: string;
   tokenFile?: string;
+  rebind?: boolean;
   json?: boolean;
   verbose?: boolean;
 }
@@ -60,6 +61,7 @@ export function withStore<A extends unknown[]>(
     const store = await openFeatureStore(config, {
       ...openOptions?.(options as Record<string, unknown>),
       ...(token === undefined ? {} : { token }),
+      ...(options.rebind ? { rebind: true } : {}),
     });
     const json = (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
     const context: CommandContext = {

@@ -18,6 +18,7 @@ import type { Command } from 'commander';
 import { type CommandContext, withStore } from './context.js';
 import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
+import { failUnlessOnlineApplied } from './online-apply-report.js';
 import { pageExtra, seconds } from './options.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -119,10 +120,11 @@ export function registerOfflineCommands(program: Command, io: CliIo): void {
           const result = await followJob(ctx, running);
           ctx.message(
             result.reused
-              ? `ingestion ${result.ingestionId} already committed with this idempotency key (${result.rowCount} rows)`
+              ? `ingestion ${result.ingestionId} already committed with this idempotency key (${result.rowCount} rows)${result.onlineApply === 'applied' ? '; finished its pending online apply' : ''}`
               : `ingested ${result.rowCount} rows into ${result.featureSet} ${result.version}: ingestion ${result.ingestionId}`,
             { ...result, jobId: running.job.id },
           );
+          failUnlessOnlineApplied(io, result);
         },
       ),
     );

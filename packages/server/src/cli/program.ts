@@ -34,6 +34,10 @@ function buildProgram(io: CliIo): Command {
       'act as the owner of this access token (shown in process listings: prefer --token-file or FEATURESTORE_TOKEN)',
     )
     .option('--token-file <file>', 'act as the owner of the access token on the first line of FILE')
+    .option(
+      '--rebind',
+      'let an embedded store use other --online, --queue or --storage parts than it was opened with before, from now on',
+    )
     .option('--json', 'machine-readable output')
     .option('--verbose', 'show stack traces on errors')
     .showHelpAfterError()

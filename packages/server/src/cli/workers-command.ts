@@ -1,6 +1,7 @@
 import { ONLINE_INGEST_TOPIC, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { PendingApplyRepair } from '../pending-apply-repair.js';
 import { BackendHealth, workerProbes } from '../backend-health.js';
 import { createLogger, type Logger, type WorkerReports, workerReports } from '../worker-log.js';
 import { onlineOf, withStore } from './context.js';
@@ -63,6 +64,8 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
             offlineSync: opts.offlineSync,
             onDeadLetter: reports!.onDeadLetter,
           });
+          // Ingestions committed by a process that died (or failed) before applying them online.
+          const repair = await PendingApplyRepair.start(ctx.store.engine.onlineApplies!, log);
           // The workers retry quietly while a backend is down: the watch logs the outage.
           const { drivers } = ctx.store.engine;
           const health = BackendHealth.start(
@@ -89,6 +92,7 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
           const signal = await stopRequested();
           log.info({ signal }, 'stopping: uncommitted batches go to the other members');
           await health.stop();
+          await repair.stop();
           await engine.stopWorker();
           const deadLettered = {
             apply: engine.deadLettered,
