@@ -1,8 +1,8 @@
 import { ONLINE_INGEST_TOPIC, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { PendingApplyRepair } from '../pending-apply-repair.js';
 import { BackendHealth, workerProbes } from '../backend-health.js';
+import { PendingApplyRepair } from '../pending-apply-repair.js';
 import { createLogger, type Logger, type WorkerReports, workerReports } from '../worker-log.js';
 import { onlineOf, withStore } from './context.js';
 import type { CliIo } from './io.js';
