@@ -56,6 +56,28 @@ describe('DuckDbComputeEngine', () => {
     ).rejects.toMatchObject({ code: 'NOT_SUPPORTED', message: expect.stringMatching(/s3:/) });
   });
 
+  it('refuses a path with a backslash and a glob character, which DuckDB cannot read literally', async () => {
+    // DuckDB's glob has no escape for a backslash: `[*]` after one no longer matches `*`.
+    await writeFile(join(root, 'back\\slash*.csv'), 'id,ts,amount\n1,2024-01-01T00:00:00Z,1\n');
+    await expect(
+      engine.run(
+        {
+          type: 'ingest',
+          sources: [uri('back\\slash*.csv')],
+          format: 'csv',
+          schema,
+          outputPrefix: uri('backslash-out'),
+        },
+        context(),
+      ),
+    ).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(
+        /back\\slash\*\.csv cannot be read: .*rename the file or its folder/,
+      ),
+    });
+  });
+
   it('runs jobs concurrently, each on its own connection', async () => {
     const results = await Promise.all(
       [1, 2, 3, 4].map((i) =>
