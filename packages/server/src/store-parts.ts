@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValidationError } from '@featurestore/core';
+import { PRIVATE_FILE_MODE, ValidationError } from '@featurestore/core';
 import type { FeatureStoreConfig } from './config.js';
 import { redactSecrets } from './redact-secrets.js';
 import { defaultStorageUrl } from './storage-urls.js';
@@ -110,7 +110,7 @@ async function readParts(file: string, rebind: boolean): Promise<StoreParts | un
 async function writeAtomically(file: string, text: string): Promise<void> {
   const temporary = `${file}.${randomUUID()}.tmp`;
   try {
-    await writeFile(temporary, text, { mode: 0o600, flag: 'wx' });
+    await writeFile(temporary, text, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
     await rename(temporary, file);
   } finally {
     await unlink(temporary).catch(() => undefined);
