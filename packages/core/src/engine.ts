@@ -5,6 +5,7 @@ import { JobService } from './jobs/job-service.js';
 import { FeatureSetService } from './metadata/feature-set-service.js';
 import { MetadataChanges } from './metadata/metadata-changes.js';
 import { ProjectService } from './metadata/project-service.js';
+import { SchemaInference } from './metadata/schema-inference.js';
 import { OfflineEngine } from './offline/offline-engine.js';
 import type { SourceAccessOptions } from './offline/source-access.js';
 import type { StorageLocator } from './offline/storage-locator.js';
@@ -46,6 +47,8 @@ export class FeatureStoreEngine {
   readonly authorizer: Authorizer;
   readonly projects: ProjectService;
   readonly featureSets: FeatureSetService;
+  /** Feature set definitions inferred from data files, for review or `featureSets.register`. */
+  readonly schemaInference: SchemaInference;
   readonly access: AccessService;
   readonly tokens: TokenIdentityProvider;
   readonly jobs: JobService;
@@ -90,6 +93,13 @@ export class FeatureStoreEngine {
           online: await materializer.recomputeAfterRevert(featureSet, reverted, remaining, context),
         }),
       }),
+    });
+    this.schemaInference = new SchemaInference({
+      store,
+      authorizer: this.authorizer,
+      compute: drivers.compute,
+      resolveSource: (principal, source, format) =>
+        this.offline.resolveSource(principal, source, format),
     });
     this.online =
       drivers.online && materializer

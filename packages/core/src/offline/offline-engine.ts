@@ -32,7 +32,7 @@ import type { ObjectStorage } from '../ports/object-storage.js';
 import { listAll } from '../storage/object-keys.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
 import { SourceAccess, type SourceAccessOptions } from './source-access.js';
-import { resolveSource } from './sources.js';
+import { type ResolvedSource, resolveSource } from './sources.js';
 import { ingestionPrefix, jobOutputKey } from './storage-layout.js';
 import { type StorageLocator, storageRoot } from './storage-locator.js';
 import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
@@ -183,6 +183,23 @@ export class OfflineEngine {
     });
     this.#afterCommit = deps.afterCommit;
     this.#afterRevert = deps.afterRevert;
+  }
+
+  /**
+   * Expands a source for `principal` into its files and format under the rules an
+   * ingestion's source follows (its access policy, the configured storages): for other
+   * services that read sources, such as schema inference.
+   */
+  resolveSource(
+    principal: Principal,
+    source: string,
+    format: DataFormat | undefined,
+  ): Promise<ResolvedSource> {
+    return resolveSource(
+      source,
+      { principal, access: this.#sourceAccess },
+      { format, locate: this.#locate },
+    );
   }
 
   /**

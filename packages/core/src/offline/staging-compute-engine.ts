@@ -86,6 +86,10 @@ export class StagingComputeEngine implements ComputeEngine {
           }
           return { ...result, files: remote } as JobResultOf[S['type']];
         }
+        case 'infer-schema': {
+          const staged = { ...spec, sources: await serial(spec.sources, download) };
+          return (await this.#inner.run(staged, context)) as JobResultOf[S['type']];
+        }
         case 'retrieve':
         case 'historical': {
           const local = isRemoteUri(spec.output.uri)
@@ -130,6 +134,7 @@ export class StagingComputeEngine implements ComputeEngine {
   #needsStaging(spec: JobSpec): boolean {
     const uris: string[] = [];
     if (spec.type === 'ingest') uris.push(...spec.sources, spec.outputPrefix);
+    if (spec.type === 'infer-schema') uris.push(...spec.sources);
     if (spec.type === 'retrieve') uris.push(spec.output.uri, ...spec.inputs.flatMap((i) => i.uris));
     if (spec.type === 'historical') {
       uris.push(spec.output.uri, spec.entities.uri);

@@ -1,12 +1,15 @@
 import {
+  type DataFormat,
   type FeatureSet,
   type FeatureSetVersion,
   formatVersion,
   parseTagAssignments,
+  ValidationError,
+  validateName,
 } from '@featurestore/core';
 import type { Command } from 'commander';
-import { withStore } from './context.js';
-import type { CliIo } from './io.js';
+import { type CommandContext, withStore } from './context.js';
+import { type CliIo, formatRecord } from './io.js';
 import { collect, pageExtra, parseTagFilter, readJsonFile } from './options.js';
 
 function showFeatureSet(featureSet: FeatureSet) {
@@ -35,6 +38,140 @@ function versionRow(version: FeatureSetVersion) {
   };
 }
 
+interface RegisterOptions {
+  schema?: string;
+  schemaFrom?: string;
+  primaryKey?: string;
+  eventTime?: string;
+  ttl?: string;
+  description?: string;
+  tag?: string[];
+  format?: string;
+  dryRun?: boolean;
+}
+
+const INFERENCE_OPTIONS = {
+  primaryKey: '--primary-key',
+  eventTime: '--event-time',
+  ttl: '--ttl',
+  description: '--description',
+  tag: '--tag',
+  format: '--format',
+  dryRun: '--dry-run',
+} as const;
+
+/** `--schema FILE` alone: the options of inference have no meaning there. */
+function checkRegisterOptions(opts: RegisterOptions): void {
+  if (opts.schema === undefined) {
+    throw new ValidationError(
+      'featureset register needs --schema FILE (a schema file) or --schema-from DATAFILE (infer it from a data file)',
+      { details: { field: 'schema' } },
+    );
+  }
+  for (const [key, option] of Object.entries(INFERENCE_OPTIONS)) {
+    if (opts[key as keyof RegisterOptions] !== undefined) {
+      throw new ValidationError(
+        `${option} goes with --schema-from DATAFILE, not --schema: put it in the schema file instead`,
+        { details: { field: option } },
+      );
+    }
+  }
+}
+
+function parseFormatOption(value: string | undefined): DataFormat | undefined {
+  if (value === undefined || value === 'csv' || value === 'parquet' || value === 'json') {
+    return value;
+  }
+  throw new ValidationError(
+    `--format ${JSON.stringify(value)} is unknown: use csv, parquet or json`,
+    {
+      details: { field: 'format', value },
+    },
+  );
+}
+
+function requiredOption(value: string | undefined, option: string, what: string): string {
+  if (value === undefined || value.trim() === '') {
+    throw new ValidationError(`--schema-from needs ${option}: ${what}`, {
+      details: { field: option },
+    });
+  }
+  return value;
+}
+
+/**
+ * `--schema-from DATAFILE`: infers the definition, prints it in the schema file format (to
+ * save, edit and register with --schema) with the notes on stderr, then registers it unless
+ * `--dry-run`.
+ */
+async function registerInferred(
+  ctx: CommandContext,
+  io: CliIo,
+  project: string,
+  name: string,
+  opts: RegisterOptions & { schemaFrom: string },
+): Promise<void> {
+  if (opts.schema !== undefined) {
+    throw new ValidationError(
+      '--schema and --schema-from exclude each other: register from a schema file, or infer one from a data file',
+      { details: { field: 'schema' } },
+    );
+  }
+  const primaryKey = requiredOption(
+    opts.primaryKey,
+    '--primary-key',
+    'name the key columns, comma-separated (--primary-key customer_id)',
+  )
+    .split(',')
+    .map((column) => column.trim());
+  const eventTime = requiredOption(
+    opts.eventTime,
+    '--event-time',
+    'name the event-time column (--event-time ts)',
+  );
+  const { engine, principal } = ctx.store;
+  // Checked before the (long) read of the data file.
+  validateName('feature set', name);
+  const format = parseFormatOption(opts.format);
+  const inferred = await engine.schemaInference.infer(principal, project, opts.schemaFrom, {
+    primaryKey,
+    eventTime,
+    ...(opts.ttl === undefined ? {} : { timeToLive: opts.ttl }),
+    ...(opts.description === undefined ? {} : { description: opts.description }),
+    ...(opts.tag === undefined ? {} : { tags: parseTagAssignments(opts.tag) }),
+    ...(format === undefined ? {} : { format }),
+  });
+  const summary = {
+    schema: inferred.definition,
+    notes: inferred.notes,
+    rowCount: inferred.rowCount,
+  };
+  if (!ctx.options.json) {
+    io.stdout(`${JSON.stringify(inferred.definition, null, 2)}\n`);
+    for (const note of inferred.notes) io.stderr(`note: ${note}\n`);
+  }
+  if (opts.dryRun) {
+    if (ctx.options.json) io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      io.stderr(
+        `inferred from ${inferred.rowCount} rows of ${opts.schemaFrom}; not registered (--dry-run): save the schema above, edit it, and register it with --schema\n`,
+      );
+    }
+    return;
+  }
+  const registered = await engine.featureSets.register(
+    principal,
+    project,
+    name,
+    inferred.definition,
+  );
+  if (ctx.options.json) {
+    io.stdout(`${JSON.stringify({ ...summary, featureSet: registered }, null, 2)}\n`);
+  } else {
+    io.stdout(`\n${formatRecord(showFeatureSet(registered))}\n`);
+  }
+}
+
 export function registerFeatureSetCommands(program: Command, io: CliIo): void {
   const featureset = program
     .command('featureset')
@@ -42,11 +179,32 @@ export function registerFeatureSetCommands(program: Command, io: CliIo): void {
 
   featureset
     .command('register <project> <name>')
-    .description('register a feature set (version 1.0) from a schema file')
-    .requiredOption('--schema <file>', 'the schema file (JSON, format in ARCHITECTURE.md)')
+    .description(
+      'register a feature set (version 1.0) from a schema file, or from a data file whose types are inferred',
+    )
+    .option('--schema <file>', 'the schema file (JSON, format in the README)')
+    .option(
+      '--schema-from <datafile>',
+      'infer the schema from a CSV, Parquet or JSON Lines file (or a folder of them): prints it, then registers it',
+    )
+    .option('--primary-key <columns>', 'with --schema-from: the key columns, comma-separated')
+    .option('--event-time <column>', 'with --schema-from: the event-time column')
+    .option('--ttl <duration>', 'with --schema-from: time to live, ISO 8601 (P30D, PT12H)')
+    .option('--description <text>', 'with --schema-from: the description')
+    .option('--tag <key=value>', 'with --schema-from: a tag (repeatable)', collect)
+    .option(
+      '--format <format>',
+      'with --schema-from: csv, parquet or json (default: from the names)',
+    )
+    .option('--dry-run', 'with --schema-from: print the inferred schema without registering')
     .action(
-      withStore(io, async (ctx, project: string, name: string, opts: { schema: string }) => {
-        const definition = await readJsonFile('--schema', opts.schema);
+      withStore(io, async (ctx, project: string, name: string, opts: RegisterOptions) => {
+        if (opts.schemaFrom !== undefined) {
+          await registerInferred(ctx, io, project, name, { ...opts, schemaFrom: opts.schemaFrom });
+          return;
+        }
+        checkRegisterOptions(opts);
+        const definition = await readJsonFile('--schema', opts.schema!);
         const registered = await ctx.store.engine.featureSets.register(
           ctx.store.principal,
           project,
