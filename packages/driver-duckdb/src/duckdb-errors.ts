@@ -139,6 +139,16 @@ export function corruptPartError(file: KnownFile, reason: string, cause?: unknow
   );
 }
 
+/**
+ * True for DuckDB's own failure that no converter explained (not one of the `error()` markers
+ * the jobs raise on a bad row, whose messages start with `featurestore:`).
+ */
+export function isUnexplained(error: Error): boolean {
+  if (!(error instanceof FeatureStoreError) || error.code !== 'INTERNAL') return false;
+  const duckdb = error.details.duckdb;
+  return typeof duckdb === 'string' && !duckdb.includes('featurestore:');
+}
+
 /** The first line of DuckDB's message, without the SQL it quotes. */
 export function firstLine(message: string): string {
   return message.split('\n')[0]?.trim() ?? message;

@@ -4,6 +4,7 @@ import {
   convertDuckDbError,
   corruptPartError,
   firstLine,
+  isUnexplained,
   type KnownFile,
 } from './duckdb-errors.js';
 import { literal } from './sql.js';
@@ -50,9 +51,7 @@ export class JobRun {
     } catch (error) {
       this.throwIfCancelled();
       const converted = await convertDuckDbError(error, this.#files, this.#tempDirectory);
-      if ((converted as { code?: string }).code === 'INTERNAL' && converted.cause === error) {
-        throw (await this.#unreadablePart(error)) ?? converted;
-      }
+      if (isUnexplained(converted)) throw (await this.#unreadablePart(error)) ?? converted;
       throw converted;
     }
   }
