@@ -105,10 +105,12 @@ describe('featurestore CLI walk-through (README)', () => {
       'P90D',
     );
     expect(token.secret).toMatch(/^fst_/);
+    const tokenFile = join(store.dir, 'alice.token');
+    await writeFile(tokenFile, `${token.secret}\n`, { mode: 0o600 });
     const listed = await cli(
       store.dir,
-      '--token',
-      token.secret,
+      '--token-file',
+      tokenFile,
       'featureset',
       'list',
       '--project',
@@ -119,8 +121,8 @@ describe('featurestore CLI walk-through (README)', () => {
 
     const denied = await cli(
       store.dir,
-      '--token',
-      token.secret,
+      '--token-file',
+      tokenFile,
       'featureset',
       'delete',
       'fraud',
@@ -137,7 +139,8 @@ describe('featurestore CLI walk-through (README)', () => {
 
     const human = await cli(store.dir, 'project', 'list');
     expect(human.stdout).toMatch(/^NAME\s+DESCRIPTION\s+TAGS\nfraud\s+card fraud/);
-  });
+    // About twenty commands, each opening the store: slow on a busy machine.
+  }, 120_000);
 });
 
 describe('featurestore CLI bad input', () => {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { validateName } from '../identifiers.js';
-import { requireProject, requireUser } from '../metadata/lookups.js';
+import { authorizedProject, authorizedUser, requireUser } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
-import type { AccessToken, Page, Permission, User } from '../model/records.js';
+import type { AccessToken, Page, Permission, Project, User } from '../model/records.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore, PageRequest } from '../ports/metadata-store.js';
 import type { Authorizer } from './authorizer.js';
@@ -111,7 +111,16 @@ export class AccessService {
     principal: Principal,
     input: { name: string; expiresIn?: string; user?: string },
   ): Promise<CreatedToken> {
-    const owner = input.user === undefined ? undefined : await requireUser(this.#store, input.user);
+    const owner =
+      input.user === undefined
+        ? undefined
+        : await authorizedUser(
+            this.#store,
+            this.#authorizer,
+            principal,
+            'token.create',
+            input.user,
+          );
     const userId = owner?.id ?? principal.userId;
     await this.#authorizer.require(principal, 'token.create', { userId });
     if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 200) {
@@ -136,7 +145,10 @@ export class AccessService {
 
   async listTokens(principal: Principal, userName?: string): Promise<TokenInfo[]> {
     const userId =
-      userName === undefined ? principal.userId : (await requireUser(this.#store, userName)).id;
+      userName === undefined
+        ? principal.userId
+        : (await authorizedUser(this.#store, this.#authorizer, principal, 'token.list', userName))
+            .id;
     await this.#authorizer.require(principal, 'token.list', { userId });
     return (await this.#store.listTokens(userId)).map(withoutHash);
   }
@@ -159,12 +171,8 @@ export class AccessService {
     userName: string,
     role: string,
   ): Promise<Permission> {
-    const project = await requireProject(this.#store, projectName);
+    const project = await this.#project(principal, 'permission.grant', projectName);
     const parsedRole = parseRole(role);
-    await this.#authorizer.require(principal, 'permission.grant', {
-      projectId: project.id,
-      projectName,
-    });
     const user = await requireUser(this.#store, userName);
     return this.#store.transaction(async (tx) => {
       if (parsedRole !== 'owner') await this.#keepAnOwner(tx, project.id, projectName, user.id);
@@ -179,11 +187,7 @@ export class AccessService {
   }
 
   async revoke(principal: Principal, projectName: string, userName: string): Promise<boolean> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'permission.revoke', {
-      projectId: project.id,
-      projectName,
-    });
+    const project = await this.#project(principal, 'permission.revoke', projectName);
     const user = await requireUser(this.#store, userName);
     return this.#store.transaction(async (tx) => {
       await this.#keepAnOwner(tx, project.id, projectName, user.id);
@@ -195,11 +199,7 @@ export class AccessService {
     principal: Principal,
     projectName: string,
   ): Promise<(Permission & { userName: string })[]> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'permission.list', {
-      projectId: project.id,
-      projectName,
-    });
+    const project = await this.#project(principal, 'permission.list', projectName);
     const permissions = await this.#store.listPermissions({ projectId: project.id });
     return Promise.all(
       permissions.map(async (permission) => ({
@@ -207,6 +207,15 @@ export class AccessService {
         userName: (await this.#store.getUser({ id: permission.userId }))?.name ?? permission.userId,
       })),
     );
+  }
+
+  /** The project, once the caller may do `action` in it (see `authorizedProject`). */
+  #project(
+    principal: Principal,
+    action: 'permission.grant' | 'permission.revoke' | 'permission.list',
+    projectName: string,
+  ): Promise<Project> {
+    return authorizedProject(this.#store, this.#authorizer, principal, action, projectName);
   }
 
   /** A project must always keep an owner: refuse to demote or remove the last one. */

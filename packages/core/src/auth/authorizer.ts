@@ -52,6 +52,20 @@ export class Authorizer {
     doing?: string,
   ): Promise<void> {
     if (await this.allowed(principal, action, target)) return;
+    throw this.denied(principal, action, target, doing);
+  }
+
+  /**
+   * The refusal `require` throws. Lookups also give it for a project that does not exist
+   * (`{ projectName }` alone), so that a caller without a role cannot tell a missing project
+   * from one it may not see.
+   */
+  denied(
+    principal: Principal,
+    action: Action,
+    target?: ActionTarget | { projectName: string },
+    doing?: string,
+  ): PermissionDeniedError {
     const requirement = ACTION_REQUIREMENTS[action];
     const need =
       requirement === 'admin'
@@ -60,7 +74,7 @@ export class Authorizer {
           ? 'to be that user or an admin'
           : `the role ${requirement} or higher`;
     const where = target && 'projectName' in target ? ` in project "${target.projectName}"` : '';
-    throw new PermissionDeniedError(
+    return new PermissionDeniedError(
       `user "${principal.name}" may not ${doing ?? action}${where}: it needs ${need}; ask a project owner or an admin`,
       { details: { action, principal: principal.name, requirement } },
     );

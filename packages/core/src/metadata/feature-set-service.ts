@@ -3,7 +3,7 @@ import type { Authorizer } from '../auth/authorizer.js';
 import { ValidationError } from '../errors.js';
 import { validateName } from '../identifiers.js';
 import { checkFeatureSetSettings } from '../model/feature-set-settings.js';
-import type { FeatureSet, FeatureSetVersion, Page, Project, Tags } from '../model/records.js';
+import type { FeatureSet, FeatureSetVersion, Page, Tags } from '../model/records.js';
 import { parseVersion } from '../model/version.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { FeatureSetFilter, MetadataStore } from '../ports/metadata-store.js';
@@ -13,7 +13,7 @@ import {
   parseTimeToLive,
   schemaOf,
 } from './feature-set-definition.js';
-import { requireFeatureSet, requireProject } from './lookups.js';
+import { authorizedProject, requireFeatureSet } from './lookups.js';
 import { compareVersions, type VersionedState } from './version-changes.js';
 
 export interface UpdateFeatureSetInput {
@@ -52,8 +52,13 @@ export class FeatureSetService {
     name: string,
     definition: unknown,
   ): Promise<FeatureSet> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'featureset.register', target(project));
+    const project = await authorizedProject(
+      this.#store,
+      this.#authorizer,
+      principal,
+      'featureset.register',
+      projectName,
+    );
     validateName('feature set', name);
     const parsed = parseFeatureSetDefinition(definition);
     const now = new Date();
@@ -87,8 +92,13 @@ export class FeatureSetService {
     name: string,
     version?: string,
   ): Promise<FeatureSet> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'featureset.get', target(project));
+    const project = await authorizedProject(
+      this.#store,
+      this.#authorizer,
+      principal,
+      'featureset.get',
+      projectName,
+    );
     return requireFeatureSet(
       this.#store,
       project,
@@ -102,8 +112,13 @@ export class FeatureSetService {
     const { project: projectName, ...filter } = input;
     const query: FeatureSetFilter = { ...filter };
     if (projectName !== undefined) {
-      const project = await requireProject(this.#store, projectName);
-      await this.#authorizer.require(principal, 'featureset.get', target(project));
+      const project = await authorizedProject(
+        this.#store,
+        this.#authorizer,
+        principal,
+        'featureset.get',
+        projectName,
+      );
       query.projectId = project.id;
     } else if (!principal.admin) {
       const memberships = await this.#store.listPermissions({ userId: principal.userId });
@@ -122,8 +137,13 @@ export class FeatureSetService {
     name: string,
     input: UpdateFeatureSetInput,
   ): Promise<FeatureSet> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'featureset.update', target(project));
+    const project = await authorizedProject(
+      this.#store,
+      this.#authorizer,
+      principal,
+      'featureset.update',
+      projectName,
+    );
     const current = await requireFeatureSet(this.#store, project, name);
     const next = nextState(current, input);
     const { major, changes } = compareVersions(current, next);
@@ -146,22 +166,28 @@ export class FeatureSetService {
     projectName: string,
     name: string,
   ): Promise<FeatureSetVersion[]> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'featureset.get', target(project));
+    const project = await authorizedProject(
+      this.#store,
+      this.#authorizer,
+      principal,
+      'featureset.get',
+      projectName,
+    );
     const featureSet = await requireFeatureSet(this.#store, project, name);
     return this.#store.listFeatureSetVersions(featureSet.id);
   }
 
   async delete(principal: Principal, projectName: string, name: string): Promise<void> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'featureset.delete', target(project));
+    const project = await authorizedProject(
+      this.#store,
+      this.#authorizer,
+      principal,
+      'featureset.delete',
+      projectName,
+    );
     const featureSet = await requireFeatureSet(this.#store, project, name);
     await this.#store.deleteFeatureSet(featureSet.id);
   }
-}
-
-function target(project: Project) {
-  return { projectId: project.id, projectName: project.name };
 }
 
 function nextState(current: FeatureSet, input: UpdateFeatureSetInput): VersionedState {

@@ -5,7 +5,7 @@ import { validateName } from '../identifiers.js';
 import type { Page, Project, Tags } from '../model/records.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore, ProjectFilter } from '../ports/metadata-store.js';
-import { requireProject } from './lookups.js';
+import { authorizedProject } from './lookups.js';
 
 export interface CreateProjectInput {
   name: string;
@@ -64,8 +64,7 @@ export class ProjectService {
   }
 
   async get(principal: Principal, name: string): Promise<Project> {
-    const project = await requireProject(this.#store, name);
-    await this.#authorizer.require(principal, 'project.get', this.#target(project));
+    const project = await this.#authorized(principal, 'project.get', name);
     return project;
   }
 
@@ -86,8 +85,7 @@ export class ProjectService {
   }
 
   async update(principal: Principal, name: string, input: UpdateProjectInput): Promise<Project> {
-    const project = await requireProject(this.#store, name);
-    await this.#authorizer.require(principal, 'project.update', this.#target(project));
+    const project = await this.#authorized(principal, 'project.update', name);
     const { expectedRevision, ...patch } = input;
     return this.#store.updateProject(project.id, patch, expectedRevision ?? project.revision);
   }
@@ -98,8 +96,7 @@ export class ProjectService {
     name: string,
     options: { force?: boolean } = {},
   ): Promise<void> {
-    const project = await requireProject(this.#store, name);
-    await this.#authorizer.require(principal, 'project.delete', this.#target(project));
+    const project = await this.#authorized(principal, 'project.delete', name);
     const held = await this.#store.listFeatureSets({ projectId: project.id, pageSize: 1 });
     if (held.items.length > 0 && !options.force) {
       throw new ConflictError(
@@ -110,7 +107,12 @@ export class ProjectService {
     await this.#store.deleteProject(project.id);
   }
 
-  #target(project: Project) {
-    return { projectId: project.id, projectName: project.name };
+  /** Authorizes before saying what does not exist (see `authorizedProject`). */
+  #authorized(
+    principal: Principal,
+    action: 'project.get' | 'project.update' | 'project.delete',
+    name: string,
+  ): Promise<Project> {
+    return authorizedProject(this.#store, this.#authorizer, principal, action, name);
   }
 }
