@@ -109,7 +109,8 @@ export async function openFeatureStore(
   let pglite: PGlite | undefined;
   try {
   await makeStorePrivate(storeDir);
-    if (lock) await bindStoreParts(storeDir, config, { rebind: options.rebind === true });
+    const rememberParts =
+      lock && (await bindStoreParts(storeDir, config, { rebind: options.rebind === true }));
     scope.register(TOKENS.config, { useValue: config });
     // One embedded PGlite serves metadata and the online store (opening one takes ~0.5 s).
     if (config.metadata === undefined) {
@@ -170,6 +171,7 @@ export async function openFeatureStore(
     });
     const engine = scope.resolve(FeatureStoreEngine);
     if (lock) await recoverEmbedded(engine);
+    if (rememberParts) await rememberParts();
     const onDeadLetter = options.reports ? { onDeadLetter: options.reports.onDeadLetter } : {};
     if (options.workers) {
       await engine.online?.startWorker({ offlineSync: true, ...onDeadLetter });

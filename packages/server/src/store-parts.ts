@@ -45,13 +45,14 @@ export function storePartsOf(config: FeatureStoreConfig, storeDir: string): Stor
  * `<store>/store.json`; a later open naming other parts (a forgotten `--online`, which would
  * read an empty online store and answer nothing) is refused with a `ValidationError` naming
  * the part, the remembered and the given value — unless `rebind`, which remembers the new
- * parts from then on. Call it while holding the store's lock.
+ * parts from then on. Call it while holding the store's lock, before opening the parts; call
+ * what it returns once they opened, to remember them (a URL that does not open is not).
  */
 export async function bindStoreParts(
   storeDir: string,
   config: FeatureStoreConfig,
   options: { rebind?: boolean } = {},
-): Promise<void> {
+): Promise<() => Promise<void>> {
   const file = join(storeDir, STORE_PARTS_FILE);
   const given = storePartsOf(config, storeDir);
   const remembered = await readParts(file, options.rebind === true);
@@ -72,10 +73,12 @@ export async function bindStoreParts(
         },
       );
     }
-    return;
+    return async () => undefined;
   }
-  if (remembered && PARTS.every(({ part }) => remembered[part] === given[part])) return;
-  await writeAtomically(file, `${JSON.stringify(given, null, 2)}\n`);
+  if (remembered && PARTS.every(({ part }) => remembered[part] === given[part])) {
+    return async () => undefined;
+  }
+  return () => writeAtomically(file, `${JSON.stringify(given, null, 2)}\n`);
 }
 
 /** The remembered parts; `undefined` when none are (or when `rebind` replaces a bad file). */

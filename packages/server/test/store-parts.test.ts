@@ -129,6 +129,14 @@ describe('the store remembers its parts in store.json', () => {
     await open({ online: 'redis://:rotated@127.0.0.1:1/0', queue: 'kafka://127.0.0.1:1' });
   }, 60_000);
 
+  it('parts that fail to open are not remembered', async () => {
+    const broken = await open({ queue: 'kafka://broker:not-a-port' }).catch((e: unknown) => e);
+    expect(broken).toBeInstanceOf(Error);
+    expect(broken).not.toMatchObject({ details: { field: 'queue' } });
+    await open({});
+    expect(await storeJson()).toEqual({ online: null, queue: null, storage: null });
+  }, 60_000);
+
   it('the default storage named explicitly is the default', async () => {
     await open({});
     await open({ storage: pathToFileURL(join(store.dir, 'data')).href });
