@@ -28,7 +28,7 @@ import {
   TERMINAL_JOB_STATES,
   ValidationError,
 } from '@featurestore/core';
-import { decodePageToken, invalidPageToken, pageSizeOf, toPage } from './pagination.js';
+import { decodePageToken, pageSizeOf, toPage } from './pagination.js';
 import {
   FEATURE_SET_COLUMNS,
   toFeatureSet,
@@ -110,7 +110,7 @@ export class PostgresMetadataOperations implements MetadataOperations {
     }
     if (filter.ids !== undefined) where.push(`id = ANY(${p.add([...filter.ids])}::uuid[])`);
     if (filter.pageToken !== undefined) {
-      const [after] = decodePageToken(filter.pageToken, 1);
+      const [after] = decodePageToken(filter.pageToken, ['text']);
       where.push(`name > ${p.add(after)}`);
     }
     const rows = await this.#db.query(
@@ -214,7 +214,7 @@ export class PostgresMetadataOperations implements MetadataOperations {
       where.push(`fs.project_id = ANY(${p.add([...filter.projectIds])}::uuid[])`);
     }
     if (filter.pageToken !== undefined) {
-      const [name, projectId] = decodePageToken(filter.pageToken, 2);
+      const [name, projectId] = decodePageToken(filter.pageToken, ['text', 'uuid']);
       where.push(`(fs.name, fs.project_id) > (${p.add(name)}, ${p.add(projectId)}::uuid)`);
     }
     const rows = await this.#db.query(
@@ -307,7 +307,7 @@ export class PostgresMetadataOperations implements MetadataOperations {
     const after =
       page.pageToken === undefined
         ? ''
-        : `WHERE name > ${p.add(decodePageToken(page.pageToken, 1)[0])}`;
+        : `WHERE name > ${p.add(decodePageToken(page.pageToken, ['text'])[0])}`;
     const rows = await this.#db.query(
       `SELECT * FROM ${this.#t.users} ${after} ORDER BY name LIMIT ${p.add(size + 1)}`,
       p.values,
@@ -641,10 +641,7 @@ export class PostgresMetadataOperations implements MetadataOperations {
       where.push(`project_id = ANY(${p.add([...filter.projectIds])}::uuid[])`);
     }
     if (filter.pageToken !== undefined) {
-      const [createdAt, id] = decodePageToken(filter.pageToken, 2) as [string, string];
-      if (Number.isNaN(Date.parse(createdAt)) || !UUID_PATTERN.test(id)) {
-        throw invalidPageToken(filter.pageToken);
-      }
+      const [createdAt, id] = decodePageToken(filter.pageToken, ['time', 'uuid']);
       where.push(`(created_at, id) < (${p.add(createdAt)}::timestamptz, ${p.add(id)}::uuid)`);
     }
     const rows = await this.#db.query(

@@ -24,8 +24,32 @@ export function encodePageToken(key: readonly string[]): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-/** The sort key inside `token`, checked to be `parts` strings; `ValidationError` otherwise. */
-export function decodePageToken(token: string, parts: number): string[] {
+/** What a part of a sort key is, so a forged token is refused before the database sees it. */
+export type PageKeyPart = 'text' | 'uuid' | 'time';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Exactly what `Date.toISOString` writes: `Date.parse` alone takes forms PostgreSQL refuses.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function partIsValid(part: unknown, kind: PageKeyPart): boolean {
+  if (typeof part !== 'string') return false;
+  switch (kind) {
+    case 'uuid':
+      return UUID.test(part);
+    case 'time':
+      return ISO_TIME.test(part) && !Number.isNaN(Date.parse(part));
+    default:
+      // PostgreSQL text cannot hold NUL: a query with one fails instead of finding nothing.
+      return !part.includes('\u0000');
+  }
+}
+
+/**
+ * The sort key inside `token`, checked part by part against `kinds` (a uuid where the key
+ * has an id, a time where it has one); a `ValidationError` naming the page token otherwise,
+ * so that a forged token never reaches the database as a value it cannot parse.
+ */
+export function decodePageToken(token: string, kinds: readonly PageKeyPart[]): string[] {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
@@ -34,8 +58,8 @@ export function decodePageToken(token: string, parts: number): string[] {
   }
   if (
     !Array.isArray(key) ||
-    key.length !== parts ||
-    !key.every((part) => typeof part === 'string')
+    key.length !== kinds.length ||
+    !key.every((part, i) => partIsValid(part, kinds[i]!))
   ) {
     throw invalidPageToken(token);
   }

@@ -256,6 +256,30 @@ export function metadataStoreConformance(
     });
   }
 
+  /**
+   * A listing refuses page tokens it cannot have returned with VALIDATION naming the page
+   * token, before its database sees them: garbage, and forgeries shaped like a keyset token
+   * (base64url of a JSON array) whose parts have the wrong count, type or form or hold a
+   * NUL. `forged` adds sort keys that are wrong for this listing only.
+   */
+  async function refusesForgedPageTokens(
+    list: (pageToken: string) => Promise<unknown>,
+    forged: readonly unknown[][] = [],
+  ) {
+    const keyset = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    const tokens = [
+      'garbage',
+      'not a token!',
+      '',
+      ...[[1, 2], ['a', 'not-a-uuid'], ['\u0000'], ['a\u0000', randomUUID()], ...forged].map(
+        keyset,
+      ),
+    ];
+    for (const token of tokens) {
+      await rejectsWith(list(token), 'VALIDATION', /page ?token/i);
+    }
+  }
+
   const names = (items: readonly { name: string }[]) => items.map((item) => item.name);
   const sorted = (values: readonly string[]) => [...values].sort();
 
@@ -399,6 +423,10 @@ export function metadataStoreConformance(
           assert.equal(page.items.length, 1);
         },
       );
+
+      t.it('refuses forged page tokens with VALIDATION naming the page token', async () => {
+        await refusesForgedPageTokens((pageToken) => store.listProjects({ pageToken }));
+      });
 
       t.it('matches % and _ in filters literally', async () => {
         const prefix = uniqueName('esc');
@@ -703,6 +731,16 @@ export function metadataStoreConformance(
         assert.deepEqual(names(items), sorted(names(items)));
       });
 
+      t.it('refuses forged page tokens with VALIDATION naming the page token', async () => {
+        await refusesForgedPageTokens(
+          (pageToken) => store.listFeatureSets({ pageToken }),
+          [
+            ['2026-01-01T00:00:00.000Z', 'not-a-uuid'],
+            ['a', `${randomUUID()}x`],
+          ],
+        );
+      });
+
       t.it(
         'delete removes the feature set and its versions; a missing one is NOT_FOUND',
         async () => {
@@ -784,6 +822,10 @@ export function metadataStoreConformance(
         }
         assert.deepEqual(small, all.slice(0, small.length), 'small pages follow the same order');
         assert.ok(small.length >= 3, 'the small pages cross a page boundary');
+      });
+
+      t.it('refuses forged page tokens with VALIDATION naming the page token', async () => {
+        await refusesForgedPageTokens((pageToken) => store.listUsers({ pageToken }));
       });
     });
 
@@ -1366,6 +1408,19 @@ export function metadataStoreConformance(
         }
         await rejectsWith(store.listJobs({ pageToken: 'not a token!' }), 'VALIDATION');
         await rejectsWith(store.listJobs({ pageSize: 0 }), 'VALIDATION', /pageSize/);
+      });
+
+      t.it('refuses forged page tokens with VALIDATION naming the page token', async () => {
+        await refusesForgedPageTokens(
+          (pageToken) => store.listJobs({ pageToken }),
+          [
+            // Times JavaScript reads but a database may not.
+            ['1', randomUUID()],
+            ['not a time', randomUUID()],
+            ['2026-01-01', randomUUID()],
+            ['2026-01-01T00:00:00.000Z', 'not-a-uuid'],
+          ],
+        );
       });
 
       t.it('filters by state, type, creator and project ids', async () => {
