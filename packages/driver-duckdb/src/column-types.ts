@@ -70,9 +70,10 @@ export function csvTextSql(value: string, type: FeatureType): string {
 export function jsonValueSql(value: string, type: FeatureType): string {
   const scalar = elementType(type);
   if (!JSON_AS_TEXT.has(scalar)) return value;
-  return isList(type)
-    ? `list_transform(${value}, lambda __e: ${scalarTextSql('__e', scalar)})`
-    : scalarTextSql(value, scalar);
+  // CSV writes an int64's digits as they are; JSON needs them as a string.
+  const text = (element: string) =>
+    scalar === 'int64' ? `CAST(${element} AS VARCHAR)` : scalarTextSql(element, scalar);
+  return isList(type) ? `list_transform(${value}, lambda __e: ${text('__e')})` : text(value);
 }
 
 /** Values JSON cannot hold exactly, written in their text form. */

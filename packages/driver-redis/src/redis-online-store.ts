@@ -28,6 +28,8 @@ import {
   type RedisLocation,
 } from './redis-client.js';
 import {
+  HEADERS_SCRIPT,
+  HEADERS_SCRIPT_SHA,
   REPLACE_SCRIPT,
   REPLACE_SCRIPT_SHA,
   WRITE_SCRIPT,
@@ -240,9 +242,42 @@ export class RedisOnlineStore implements OnlineStore {
     return (await Promise.all(calls)).flat();
   }
 
+  /**
+   * One `MGET`; a read of no features (`features: []`, e.g. to compare versions before a write)
+   * fetches only each record's event time and write sequence (`HEADERS_SCRIPT`).
+   */
   async read(request: OnlineReadRequest): Promise<(OnlineRecord | undefined)[]> {
+    if (request.features?.length === 0) return this.#readHeaders(request);
     const [rows] = await this.readMany([request]);
     return rows!;
+  }
+
+  async #readHeaders(request: OnlineReadRequest): Promise<(OnlineRecord | undefined)[]> {
+    const client = await this.#open();
+    const prefix = versionPrefix(request.featureSet);
+    const oldest =
+      request.ttlMs === undefined ? undefined : (request.now ?? Date.now()) - request.ttlMs;
+    const calls: Promise<unknown>[] = [];
+    for (let from = 0; from < request.keys.length; from += this.#batch) {
+      const keys = request.keys
+        .slice(from, from + this.#batch)
+        .map((key) => encodeKey(prefix, key));
+      calls.push(
+        this.#runScript(client, HEADERS_SCRIPT, HEADERS_SCRIPT_SHA, keys.length, keys, 'read'),
+      );
+    }
+    const replies = (await Promise.all(calls)).flatMap((reply) => reply as string[]);
+    return request.keys.map((key, i) => {
+      const eventTime = replies[2 * i];
+      if (!eventTime) return undefined;
+      const record = {
+        key: [...key],
+        eventTime: Number(eventTime),
+        writeSequence: Number(replies[2 * i + 1]),
+        values: {},
+      };
+      return oldest !== undefined && record.eventTime <= oldest ? undefined : record;
+    });
   }
 
   /**

@@ -106,3 +106,29 @@ return result
 
 /** The replace script's SHA-1, as `EVALSHA` names it. */
 export const REPLACE_SCRIPT_SHA = createHash('sha1').update(REPLACE_SCRIPT).digest('hex');
+
+/**
+ * The event time and write sequence of each key's record, without its values: what a read of
+ * no features (`features: []`) needs, a few bytes per key instead of the whole record.
+ *
+ * KEYS: the records' keys. Returns two strings per key: the event time and write sequence as
+ * `%.17g` (exact for float64), or two empty strings when the key has no record.
+ */
+export const HEADERS_SCRIPT = `
+local result = {}
+for i = 1, #KEYS do
+  local stored = redis.call('GETRANGE', KEYS[i], 0, 16)
+  if #stored == 17 then
+    local eventTime, sequence = struct.unpack('<dd', stored, 2)
+    result[2 * i - 1] = string.format('%.17g', eventTime)
+    result[2 * i] = string.format('%.17g', sequence)
+  else
+    result[2 * i - 1] = ''
+    result[2 * i] = ''
+  end
+end
+return result
+`;
+
+/** The headers script's SHA-1, as `EVALSHA` names it. */
+export const HEADERS_SCRIPT_SHA = createHash('sha1').update(HEADERS_SCRIPT).digest('hex');

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { UnavailableError } from '../errors.js';
 import { ONLINE_SYNC_TAG } from '../model/feature-set-settings.js';
 import type { Ingestion } from '../model/offline-records.js';
-import type { FeatureSet } from '../model/records.js';
+import type { FeatureSet, FeatureSpec } from '../model/records.js';
 import { toInputs } from '../offline/time-travel.js';
 import type { ComputeEngine, JobRunContext } from '../ports/compute-engine.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
@@ -19,6 +19,8 @@ import { compareRecords } from './memory-online-store.js';
 import { keyComponent, toOnlineValue } from './online-values.js';
 
 const WRITE_BATCH = 1000;
+/** Batches of `apply` whose reads and writes are under way at once. */
+const IN_FLIGHT = 4;
 /**
  * How often a recomputation decides again for keys that concurrent writers keep changing
  * between its read and its replace, before it gives up.
@@ -91,7 +93,7 @@ export class OnlineMaterializer {
   ): Promise<MaterializeResult> {
     const result = emptyResult();
     const ref = refOf(featureSet);
-    for await (const batch of this.#latestRows(featureSet, ingestions, context)) {
+    await inFlight(this.#latestRows(featureSet, ingestions, context), async (batch) => {
       result.rows += batch.length;
       const stored = await this.#versions(ref, batch);
       const newer: OnlineRecord[] = [];
@@ -102,12 +104,12 @@ export class OnlineMaterializer {
         else if (order < 0) result.older++;
         else newer.push(record);
       });
-      if (newer.length === 0) continue;
+      if (newer.length === 0) return;
       const written = await this.#online.write(ref, newer);
       result.written += written;
       // A concurrent writer stored something newer between the read and the write.
       result.older += newer.length - written;
-    }
+    });
     return result;
   }
 
@@ -268,39 +270,127 @@ export class OnlineMaterializer {
         context,
       );
       const writeSequence = Math.max(...ingestions.map((i) => i.committedAt.getTime())) * 1000;
-      const keyFeatures = schema.primaryKey.map(
-        (name) => schema.features.find((f) => f.name === name)!,
-      );
-      const valueFeatures = schema.features.filter(
-        (f) => f.name !== schema.eventTime && !schema.primaryKey.includes(f.name),
-      );
+      const decode = rowDecoder(featureSet, writeSequence);
       let rows = 0;
       let batch: OnlineRecord[] = [];
-      const lines = createInterface({ input: await this.#storage.get(key), crlfDelay: Infinity });
-      for await (const line of lines) {
-        if (line === '') continue;
-        const row = JSON.parse(line) as Record<string, unknown>;
-        const where = `materialized row ${++rows}`;
-        const values: Record<string, OnlineValue> = {};
-        for (const feature of valueFeatures)
-          values[feature.name] = toOnlineValue(where, feature, row[feature.name]);
-        batch.push({
-          key: keyFeatures.map((feature) =>
-            keyComponent(toOnlineValue(where, feature, row[feature.name])),
-          ),
-          eventTime: Date.parse(String(row[schema.eventTime])),
-          writeSequence,
-          values,
-        });
-        if (batch.length >= WRITE_BATCH) {
-          yield batch;
-          batch = [];
+      const text = new StringDecoder('utf8');
+      let rest = '';
+      for await (const chunk of await this.#storage.get(key)) {
+        const buffered = rest + text.write(chunk as Buffer);
+        let start = 0;
+        for (let end = buffered.indexOf('\n'); end !== -1; end = buffered.indexOf('\n', start)) {
+          if (end > start) batch.push(decode(buffered.slice(start, end), ++rows));
+          start = end + 1;
+          if (batch.length >= WRITE_BATCH) {
+            yield batch;
+            batch = [];
+          }
         }
+        rest = buffered.slice(start);
       }
+      rest += text.end();
+      if (rest.trim() !== '') batch.push(decode(rest, ++rows));
       if (batch.length > 0) yield batch;
     } finally {
       await this.#storage.delete([key]).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Runs `work` on each batch, up to `IN_FLIGHT` at a time, so decoding the next batch overlaps
+ * the store's round trips for the previous ones. The first failure stops it (the batches
+ * still running are awaited) and is thrown.
+ */
+async function inFlight<T>(
+  batches: AsyncIterable<T>,
+  work: (batch: T) => Promise<void>,
+): Promise<void> {
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for await (const batch of batches) {
+    if (failure) break;
+    const task = work(batch).then(
+      () => {
+        running.delete(task);
+      },
+      (error: unknown) => {
+        running.delete(task);
+        failure ??= { error };
+      },
+    );
+    running.add(task);
+    if (running.size >= IN_FLIGHT) await Promise.race(running);
+  }
+  await Promise.all(running);
+  if (failure) throw failure.error;
+}
+
+/**
+ * Turns one line of the compute engine's JSON Lines into an online record. The engine wrote
+ * the values from typed columns, so the common types take a short path (a number, a string,
+ * an ISO time as `toISOString` writes it, an int64's digits); anything else goes through the
+ * full conversion, which names the row and feature when a value does not fit.
+ */
+function rowDecoder(
+  featureSet: FeatureSet,
+  writeSequence: number,
+): (line: string, row: number) => OnlineRecord {
+  const { schema } = featureSet;
+  const byName = new Map(schema.features.map((feature) => [feature.name, feature]));
+  const keyFeatures = schema.primaryKey.map((name) => byName.get(name)!);
+  const valueFeatures = schema.features.filter(
+    (f) => f.name !== schema.eventTime && !schema.primaryKey.includes(f.name),
+  );
+  const converters = valueFeatures.map((feature) => ({
+    name: feature.name,
+    convert: converterOf(feature),
+  }));
+  return (line, row) => {
+    const fields = JSON.parse(line) as Record<string, unknown>;
+    const values: Record<string, OnlineValue> = {};
+    for (const { name, convert } of converters) {
+      values[name] = convert(fields[name], row);
+    }
+    return {
+      key: keyFeatures.map((feature) =>
+        keyComponent(toOnlineValue(`materialized row ${row}`, feature, fields[feature.name])),
+      ),
+      eventTime: Date.parse(String(fields[schema.eventTime])),
+      writeSequence,
+      values,
+    };
+  };
+}
+
+/** What `Date.toISOString` writes, the online form of a time. */
+const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** int64 text that is a safe integer whatever its digits (at most 15, no leading zero, no -0). */
+const SAFE_DIGITS = /^(?:0|-?[1-9]\d{0,14})$/;
+
+function converterOf(feature: FeatureSpec): (value: unknown, row: number) => OnlineValue {
+  const full = (value: unknown, row: number) =>
+    toOnlineValue(`materialized row ${row}`, feature, value);
+  switch (feature.type) {
+    case 'float32':
+    case 'float64':
+      return (value, row) =>
+        typeof value === 'number' && Number.isFinite(value) ? value : full(value, row);
+    case 'int32':
+      return (value, row) =>
+        typeof value === 'number' && Number.isInteger(value) ? value : full(value, row);
+    case 'int64':
+      return (value, row) =>
+        typeof value === 'string' && SAFE_DIGITS.test(value) ? Number(value) : full(value, row);
+    case 'string':
+      return (value, row) => (typeof value === 'string' ? value : full(value, row));
+    case 'bool':
+      return (value, row) => (typeof value === 'boolean' ? value : full(value, row));
+    case 'timestamp':
+      return (value, row) =>
+        typeof value === 'string' && ISO_MILLIS.test(value) ? value : full(value, row);
+    default:
+      return full;
   }
 }
 

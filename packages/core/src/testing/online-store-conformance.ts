@@ -198,6 +198,25 @@ export function onlineStoreConformance(
           undefined,
         ]);
       });
+
+      t.it(
+        'an empty projection keeps exact times and sequences, duplicates and the TTL',
+        async () => {
+          const fs = version();
+          const exact = record(['k'], 1_767_225_600_123.5, 1_767_225_600_123_456.5, { a: 1 });
+          await store.write(fs, [exact, record(['old'], T0, 2, { a: 2 })]);
+          const rows = await read(fs, [['k'], ['old'], ['k']], {
+            features: [],
+            ttlMs: 1000,
+            now: T0 + 1000,
+          });
+          assert.deepEqual(rows, [
+            record(['k'], exact.eventTime, exact.writeSequence, {}),
+            undefined,
+            record(['k'], exact.eventTime, exact.writeSequence, {}),
+          ]);
+        },
+      );
     });
 
     group('keys', 'keys', () => {
