@@ -1,3 +1,4 @@
+export { kafkaDriver, kafkaDriverOptions } from './descriptor.js';
 export { convertKafkaError, type KafkaErrorContext } from './errors.js';
 export {
   DEFAULT_SESSION_TIMEOUT_MS,
@@ -9,4 +10,3 @@ export {
   type KafkaUrlOptions,
 } from './kafka-message-queue.js';
 export { type KafkaLocation, parseKafkaUrl } from './kafka-url.js';
-export { kafkaDriver, kafkaDriverOptions } from './descriptor.js';
