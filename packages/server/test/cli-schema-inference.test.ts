@@ -34,7 +34,8 @@ const JSONL = [
   '{"user_id":2,"day":"2024-02-01","score":2,"clicks":[],"seen":[],"ok":null}',
 ].join('\n');
 
-describe('featurestore featureset register --schema-from', () => {
+// Each case runs several commands, each opening the embedded store: generous on a busy machine.
+describe('featurestore featureset register --schema-from', { timeout: 120_000 }, () => {
   let store: Awaited<ReturnType<typeof tempStore>>;
   // Data files live outside the store's folder, which commands refuse to read or write.
   let data: Awaited<ReturnType<typeof tempStore>>;
@@ -261,6 +262,33 @@ describe('featurestore featureset register --schema-from', () => {
     expect(editor.stdout).toBe('');
   });
 
+  it('refuses a name already taken before reading the data file', async () => {
+    await cliJson(
+      store.dir,
+      'featureset',
+      'register',
+      'shop',
+      'taken',
+      '--schema',
+      file('customers.schema.json'),
+    );
+    const result = await run(
+      'featureset',
+      'register',
+      'shop',
+      'taken',
+      '--schema-from',
+      file('nowhere.csv'),
+      '--primary-key',
+      'customer_id',
+      '--event-time',
+      'ts',
+    );
+    expect(result.stderr).toMatch(
+      /^error: feature set "shop\/taken" already exists: .*\[ALREADY_EXISTS\]\n$/,
+    );
+  });
+
   describe('refuses with one line naming the problem, and registers nothing', () => {
     const cases: { name: string; files?: [string, string][]; args: string[]; expect: RegExp[] }[] =
       [
@@ -314,6 +342,20 @@ describe('featurestore featureset register --schema-from', () => {
           files: [['names.csv', 'id,ts,Total Amount\n1,2024-01-01,3\n']],
           args: ['--schema-from', 'names.csv', '--primary-key', 'id', '--event-time', 'ts'],
           expect: [/column "Total Amount" cannot be a feature/, /rename the column/],
+        },
+        {
+          name: 'a time to live that is not an ISO 8601 duration',
+          args: [
+            '--schema-from',
+            'customers.csv',
+            '--primary-key',
+            'customer_id',
+            '--event-time',
+            'ts',
+            '--ttl',
+            '30 days',
+          ],
+          expect: [/timeToLive/, /30 days/],
         },
         {
           name: 'a missing data file',

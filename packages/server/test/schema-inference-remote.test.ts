@@ -9,7 +9,7 @@ import { tempStore } from './helpers.js';
  * Schema inference from an S3 source (moto): the staging compute engine downloads the files
  * for the local engine, as for an ingestion, and the same prefix then ingests.
  */
-describe('schema inference from a source in S3', () => {
+describe('schema inference from a source in S3', { timeout: 120_000 }, () => {
   let store: Awaited<ReturnType<typeof tempStore>>;
   let fs: FeatureStore;
   let root: string;
@@ -74,7 +74,7 @@ describe('schema inference from a source in S3', () => {
       await engine.offline.ingest(principal, 'remote', 'clicks', `${root}/incoming/days/`)
     ).result;
     expect(ingested.rowCount).toBe(2);
-  }, 60_000);
+  });
 
   it('names a missing source object', async () => {
     await expect(

@@ -1,8 +1,10 @@
 import {
+  AlreadyExistsError,
   type DataFormat,
   type FeatureSet,
   type FeatureSetVersion,
   formatVersion,
+  NotFoundError,
   parseTagAssignments,
   ValidationError,
   validateName,
@@ -99,6 +101,22 @@ function requiredOption(value: string | undefined, option: string, what: string)
   return value;
 }
 
+/** A name already taken fails before the data file is read, not after. */
+async function refuseExisting(ctx: CommandContext, project: string, name: string): Promise<void> {
+  const existing = await ctx.store.engine.featureSets
+    .get(ctx.store.principal, project, name)
+    .catch((error: unknown) => {
+      if (error instanceof NotFoundError && error.details?.field === 'featureSet') return undefined;
+      throw error;
+    });
+  if (existing) {
+    throw new AlreadyExistsError(
+      `feature set "${project}/${name}" already exists: change its schema with featureset update --schema (a new major version), or pick another name`,
+      { details: { field: 'name', value: name } },
+    );
+  }
+}
+
 /**
  * `--schema-from DATAFILE`: infers the definition, prints it in the schema file format (to
  * save, edit and register with --schema) with the notes on stderr, then registers it unless
@@ -133,6 +151,7 @@ async function registerInferred(
   // Checked before the (long) read of the data file.
   validateName('feature set', name);
   const format = parseFormatOption(opts.format);
+  if (!opts.dryRun) await refuseExisting(ctx, project, name);
   const inferred = await engine.schemaInference.infer(principal, project, opts.schemaFrom, {
     primaryKey,
     eventTime,
