@@ -52,9 +52,15 @@ describe('an online apply that failed in process', () => {
       state: 'succeeded',
       result: { onlineApply: 'failed' },
     });
-    const [pending] = await engine.drivers.metadata.listPendingOnlineApplies();
-    expect(pending?.id).toBe(result.ingestionId);
-    online.write = write;
+    // A second one, of another key: two pending applies.
+    const second = join(store.dir, 'second.csv');
+    await writeFile(second, 'customer_id,ts,age\nc2,2026-01-01T00:00:00Z,44\n');
+    const other = await (await engine.offline.ingest(principal, 'shop', 'customers', second))
+      .result;
+    expect(other).toMatchObject({ onlineApply: 'failed' });
+    expect(
+      (await engine.drivers.metadata.listPendingOnlineApplies()).map((pending) => pending.id),
+    ).toEqual([result.ingestionId, other.ingestionId]);
 
     const lines: Record<string, unknown>[] = [];
     const log = createLogger(
@@ -66,7 +72,8 @@ describe('an online apply that failed in process', () => {
         },
       }),
     );
-    // The first pass takes every pending apply: here, make it fail once more.
+    // The first pass takes every pending apply: here, the store is still down, and after the
+    // first UNAVAILABLE the pass leaves the other for later instead of waiting on it too.
     online.write = () => Promise.reject(new UnavailableError('still down (test)'));
     const repair = await PendingApplyRepair.start(engine.onlineApplies!, log, { intervalMs: 200 });
     try {
@@ -81,20 +88,25 @@ describe('an online apply that failed in process', () => {
         }),
       ]);
       online.write = write;
-      await until(
-        () => lines.some((line) => line.msg === 'finished a pending online apply'),
-        'a later pass to finish the apply',
-        30_000,
-      );
+      const finished = () => lines.filter((line) => line.msg === 'finished a pending online apply');
+      await until(() => finished().length === 2, 'a later pass to finish both applies', 30_000);
+      expect(finished().map((line) => line.ingestionId)).toEqual([
+        result.ingestionId,
+        other.ingestionId,
+      ]);
     } finally {
       await repair.stop();
     }
     expect(await engine.drivers.metadata.listPendingOnlineApplies()).toEqual([]);
-    const [row] = await engine.online!.getOnlineFeatures(principal, {
-      features: 'shop/customers:age',
-      entities: [{ customer_id: 'c1' }],
-    });
-    expect(row).toEqual({ customer_id: 'c1', customers__age: 33 });
+    expect(
+      await engine.online!.getOnlineFeatures(principal, {
+        features: 'shop/customers:age',
+        entities: [{ customer_id: 'c1' }, { customer_id: 'c2' }],
+      }),
+    ).toEqual([
+      { customer_id: 'c1', customers__age: 33 },
+      { customer_id: 'c2', customers__age: 44 },
+    ]);
     expect(await engine.jobs.get(principal, running.job.id)).toMatchObject({
       state: 'succeeded',
       result: { ingestionId: result.ingestionId, onlineApply: 'applied' },

@@ -112,7 +112,9 @@ export class OnlineApplies {
    * Finishes the pending applies committed more than `olderThanMs` ago (default 0: all),
    * oldest first, and records each outcome in its ingest job: a job left running by a killed
    * process becomes `succeeded` (its ingestion is committed) with `onlineApply` saying how the
-   * apply went. Safe beside another process applying the same ingestion.
+   * apply went. Safe beside another process applying the same ingestion. Once one apply
+   * finds the online store unavailable, the others wait for the next pass (each would wait
+   * for the same timeout: an embedded store recovers on every open).
    */
   async resumePending(
     options: { olderThanMs?: number; signal?: AbortSignal } = {},
@@ -123,6 +125,7 @@ export class OnlineApplies {
       reportProgress: () => undefined,
     };
     const resumed: ResumedApply[] = [];
+    let unavailable = false;
     for (const ingestion of await this.#store.listPendingOnlineApplies()) {
       if (ingestion.committedAt.getTime() > cutoff) continue;
       if (context.signal.aborted) break;
@@ -136,7 +139,9 @@ export class OnlineApplies {
         onlineApply: 'pending',
         onlineError: INTERRUPTED,
       });
+      if (unavailable) continue;
       const outcome = await this.finish(featureSet, ingestion, context);
+      unavailable = outcome.onlineErrorCode === 'UNAVAILABLE';
       resumed.push({
         ingestionId: ingestion.id,
         featureSet: `${featureSet.projectName}/${featureSet.name}`,
