@@ -3,7 +3,7 @@ import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type LockFiles, StoreLock } from '../src/store-lock.js';
-import { tempStore } from './helpers.js';
+import { cli, tempStore } from './helpers.js';
 
 const LOCK = 'featurestore.lock';
 
@@ -95,6 +95,17 @@ describe('an unreadable lock file is stale like a dead holder’s', () => {
       expect(await readdir(store.dir)).toEqual([]);
     },
   );
+
+  it('an empty lock file does not block the CLI forever', async () => {
+    const path = join(store.dir, LOCK);
+    await writeFile(path, '');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(path, minuteAgo, minuteAgo);
+    const listed = await cli(store.dir, 'project', 'list');
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    expect(await readdir(store.dir)).not.toContain(LOCK);
+  }, 60_000);
 
   it('one being written right now (just created, still empty) is not stolen', async () => {
     const path = join(store.dir, LOCK);
