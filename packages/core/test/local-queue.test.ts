@@ -190,28 +190,59 @@ for (let batch = 0; ; batch++) {
 
   it('deletes closed segments past the retention when the log rolls', async () => {
     const directory = await folder();
+    // The queue's own clock, moved by the test: however slow the machine, no write of the
+    // test itself ages past the retention, and the old ones are past it for sure.
+    let now = Date.parse('2026-01-01T00:00:00Z');
     const queue = new LocalLogQueue({
       directory,
       partitions: 1,
       segmentBytes: 200,
-      retentionMs: 50,
+      retentionMs: 60_000,
+      now: () => now,
     });
     for (let i = 0; i < 10; i++) {
       await queue.publish([{ topic: 't', key: 'k', value: utf8(`old ${i}`) }]);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = await readdir(join(directory, 'topics/t/0'));
+    expect(before.length).toBeGreaterThan(2);
+    now += 60_001;
     // Enough to fill the current segment and roll it at least once.
     for (let i = 0; i < 8; i++) {
       await queue.publish([{ topic: 't', key: 'k', value: utf8(`new ${i}`) }]);
     }
     const segments = await readdir(join(directory, 'topics/t/0'));
     expect(segments.length).toBeLessThanOrEqual(3);
+    expect(segments.filter((name) => before.includes(name)).length).toBeLessThanOrEqual(1);
     const got = await collect(queue, 't', 'g', { fromBeginning: true });
     await until(() => got.includes('new 7'), 'the newest message');
     expect(got.filter((value) => value.startsWith('old')).length).toBeLessThan(10);
     expect(got.filter((value) => value.startsWith('new'))).toEqual(
       Array.from({ length: 8 }, (_, i) => `new ${i}`),
     );
+    await queue.close();
+  });
+
+  it('judges the retention by its clock, not by how long the machine takes', async () => {
+    const directory = await folder();
+    // A clock that stands still: by it no segment ever ages, even with a 1 ms retention.
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const queue = new LocalLogQueue({
+      directory,
+      partitions: 1,
+      segmentBytes: 200,
+      retentionMs: 1,
+      now: () => now,
+    });
+    for (let i = 0; i < 20; i++) {
+      await queue.publish([{ topic: 't', key: 'k', value: utf8(`kept ${i}`) }]);
+      // Real time passes between publishes: the wall clock would expire every closed segment.
+      const published = Date.now();
+      await until(() => Date.now() > published + 1, 'real time to pass', 1000);
+    }
+    expect((await readdir(join(directory, 'topics/t/0'))).length).toBeGreaterThan(3);
+    const got = await collect(queue, 't', 'g', { fromBeginning: true });
+    await until(() => got.includes('kept 19'), 'the newest message');
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `kept ${i}`));
     await queue.close();
   });
 });

@@ -11,6 +11,8 @@ export interface FilePartitionLogOptions {
   segmentBytes: number;
   /** Closed segments whose last write is older than this are deleted (milliseconds). */
   retentionMs: number;
+  /** The clock retention is judged by (epoch milliseconds); tests pass their own. */
+  now: () => number;
 }
 
 /** One line of a segment file. Values are base64: the file stays JSON Lines, readable by hand. */
@@ -33,6 +35,11 @@ interface Segment {
   path: string;
   /** Bytes of complete entries. */
   size: number;
+  /**
+   * When this process last appended to it, by the log's clock; for a segment of an earlier
+   * process, its file's modification time stands in.
+   */
+  lastWriteMs?: number;
 }
 
 const SEGMENT_NAME = /^(\d{20})\.jsonl$/;
@@ -152,6 +159,7 @@ export class FilePartitionLog implements PartitionLog {
       throw error;
     }
     segment.size += bytes.length;
+    segment.lastWriteMs = this.#options.now();
     this.#end += entries.length;
     if (segment.size >= this.#options.segmentBytes) await this.#roll();
     return first;
@@ -165,10 +173,11 @@ export class FilePartitionLog implements PartitionLog {
     await this.#writer.close();
     this.#writer = writer;
     this.#segments.push({ base: this.#end, path, size: 0 });
-    const horizon = Date.now() - this.#options.retentionMs;
+    const horizon = this.#options.now() - this.#options.retentionMs;
     while (this.#segments.length > 1) {
       const oldest = this.#segments[0]!;
-      if ((await stat(oldest.path)).mtimeMs >= horizon) break;
+      const lastWrite = oldest.lastWriteMs ?? (await stat(oldest.path)).mtimeMs;
+      if (lastWrite >= horizon) break;
       this.#segments.shift();
       await rm(oldest.path, { force: true });
     }

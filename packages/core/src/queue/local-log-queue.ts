@@ -42,6 +42,11 @@ export interface LocalLogQueueOptions {
   segmentBytes?: number;
   /** Closed segments older than this are deleted, consumed or not (default 7 days). */
   retentionMs?: number;
+  /**
+   * The clock of publish times and of the retention (epoch milliseconds, default
+   * `Date.now`): a test moves it instead of waiting for the retention to pass.
+   */
+  now?: () => number;
   /** Most messages in one handler call (default 500). */
   maxBatchSize?: number;
   /** First wait before a rejected batch comes again, doubling up to `retryMaxMs` (100 ms). */
@@ -88,6 +93,7 @@ export class LocalLogQueue implements MessageQueue {
   readonly #fsync: boolean;
   readonly #segmentBytes: number;
   readonly #retentionMs: number;
+  readonly #now: () => number;
   readonly #tuning: ConsumerTuning;
   readonly #topics = new Map<string, Promise<LocalTopic>>();
   readonly #groups = new Map<string, Promise<ConsumerGroup>>();
@@ -100,6 +106,7 @@ export class LocalLogQueue implements MessageQueue {
     this.#fsync = options.fsync ?? true;
     this.#segmentBytes = positive('segmentBytes', options.segmentBytes ?? 16 * 1024 * 1024);
     this.#retentionMs = positive('retentionMs', options.retentionMs ?? 7 * DAY);
+    this.#now = options.now ?? Date.now;
     this.#tuning = {
       maxBatchSize: positive('maxBatchSize', options.maxBatchSize ?? 500),
       retryInitialMs: positive('retryInitialMs', options.retryInitialMs ?? 100),
@@ -116,7 +123,7 @@ export class LocalLogQueue implements MessageQueue {
     this.#assertOpen();
     messages.forEach(validateQueueMessage);
     if (messages.length === 0) return [];
-    const timestamp = Date.now();
+    const timestamp = this.#now();
     const topics = new Map<string, LocalTopic>();
     for (const name of new Set(messages.map((message) => message.topic))) {
       topics.set(name, await this.#topic(name));
@@ -255,6 +262,7 @@ export class LocalLogQueue implements MessageQueue {
       fsync: this.#fsync,
       segmentBytes: this.#segmentBytes,
       retentionMs: this.#retentionMs,
+      now: this.#now,
     };
     const partitions = await Promise.all(
       Array.from({ length: count }, (_, p) =>
