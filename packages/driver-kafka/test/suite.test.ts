@@ -20,7 +20,7 @@ const queue = (options: Partial<KafkaMessageQueueOptions> = {}) =>
   });
 
 describe('Kafka', () => {
-  messageQueueConformance(api, async () => queue(), { deliveryTimeout: 20_000, quietPeriod: 1000 });
+  messageQueueConformance(api, async () => queue(), { deliveryTimeout: 20_000 });
 });
 
 describe('Kafka, each publish split into many small requests', () => {
@@ -29,6 +29,5 @@ describe('Kafka, each publish split into many small requests', () => {
   messageQueueConformance(api, async () => queue({ maxBatchBytes: 300 }), {
     skip: ['groups', 'atLeastOnce', 'fromBeginning', 'close'],
     deliveryTimeout: 20_000,
-    quietPeriod: 1000,
   });
 });
