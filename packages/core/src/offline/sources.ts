@@ -25,8 +25,13 @@ export interface ResolvedSource {
   format: DataFormat;
 }
 
+/**
+ * The format a file name says (`.csv`, `.parquet`, `.jsonl`…); a `.gz` ending is looked through
+ * (`day1.csv.gz` is CSV: the compute engine reads gzip by its content).
+ */
 export function formatOfPath(path: string): DataFormat | undefined {
-  const extension = extname(path).toLowerCase();
+  const name = path.toLowerCase();
+  const extension = extname(name.endsWith('.gz') ? name.slice(0, -3) : name);
   return (Object.keys(EXTENSIONS) as DataFormat[]).find((format) =>
     EXTENSIONS[format].includes(extension),
   );
