@@ -25,6 +25,7 @@ export interface LockFiles {
   link(existing: string, path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
   stat(path: string): Promise<{ mtimeMs: number }>;
 }
 
@@ -105,8 +106,10 @@ export class StoreLock {
       // The store folder holds tokens' hashes and feature data: its owner's alone.
       await files.mkdir(dir, { recursive: true, mode: PRIVATE_FOLDER_MODE });
       for (;;) {
-        if (await createComplete(files, path, JSON.stringify(me)))
+        if (await createComplete(files, path, JSON.stringify(me))) {
+          await removeLeftovers(files, dir);
           return new StoreLock(path, files);
+        }
         const found = await readLock(files, path);
         if (found === 'gone') continue;
         if (
@@ -197,6 +200,21 @@ function parseHolder(text: string): Holder | undefined {
       : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Removes the temporary files of lock takers killed between writing and linking (or while
+ * moving a stale lock aside). A live taker's file exists for a moment only: one older than
+ * the grace is a dead one's.
+ */
+async function removeLeftovers(files: LockFiles, dir: string): Promise<void> {
+  const names = await files.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(`${LOCK_FILE}.`) || !/\.(tmp|stale)$/.test(name)) continue;
+    const path = join(dir, name);
+    const { mtimeMs } = await files.stat(path).catch(() => ({ mtimeMs: Date.now() }));
+    if (Date.now() - mtimeMs > UNREADABLE_GRACE_MS) await files.unlink(path).catch(() => undefined);
   }
 }
 

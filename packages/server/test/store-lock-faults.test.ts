@@ -56,6 +56,21 @@ describe('a failure while taking the lock leaves no lock behind', () => {
     expect(await readdir(store.dir)).toEqual([]);
   });
 
+  it('removes the temporary files of takers killed half-way, not those of live ones', async () => {
+    const old = [`${LOCK}.0b1e.tmp`, `${LOCK}.5a1e.stale`];
+    for (const name of old) {
+      await writeFile(join(store.dir, name), '{"pid":1');
+      const minuteAgo = new Date(Date.now() - 60_000);
+      await utimes(join(store.dir, name), minuteAgo, minuteAgo);
+    }
+    const fresh = `${LOCK}.f5e5.tmp`;
+    await writeFile(join(store.dir, fresh), '');
+    await writeFile(join(store.dir, 'other.tmp'), '');
+    const lock = await StoreLock.acquire(store.dir, { waitMs: 0 });
+    expect((await readdir(store.dir)).sort()).toEqual([LOCK, fresh, 'other.tmp'].sort());
+    await lock.release();
+  });
+
   it('says the disk is full when it is', async () => {
     const fault = faults[0]![1];
     await expect(StoreLock.acquire(store.dir, { waitMs: 0, files: faulty(fault) })).rejects.toThrow(
