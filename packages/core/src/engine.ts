@@ -6,8 +6,12 @@ import { FeatureSetService } from './metadata/feature-set-service.js';
 import { MetadataChanges } from './metadata/metadata-changes.js';
 import { ProjectService } from './metadata/project-service.js';
 import { SchemaInference } from './metadata/schema-inference.js';
+import { parseDuration } from './model/duration.js';
+import { DeletedFeatureSetData } from './offline/deleted-feature-set-data.js';
+import { DEFAULT_OUTPUT_RETENTION, JobOutputs } from './offline/job-outputs.js';
 import { OfflineEngine } from './offline/offline-engine.js';
 import type { SourceAccessOptions } from './offline/source-access.js';
+import { StorageCollector } from './offline/storage-collector.js';
 import type { StorageLocator } from './offline/storage-locator.js';
 import { OnlineMaterializer } from './online/materializer.js';
 import type { OfflineSyncOptions } from './online/offline-sync.js';
@@ -36,6 +40,11 @@ export interface EngineDrivers {
   offlineSync?: OfflineSyncOptions;
   /** How long online reads and pushes reuse a metadata lookup (default 1,000 ms; 0: never). */
   onlineMetadataCacheMs?: number;
+  /**
+   * How long the output of a `retrieve` or `historical` job is kept in storage after the job
+   * finished, in ms (default 7 days, `DEFAULT_OUTPUT_RETENTION`).
+   */
+  outputRetentionMs?: number;
 }
 
 /**
@@ -62,17 +71,36 @@ export class FeatureStoreEngine {
   readonly onlineApplies: OnlineApplies | undefined;
 
   constructor(drivers: EngineDrivers) {
+  /** Job outputs: removal once copied, on request, and past the retention. */
+  readonly outputs: JobOutputs;
+  /** The data of deleted feature sets, purged after the deletion commits (resumably). */
+  readonly deletedData: DeletedFeatureSetData;
+  /** `featurestore gc`: leftovers of every kind, admins only. */
+  readonly collector: StorageCollector;
     const changes = new MetadataChanges();
     const store = changes.track(drivers.metadata);
     this.drivers = drivers;
     this.authorizer = new Authorizer(store);
-    this.projects = new ProjectService(store, this.authorizer);
-    this.featureSets = new FeatureSetService(store, this.authorizer);
+    this.deletedData = new DeletedFeatureSetData({
+      store,
+      storage: drivers.storage,
+      ...(drivers.online === undefined ? {} : { online: drivers.online.store }),
+    });
+    this.projects = new ProjectService(store, this.authorizer, this.deletedData);
+    this.featureSets = new FeatureSetService(store, this.authorizer, this.deletedData);
     this.access = new AccessService(store, this.authorizer);
     this.tokens = new TokenIdentityProvider(store);
     this.jobs = new JobService(store, this.authorizer);
     const materializer =
       drivers.online &&
+    this.outputs = new JobOutputs({
+      store,
+      authorizer: this.authorizer,
+      jobs: this.jobs,
+      storage: drivers.storage,
+      retentionMs:
+        drivers.outputRetentionMs ?? parseDuration('outputRetention', DEFAULT_OUTPUT_RETENTION),
+    });
       new OnlineMaterializer({
         compute: drivers.compute,
         storage: drivers.storage,
@@ -124,6 +152,13 @@ export class FeatureStoreEngine {
   /** Closes every driver; the engine is unusable afterwards. */
   async close(): Promise<void> {
     await this.online?.stopWorker();
+    this.collector = new StorageCollector({
+      authorizer: this.authorizer,
+      storage: drivers.storage,
+      offline: this.offline,
+      outputs: this.outputs,
+      deletedData: this.deletedData,
+    });
     await this.drivers.online?.queue.close();
     await this.drivers.online?.store.close();
     await this.drivers.compute.close();

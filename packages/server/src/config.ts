@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { ValidationError } from '@featurestore/core';
+import { DEFAULT_OUTPUT_RETENTION, parseDuration, ValidationError } from '@featurestore/core';
 import { z } from 'zod';
 
 /**
@@ -49,6 +49,22 @@ export const configSchema = z
      * role, a new major version) reach a serving process within this time.
      */
     onlineMetadataCacheMs: z.coerce.number().int().min(0).optional(),
+    /**
+     * How long the output of a `retrieve` or `historical` job stays in storage after the job
+     * finished (an ISO 8601 duration, default P7D); `featurestore jobs clean`, `featurestore gc`
+     * and the embedded store's open remove older ones. Outputs the CLI copied to `--out` are
+     * removed at once.
+     */
+    outputRetention: z
+      .string()
+      .superRefine((value, context) => {
+        try {
+          parseDuration('outputRetention', value);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      })
+      .default(DEFAULT_OUTPUT_RETENTION),
     /** `file://…` (default `file://<store>/data`), `s3://bucket/prefix` or `abfss://fs@account.dfs.core.windows.net/prefix`. */
     storage: z
       .string()
@@ -133,6 +149,7 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_QUEUE_URL: 'queue',
   FEATURESTORE_QUEUE_NAMESPACE: 'queueNamespace',
   FEATURESTORE_ONLINE_METADATA_CACHE_MS: 'onlineMetadataCacheMs',
+  FEATURESTORE_OUTPUT_RETENTION: 'outputRetention',
   FEATURESTORE_SOURCE_ROOTS: 'sources.roots',
   FEATURESTORE_S3_ENDPOINT: 's3.endpoint',
   FEATURESTORE_S3_REGION: 's3.region',

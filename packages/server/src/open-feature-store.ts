@@ -17,6 +17,7 @@ import {
   type OnlineStore,
   PRIVATE_FOLDER_MODE,
   type Principal,
+  parseDuration,
   StagingComputeEngine,
   tightenModes,
   UnauthenticatedError,
@@ -167,6 +168,7 @@ export async function openFeatureStore(
           ...(config.onlineMetadataCacheMs === undefined
             ? {}
             : { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
+          outputRetentionMs: parseDuration('outputRetention', config.outputRetention),
         }),
     });
     const engine = scope.resolve(FeatureStoreEngine);
@@ -242,6 +244,10 @@ async function makeStorePrivate(storeDir: string): Promise<void> {
   const loose = ((await stat(storeDir)).mode & 0o777) !== PRIVATE_FOLDER_MODE;
   await tightenModes(loose ? storeDir : join(storeDir, 'metadata'));
 }
+  // Sole owner: a recorded deletion is either committed (purge it) or never will be. Both
+  // this and the expired outputs list a small folder (`deletions/`, `outputs/`), not the data.
+  await engine.deletedData.purgePending({ graceMs: 0 });
+  await engine.outputs.removeExpired();
 
 
 /** `redis://`, `redis-cluster://` or `postgres://`; by default the metadata database. */

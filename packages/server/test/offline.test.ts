@@ -26,9 +26,13 @@ async function allFiles(dir: string): Promise<string[]> {
 
 describe('offline engine through the CLI', () => {
   let store: Awaited<ReturnType<typeof tempStore>>;
+  // `--out` files may not land in the store folder: they go to a folder of their own.
+  let outputs: Awaited<ReturnType<typeof tempStore>>;
   const file = (name: string) => join(store.dir, name);
+  const output = (name: string) => join(outputs.dir, name);
   beforeAll(async () => {
     store = await tempStore();
+    outputs = await tempStore();
     await writeFile(file('events.schema.json'), JSON.stringify(events));
     await cliJson(store.dir, 'project', 'create', 'shop');
     await cliJson(
@@ -41,7 +45,10 @@ describe('offline engine through the CLI', () => {
       file('events.schema.json'),
     );
   });
-  afterAll(async () => store.remove());
+  afterAll(async () => {
+    await store.remove();
+    await outputs.remove();
+  });
 
   it('ingests, lists, reverts, retrieves as of, and builds a training set', async () => {
     await writeFile(
@@ -85,11 +92,19 @@ describe('offline engine through the CLI', () => {
     );
     expect(listed.items.map((i) => i.id)).toEqual([first.ingestionId, second.ingestionId]);
 
-    await cliJson(store.dir, 'retrieve', 'shop', 'events', '--latest', '--out', file('latest.csv'));
-    expect(await readFile(file('latest.csv'), 'utf8')).toMatch(/^user_id,ts,clicks,country\n/);
-    expect((await readFile(file('latest.csv'), 'utf8')).trim().split('\n').slice(1).sort()).toEqual(
-      ['1,2026-01-02T10:00:00.000Z,7,DE', '2,2026-01-01T11:00:00.000Z,5,FR'],
+    await cliJson(
+      store.dir,
+      'retrieve',
+      'shop',
+      'events',
+      '--latest',
+      '--out',
+      output('latest.csv'),
     );
+    expect(await readFile(output('latest.csv'), 'utf8')).toMatch(/^user_id,ts,clicks,country\n/);
+    expect(
+      (await readFile(output('latest.csv'), 'utf8')).trim().split('\n').slice(1).sort(),
+    ).toEqual(['1,2026-01-02T10:00:00.000Z,7,DE', '2,2026-01-01T11:00:00.000Z,5,FR']);
 
     await cliJson(store.dir, 'revert', 'shop', 'events', second.ingestionId);
     await cliJson(
@@ -99,9 +114,9 @@ describe('offline engine through the CLI', () => {
       'events',
       '--latest',
       '--out',
-      file('after-revert.csv'),
+      output('after-revert.csv'),
     );
-    expect(await readFile(file('after-revert.csv'), 'utf8')).toContain(
+    expect(await readFile(output('after-revert.csv'), 'utf8')).toContain(
       '1,2026-01-01T10:00:00.000Z,3,DE',
     );
     await cliJson(
@@ -112,9 +127,9 @@ describe('offline engine through the CLI', () => {
       '--as-of',
       second.ingestionId,
       '--out',
-      file('as-of.csv'),
+      output('as-of.csv'),
     );
-    expect((await readFile(file('as-of.csv'), 'utf8')).trim().split('\n')).toHaveLength(4);
+    expect((await readFile(output('as-of.csv'), 'utf8')).trim().split('\n')).toHaveLength(4);
 
     await writeFile(
       file('entities.csv'),
@@ -130,10 +145,10 @@ describe('offline engine through the CLI', () => {
       '--features',
       'shop/events:clicks,shop/events:country',
       '--out',
-      file('training.csv'),
+      output('training.csv'),
     );
     expect(training.rowCount).toBe(4);
-    const lines = (await readFile(file('training.csv'), 'utf8')).trim().split('\n');
+    const lines = (await readFile(output('training.csv'), 'utf8')).trim().split('\n');
     expect(lines[0]).toBe('user_id,at,label,events__clicks,events__country');
     // The second ingestion is reverted: the 2026-01-03 row sees the day-1 value.
     expect(lines.slice(1).map((line) => line.split(',').slice(3).join(','))).toEqual([
@@ -230,7 +245,7 @@ describe('offline engine through the CLI', () => {
       '--features',
       'shop/events:nope',
       '--out',
-      file('x.csv'),
+      output('x.csv'),
     );
     expect(unknown.stderr).toMatch(/feature "nope" does not exist in shop\/events/);
   });

@@ -69,6 +69,7 @@ const PERFORM: Record<Action, (f: Fixture) => Promise<unknown>> = {
   'token.list': (f) => f.engine.access.listTokens(f.caller),
   'job.read': async (f) => f.engine.jobs.get(f.caller, (await ownJob(f)).id),
   'job.cancel': async (f) => f.engine.jobs.cancel(f.caller, (await ownJob(f)).id),
+  'store.gc': (f) => f.engine.collector.collect(f.caller, { dryRun: true }),
   'token.revoke': async (f) => {
     const { token } = await f.engine.access.createToken(f.admin, {
       name: 'theirs',

@@ -29,6 +29,7 @@ export const ACTION_REQUIREMENTS = {
   'token.revoke': 'self',
   'job.read': 'self',
   'job.cancel': 'self',
+  'store.gc': 'admin',
 } as const satisfies Record<string, Role | 'admin' | 'authenticated' | 'self'>;
 
 export type Action = keyof typeof ACTION_REQUIREMENTS;

@@ -5,6 +5,7 @@ import { validateName } from '../identifiers.js';
 import { checkFeatureSetSettings } from '../model/feature-set-settings.js';
 import type { FeatureSet, FeatureSetVersion, Page, Tags } from '../model/records.js';
 import { parseVersion } from '../model/version.js';
+import type { DeletedFeatureSetData } from '../offline/deleted-feature-set-data.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { FeatureSetFilter, MetadataStore } from '../ports/metadata-store.js';
 import {
@@ -39,10 +40,13 @@ export type ListFeatureSetsInput = Omit<FeatureSetFilter, 'projectId' | 'project
 export class FeatureSetService {
   readonly #store: MetadataStore;
   readonly #authorizer: Authorizer;
+  readonly #deletedData: DeletedFeatureSetData | undefined;
 
-  constructor(store: MetadataStore, authorizer: Authorizer) {
+  /** `deletedData` removes a deleted feature set's files and online records. */
+  constructor(store: MetadataStore, authorizer: Authorizer, deletedData?: DeletedFeatureSetData) {
     this.#store = store;
     this.#authorizer = authorizer;
+    this.#deletedData = deletedData;
   }
 
   /** Registers version 1.0 from a definition (validated here, whatever its source). */
@@ -177,6 +181,7 @@ export class FeatureSetService {
     return this.#store.listFeatureSetVersions(featureSet.id);
   }
 
+  /** Deletes the feature set with every version, then its data files and online records. */
   async delete(principal: Principal, projectName: string, name: string): Promise<void> {
     const project = await authorizedProject(
       this.#store,
@@ -186,7 +191,11 @@ export class FeatureSetService {
       projectName,
     );
     const featureSet = await requireFeatureSet(this.#store, project, name);
+    // Recorded before the commit, so a crash right after it still leaves what to purge.
+    await this.#deletedData?.record([featureSet]);
     await this.#store.deleteFeatureSet(featureSet.id);
+    // The deletion stands even if purging fails now: the record stays for `featurestore gc`.
+    await this.#deletedData?.purge([featureSet.id]).catch(() => undefined);
   }
 }
 

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Authorizer } from '../auth/authorizer.js';
 import { ConflictError } from '../errors.js';
 import { validateName } from '../identifiers.js';
-import type { Page, Project, Tags } from '../model/records.js';
+import type { FeatureSet, Page, Project, Tags } from '../model/records.js';
+import type { DeletedFeatureSetData } from '../offline/deleted-feature-set-data.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore, ProjectFilter } from '../ports/metadata-store.js';
 import { authorizedProject } from './lookups.js';
@@ -29,10 +30,13 @@ export type ListProjectsInput = Omit<ProjectFilter, 'ids' | 'ownerId'> & {
 export class ProjectService {
   readonly #store: MetadataStore;
   readonly #authorizer: Authorizer;
+  readonly #deletedData: DeletedFeatureSetData | undefined;
 
-  constructor(store: MetadataStore, authorizer: Authorizer) {
+  /** `deletedData` removes the files and online records of the feature sets a delete takes. */
+  constructor(store: MetadataStore, authorizer: Authorizer, deletedData?: DeletedFeatureSetData) {
     this.#store = store;
     this.#authorizer = authorizer;
+    this.#deletedData = deletedData;
   }
 
   /** Creates a project; the caller becomes its owner. */
@@ -90,7 +94,10 @@ export class ProjectService {
     return this.#store.updateProject(project.id, patch, expectedRevision ?? project.revision);
   }
 
-  /** Refused while the project holds feature sets, unless `force` deletes them too. */
+  /**
+   * Refused while the project holds feature sets, unless `force` deletes them too (with
+   * their data files and online records).
+   */
   async delete(
     principal: Principal,
     name: string,
@@ -104,7 +111,26 @@ export class ProjectService {
         { details: { project: name } },
       );
     }
+    const featureSets = await this.#allFeatureSets(project.id);
+    // Recorded before the commit, so a crash right after it still leaves what to purge.
+    await this.#deletedData?.record(featureSets);
     await this.#store.deleteProject(project.id);
+    // The deletion stands even if purging fails now: the records stay for `featurestore gc`.
+    await this.#deletedData
+      ?.purge(featureSets.map((featureSet) => featureSet.id))
+      .catch(() => undefined);
+  }
+
+  async #allFeatureSets(projectId: string): Promise<FeatureSet[]> {
+    if (!this.#deletedData) return [];
+    const all: FeatureSet[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.#store.listFeatureSets({ projectId, pageSize: 1000, pageToken });
+      all.push(...page.items);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return all;
   }
 
   /** Authorizes before saying what does not exist (see `authorizedProject`). */

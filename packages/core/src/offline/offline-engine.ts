@@ -33,7 +33,7 @@ import { listAll } from '../storage/object-keys.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
 import { SourceAccess, type SourceAccessOptions } from './source-access.js';
 import { type ResolvedSource, resolveSource } from './sources.js';
-import { ingestionPrefix, jobOutputKey } from './storage-layout.js';
+import { FEATURE_SETS_PREFIX, ingestionPrefix, jobOutputKey } from './storage-layout.js';
 import { type StorageLocator, storageRoot } from './storage-locator.js';
 import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
 
@@ -550,15 +550,22 @@ export class OfflineEngine {
   /**
    * Removes data files no committed metadata refers to: those of failed or killed ingestions
    * (older than `graceMs`, so in-flight ones are spared) and those of deleted feature sets.
+   * With `dryRun`, only says what it would remove; feature sets in `except` are passed over.
    */
-  async collectGarbage(options: { graceMs?: number } = {}): Promise<{ deleted: string[] }> {
+  async collectGarbage(
+    options: { graceMs?: number; dryRun?: boolean; except?: ReadonlySet<string> } = {},
+  ): Promise<{ deleted: string[]; bytes: number }> {
     const cutoff = Date.now() - (options.graceMs ?? DEFAULT_GC_GRACE_MS);
     const referenced = new Map<string, Set<string> | undefined>();
     const doomed: string[] = [];
-    for await (const object of listAll(this.#storage, 'featuresets/')) {
+    let bytes = 0;
+    for await (const object of listAll(this.#storage, FEATURE_SETS_PREFIX)) {
       const featureSetId = object.key.split('/')[1]!;
+      if (options.except?.has(featureSetId)) continue;
       if (!referenced.has(featureSetId)) {
-        const exists = await this.#store.getFeatureSetById(featureSetId).catch(() => undefined);
+        // A failed lookup must fail the collection: read as "deleted", it would remove the
+        // files of a feature set that exists.
+        const exists = await this.#store.getFeatureSetById(featureSetId);
         referenced.set(
           featureSetId,
           exists ? new Set(await this.#store.listIngestionFiles(featureSetId)) : undefined,
@@ -570,11 +577,14 @@ export class OfflineEngine {
         (!files.has(object.key) && object.lastModified.getTime() < cutoff)
       ) {
         doomed.push(object.key);
+        bytes += object.size;
       }
     }
-    for (let i = 0; i < doomed.length; i += 1000)
-      await this.#storage.delete(doomed.slice(i, i + 1000));
-    return { deleted: doomed };
+    if (!options.dryRun) {
+      for (let i = 0; i < doomed.length; i += 1000)
+        await this.#storage.delete(doomed.slice(i, i + 1000));
+    }
+    return { deleted: doomed, bytes };
   }
 
   #resolve(

@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -10,6 +11,7 @@ import {
   type Job,
   type JobState,
   type OutputResult,
+  PRIVATE_FILE_MODE,
   parseTime,
   type RunningJob,
   ValidationError,
@@ -20,6 +22,7 @@ import type { CliIo } from './io.js';
 import { followJob } from './job-progress.js';
 import { failUnlessOnlineApplied } from './online-apply-report.js';
 import { pageExtra, seconds } from './options.js';
+import { confinedOutputPath } from './output-path.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -50,18 +53,36 @@ function outputFormat(path: string): 'csv' | 'parquet' {
   });
 }
 
-/** Follows a job that writes an output, copies the output to the user's file and says so. */
+/**
+ * Checks `--out` (ValidationError before any job runs), starts the job that writes the output,
+ * follows it, copies the output to the caller's file and removes it from storage: the copy is
+ * the caller's now, and the store keeps no second copy of the data (sensitive columns too).
+ */
 async function writeOutput(
   ctx: CommandContext,
-  running: RunningJob<OutputResult>,
   out: string,
+  start: (format: 'csv' | 'parquet') => Promise<RunningJob<OutputResult>>,
 ): Promise<void> {
+  const format = outputFormat(out);
+  const path = await confinedOutputPath(out, ctx.store.config);
+  const running = await start(format);
   const result = await followJob(ctx, running);
-  await pipeline(await ctx.store.storage.get(result.outputKey), createWriteStream(out));
+  const { outputs } = ctx.store.engine;
+  const source = await outputs.read(ctx.store.principal, running.job.id);
+  // No symbolic link is followed at the last step (the path is the checked real one), and a
+  // new file is the caller's alone, like the store it came from.
+  const target = await open(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    PRIVATE_FILE_MODE,
+  );
+  await pipeline(source, target.createWriteStream());
+  await outputs.remove(ctx.store.principal, running.job.id, { reason: 'copied' });
   ctx.message(`wrote ${result.rowCount} rows to ${out}`, {
     ...result,
     out,
     jobId: running.job.id,
+    outputRemoved: true,
   });
 }
 
@@ -200,20 +221,19 @@ export function registerOfflineCommands(program: Command, io: CliIo): void {
             latest?: boolean;
           },
         ) => {
-          const running = await ctx.store.engine.offline.retrieve(
-            ctx.store.principal,
-            project,
-            featureSet,
-            {
-              version: opts.version,
-              asOf: parseAsOf(opts.asOf),
-              from: opts.from === undefined ? undefined : parseTime('--from', opts.from),
-              to: opts.to === undefined ? undefined : parseTime('--to', opts.to),
-              latest: opts.latest === true,
-              format: outputFormat(opts.out),
-            },
+          const options = {
+            version: opts.version,
+            asOf: parseAsOf(opts.asOf),
+            from: opts.from === undefined ? undefined : parseTime('--from', opts.from),
+            to: opts.to === undefined ? undefined : parseTime('--to', opts.to),
+            latest: opts.latest === true,
+          };
+          await writeOutput(ctx, opts.out, (format) =>
+            ctx.store.engine.offline.retrieve(ctx.store.principal, project, featureSet, {
+              ...options,
+              format,
+            }),
           );
-          await writeOutput(ctx, running, opts.out);
         },
       ),
     );
@@ -242,19 +262,23 @@ export function registerOfflineCommands(program: Command, io: CliIo): void {
             asOf?: string;
           },
         ) => {
-          const running = await ctx.store.engine.offline.historical(ctx.store.principal, {
-            entities: opts.entities,
-            entityTime: opts.entityTime,
-            features: opts.features,
-            asOf: parseAsOf(opts.asOf),
-            format: outputFormat(opts.out),
-          });
-          await writeOutput(ctx, running, opts.out);
+          const asOf = parseAsOf(opts.asOf);
+          await writeOutput(ctx, opts.out, (format) =>
+            ctx.store.engine.offline.historical(ctx.store.principal, {
+              entities: opts.entities,
+              entityTime: opts.entityTime,
+              features: opts.features,
+              asOf,
+              format,
+            }),
+          );
         },
       ),
     );
 
-  const jobs = program.command('jobs').description('list, inspect, wait for and cancel jobs');
+  const jobs = program
+    .command('jobs')
+    .description('list, inspect, wait for, cancel jobs and clean their outputs');
 
   jobs
     .command('list')
@@ -336,5 +360,35 @@ export function registerOfflineCommands(program: Command, io: CliIo): void {
           job,
         );
       }),
+    );
+
+  jobs
+    .command('clean [id]')
+    .description(
+      'remove job outputs kept in storage: your jobs’ (everyone’s for admins) past the output retention, one job’s, or with --all every finished job’s',
+    )
+    .option('--all', 'every finished job’s output, expired or not')
+    .option('--dry-run', 'list what would be removed, remove nothing')
+    .action(
+      withStore(
+        io,
+        async (ctx, id: string | undefined, opts: { all?: boolean; dryRun?: boolean }) => {
+          const { outputs } = ctx.store.engine;
+          const dryRun = opts.dryRun === true;
+          const removed =
+            id === undefined
+              ? await outputs.clean(ctx.store.principal, { all: opts.all === true, dryRun })
+              : [await outputs.remove(ctx.store.principal, id, { dryRun })];
+          const files = removed.reduce((sum, output) => sum + output.files, 0);
+          const bytes = removed.reduce((sum, output) => sum + output.bytes, 0);
+          if (!ctx.options.json && removed.length > 0) {
+            ctx.table(removed, ['jobId', 'files', 'bytes', 'reason']);
+          }
+          ctx.message(
+            `${dryRun ? 'would remove' : 'removed'} ${removed.length} job output(s): ${files} file(s), ${bytes} bytes`,
+            { items: removed, outputs: removed.length, files, bytes, dryRun },
+          );
+        },
+      ),
     );
 }
