@@ -69,14 +69,14 @@ export class FeatureStoreEngine {
    * crash or a failure left pending is finished by `resumePending`.
    */
   readonly onlineApplies: OnlineApplies | undefined;
-
-  constructor(drivers: EngineDrivers) {
   /** Job outputs: removal once copied, on request, and past the retention. */
   readonly outputs: JobOutputs;
   /** The data of deleted feature sets, purged after the deletion commits (resumably). */
   readonly deletedData: DeletedFeatureSetData;
   /** `featurestore gc`: leftovers of every kind, admins only. */
   readonly collector: StorageCollector;
+
+  constructor(drivers: EngineDrivers) {
     const changes = new MetadataChanges();
     const store = changes.track(drivers.metadata);
     this.drivers = drivers;
@@ -91,8 +91,6 @@ export class FeatureStoreEngine {
     this.access = new AccessService(store, this.authorizer);
     this.tokens = new TokenIdentityProvider(store);
     this.jobs = new JobService(store, this.authorizer);
-    const materializer =
-      drivers.online &&
     this.outputs = new JobOutputs({
       store,
       authorizer: this.authorizer,
@@ -101,6 +99,8 @@ export class FeatureStoreEngine {
       retentionMs:
         drivers.outputRetentionMs ?? parseDuration('outputRetention', DEFAULT_OUTPUT_RETENTION),
     });
+    const materializer =
+      drivers.online &&
       new OnlineMaterializer({
         compute: drivers.compute,
         storage: drivers.storage,
@@ -147,11 +147,6 @@ export class FeatureStoreEngine {
             changes,
           })
         : undefined;
-  }
-
-  /** Closes every driver; the engine is unusable afterwards. */
-  async close(): Promise<void> {
-    await this.online?.stopWorker();
     this.collector = new StorageCollector({
       authorizer: this.authorizer,
       storage: drivers.storage,
@@ -159,6 +154,11 @@ export class FeatureStoreEngine {
       outputs: this.outputs,
       deletedData: this.deletedData,
     });
+  }
+
+  /** Closes every driver; the engine is unusable afterwards. */
+  async close(): Promise<void> {
+    await this.online?.stopWorker();
     await this.drivers.online?.queue.close();
     await this.drivers.online?.store.close();
     await this.drivers.compute.close();
