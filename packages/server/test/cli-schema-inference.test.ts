@@ -73,6 +73,9 @@ describe('featurestore featureset register --schema-from', { timeout: 120_000 },
     );
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ ...CSV_SCHEMA, timeToLive: 'P30D' });
+    // For people to edit: one line per field and per feature.
+    expect(result.stdout).toContain('\n  "primaryKey": ["customer_id"],\n');
+    expect(result.stdout).toContain('\n    { "name": "zip", "type": "string" },\n');
     expect(result.stderr).toMatch(/^note: column "zip" is inferred as string, not int64: "02134"/m);
     expect(result.stderr).toMatch(/not registered \(--dry-run\)/);
     const missing = await run('featureset', 'get', 'shop', 'customers');

@@ -101,6 +101,24 @@ function requiredOption(value: string | undefined, option: string, what: string)
   return value;
 }
 
+/** `{ "a": 1, "b": [2] }`: a small JSON value on one line, spaced like the README's. */
+function inlineJson(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(inlineJson).join(', ')}]`;
+  const entries = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${inlineJson(v)}`);
+  return entries.length === 0 ? '{}' : `{ ${entries.join(', ')} }`;
+}
+
+/** A definition as a schema file for people to read and edit: one line per field and feature. */
+function schemaFileText(definition: Record<string, unknown>): string {
+  const fields = Object.entries(definition).map(([key, value]) =>
+    key === 'features' && Array.isArray(value)
+      ? `  "features": [\n${value.map((feature) => `    ${inlineJson(feature)}`).join(',\n')}\n  ]`
+      : `  ${JSON.stringify(key)}: ${inlineJson(value)}`,
+  );
+  return `{\n${fields.join(',\n')}\n}\n`;
+}
+
 /** A name already taken fails before the data file is read, not after. */
 async function refuseExisting(ctx: CommandContext, project: string, name: string): Promise<void> {
   const existing = await ctx.store.engine.featureSets
@@ -166,7 +184,7 @@ async function registerInferred(
     rowCount: inferred.rowCount,
   };
   if (!ctx.options.json) {
-    io.stdout(`${JSON.stringify(inferred.definition, null, 2)}\n`);
+    io.stdout(schemaFileText({ ...inferred.definition }));
     for (const note of inferred.notes) io.stderr(`note: ${note}\n`);
   }
   if (opts.dryRun) {
