@@ -1,97 +1,86 @@
-import type { WorkerReports } from "./worker-log.js";
-import "reflect-metadata";
-import { randomUUID } from "node:crypto";
-import { rm, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { WorkerReports } from './worker-log.js';
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import {
-	type ComputeEngine,
-	type EngineDrivers,
-	FeatureStoreEngine,
-	LocalLogQueue,
-	type MessageQueue,
-	type MetadataStore,
-	makePrivateFolder,
-	NamespacedQueue,
-	type ObjectStorage,
-	type OnlineStore,
-	PRIVATE_FOLDER_MODE,
-	type Principal,
-	parseDuration,
-	StagingComputeEngine,
-	tightenModes,
-	UnauthenticatedError,
-} from "@featurestore/core";
-import { DuckDbComputeEngine } from "@featurestore/driver-duckdb";
-import { KafkaMessageQueue } from "@featurestore/driver-kafka";
-import {
-	PostgresMetadataStore,
-	PostgresOnlineStore,
-} from "@featurestore/driver-postgres";
-import { RedisOnlineStore } from "@featurestore/driver-redis";
-import { container, type DependencyContainer } from "tsyringe";
-import {
-	type FeatureStoreConfig,
-	type FeatureStoreConfigInput,
-	parseConfig,
-} from "./config.js";
-import { redactSecrets } from "./redact-secrets.js";
-import {
-	defaultStorageUrl,
-	openStorageUrl,
-	StorageRegistry,
-} from "./storage-urls.js";
-import { StoreLock } from "./store-lock.js";
-import { bindStoreParts } from "./store-parts.js";
+  type ComputeEngine,
+  type EngineDrivers,
+  FeatureStoreEngine,
+  LocalLogQueue,
+  type MessageQueue,
+  type MetadataStore,
+  makePrivateFolder,
+  NamespacedQueue,
+  type ObjectStorage,
+  type OnlineStore,
+  PRIVATE_FOLDER_MODE,
+  type Principal,
+  parseDuration,
+  StagingComputeEngine,
+  tightenModes,
+  UnauthenticatedError,
+} from '@featurestore/core';
+import { DuckDbComputeEngine } from '@featurestore/driver-duckdb';
+import { KafkaMessageQueue } from '@featurestore/driver-kafka';
+import { PostgresMetadataStore, PostgresOnlineStore } from '@featurestore/driver-postgres';
+import { RedisOnlineStore } from '@featurestore/driver-redis';
+import { container, type DependencyContainer } from 'tsyringe';
+import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } from './config.js';
+import { redactSecrets } from './redact-secrets.js';
+import { defaultStorageUrl, openStorageUrl, StorageRegistry } from './storage-urls.js';
+import { StoreLock } from './store-lock.js';
+import { bindStoreParts } from './store-parts.js';
 
 /** Injection tokens of the composition root; nothing outside this package sees tsyringe. */
 export const TOKENS = {
-	config: Symbol("FeatureStoreConfig"),
-	metadata: Symbol("MetadataStore"),
-	storage: Symbol("ObjectStorage"),
-	compute: Symbol("ComputeEngine"),
-	online: Symbol("OnlineDrivers"),
+  config: Symbol('FeatureStoreConfig'),
+  metadata: Symbol('MetadataStore'),
+  storage: Symbol('ObjectStorage'),
+  compute: Symbol('ComputeEngine'),
+  online: Symbol('OnlineDrivers'),
 } as const;
 
 /** An open feature store: the engine, its drivers, and the principal in-process calls use. */
 export interface FeatureStore {
-	readonly config: FeatureStoreConfig;
-	readonly engine: FeatureStoreEngine;
-	readonly storage: ObjectStorage;
-	/** The local admin, unless `openFeatureStore` was given a token or user to act as. */
-	readonly principal: Principal;
-	/** Resolves a bearer token (a personal access token) to its principal. */
-	authenticate(token: string): Promise<Principal>;
-	close(): Promise<void>;
+  readonly config: FeatureStoreConfig;
+  readonly engine: FeatureStoreEngine;
+  readonly storage: ObjectStorage;
+  /** The local admin, unless `openFeatureStore` was given a token or user to act as. */
+  readonly principal: Principal;
+  /** Resolves a bearer token (a personal access token) to its principal. */
+  authenticate(token: string): Promise<Principal>;
+  close(): Promise<void>;
 }
 
 export interface OpenOptions {
-	/** Act as the owner of this personal access token instead of the local admin. */
-	token?: string;
-	/** How long to wait for another process holding the embedded store (default 3 s). */
-	lockWaitMs?: number;
-	/**
-	 * Let an embedded store use other online, queue or storage parts than those it remembers
-	 * (`<store>/store.json`, written on the first open), and remember these from now on.
-	 * Without it, other parts are refused: a forgotten `--online` would read an empty store.
-	 */
-	rebind?: boolean;
-	/**
-	 * Start this process's online workers once open: the apply worker and the online → offline
-	 * sync worker (both stop on close). Needs an online store. Without it, a store on the
-	 * embedded local log queue starts them on its first push (nobody else reads that queue);
-	 * with Kafka, pushes are applied by the workers of `featurestore online workers`.
-	 */
-	workers?: boolean;
-	/**
-	 * Most pushed rows per queue batch of the embedded local log (default 500): also the most
-	 * rows the offline sync commits per ingestion and partition. Kafka batches by bytes instead.
-	 */
-	queueBatchSize?: number;
-	/** The least time between two offline syncs of one queue partition (default 0). */
-	offlineSyncIntervalMs?: number;
-	/** Where the online workers report failed batches and dead letters (see `workerReports`). */
-	reports?: WorkerReports;
+  /** Act as the owner of this personal access token instead of the local admin. */
+  token?: string;
+  /** How long to wait for another process holding the embedded store (default 3 s). */
+  lockWaitMs?: number;
+  /**
+   * Let an embedded store use other online, queue or storage parts than those it remembers
+   * (`<store>/store.json`, written on the first open), and remember these from now on.
+   * Without it, other parts are refused: a forgotten `--online` would read an empty store.
+   */
+  rebind?: boolean;
+  /**
+   * Start this process's online workers once open: the apply worker and the online → offline
+   * sync worker (both stop on close). Needs an online store. Without it, a store on the
+   * embedded local log queue starts them on its first push (nobody else reads that queue);
+   * with Kafka, pushes are applied by the workers of `featurestore online workers`.
+   */
+  workers?: boolean;
+  /**
+   * Most pushed rows per queue batch of the embedded local log (default 500): also the most
+   * rows the offline sync commits per ingestion and partition. Kafka batches by bytes instead.
+   */
+  queueBatchSize?: number;
+  /** The least time between two offline syncs of one queue partition (default 0). */
+  offlineSyncIntervalMs?: number;
+  /** Where the online workers report failed batches and dead letters (see `workerReports`). */
+  reports?: WorkerReports;
 }
 
 /**
@@ -104,178 +93,131 @@ export interface OpenOptions {
  * await fs.close();
  */
 export async function openFeatureStore(
-	input: FeatureStoreConfigInput | FeatureStoreConfig = {},
-	options: OpenOptions = {},
+  input: FeatureStoreConfigInput | FeatureStoreConfig = {},
+  options: OpenOptions = {},
 ): Promise<FeatureStore> {
-	const config = parseConfig(input);
-	const storeDir = resolve(config.store);
-	// Only the embedded PGlite needs one owner per folder; PostgreSQL serves many processes.
-	const lock =
-		config.metadata === undefined
-			? await StoreLock.acquire(
-					storeDir,
-					options.lockWaitMs === undefined
-						? {}
-						: { waitMs: options.lockWaitMs },
-				)
-			: undefined;
-	await makeStorePrivate(storeDir);
-	const scope = container.createChildContainer();
-	let pglite: PGlite | undefined;
-	try {
-		const rememberParts =
-			lock &&
-			(await bindStoreParts(storeDir, config, {
-				rebind: options.rebind === true,
-			}));
-		scope.register(TOKENS.config, { useValue: config });
-		// One embedded PGlite serves metadata and the online store (opening one takes ~0.5 s).
-		if (config.metadata === undefined) {
-			const dir = join(storeDir, "metadata");
-			await makePrivateFolder(dir);
-			pglite = await PGlite.create(dir);
-		}
-		const connection = pglite
-			? { pglite }
-			: { connectionString: config.metadata! };
-		scope.register(TOKENS.metadata, {
-			useValue: await PostgresMetadataStore.open({
-				...connection,
-				schema: config.metadataSchema,
-			}),
-		});
-		scope.register(TOKENS.online, {
-			useValue: {
-				store: await openOnlineStore(config, connection),
-				queue: openQueue(config, storeDir, options.queueBatchSize),
-			},
-		});
-		const storages = new StorageRegistry(
-			await openStorageUrl(
-				config.storage ?? defaultStorageUrl(storeDir),
-				config,
-			),
-			config,
-		);
-		if (lock)
-			await rm(join(storeDir, "tmp", "spill"), {
-				recursive: true,
-				force: true,
-			});
-		// DuckDB spills here: rows of the store's data, so private like the rest.
-		await makePrivateFolder(join(storeDir, "tmp"));
-		scope.register(TOKENS.storage, { useValue: storages.main });
-		scope.register(TOKENS.compute, {
-			// DuckDB reads local files only: remote data is staged in a spill folder of this instance.
-			useValue: new StagingComputeEngine(
-				new DuckDbComputeEngine({ tempDirectory: join(storeDir, "tmp") }),
-				storages.locate,
-				join(storeDir, "tmp", "spill", randomUUID()),
-			),
-		});
-		scope.register(FeatureStoreEngine, {
-			useFactory: (c: DependencyContainer) =>
-				new FeatureStoreEngine({
-					metadata: c.resolve<MetadataStore>(TOKENS.metadata),
-					storage: c.resolve<ObjectStorage>(TOKENS.storage),
-					compute: c.resolve<ComputeEngine>(TOKENS.compute),
-					locate: storages.locate,
-					// Token and OIDC callers read only under the landing roots; nobody reads the store's
-					// own folders (the storage root is protected by the engine itself).
-					sourceAccess: {
-						roots: config.sources.roots,
-						protected: ["metadata", "queue", "tmp"].map((folder) =>
-							join(storeDir, folder),
-						),
-					},
-					online: c.resolve<EngineDrivers["online"]>(TOKENS.online),
-					offlineSync: {
-						...(options.offlineSyncIntervalMs === undefined
-							? {}
-							: { intervalMs: options.offlineSyncIntervalMs }),
-						...options.reports,
-					},
-					...(config.onlineMetadataCacheMs === undefined
-						? {}
-						: { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
-					outputRetentionMs: parseDuration(
-						"outputRetention",
-						config.outputRetention,
-					),
-				}),
-		});
-		const engine = scope.resolve(FeatureStoreEngine);
-		if (lock) await recoverEmbedded(engine);
-		if (rememberParts) await rememberParts();
-		const onDeadLetter = options.reports
-			? { onDeadLetter: options.reports.onDeadLetter }
-			: {};
-		if (options.workers) {
-			await engine.online?.startWorker({ offlineSync: true, ...onDeadLetter });
-		} else if (config.queue === undefined) {
-			// The local log is this process's alone: nobody else would apply what it pushes.
-			engine.online?.startWorkersOnPush(onDeadLetter);
-		}
-		const authenticate = async (token: string): Promise<Principal> => {
-			const principal = await engine.tokens.authenticate({
-				kind: "bearer",
-				token,
-			});
-			if (!principal)
-				throw new UnauthenticatedError(
-					"the token is not a Featurestore access token",
-				);
-			return principal;
-		};
-		const principal =
-			options.token === undefined
-				? await engine.access.localAdmin()
-				: await authenticate(options.token);
-		return {
-			config,
-			engine,
-			storage: scope.resolve<ObjectStorage>(TOKENS.storage),
-			principal,
-			authenticate,
-			async close() {
-				await engine.close();
-				await storages.close();
-				await scope.dispose();
-				await pglite?.close();
-				// PGlite creates its files 0666 (the folder above keeps them private meanwhile).
-				if (pglite) await tightenModes(join(storeDir, "metadata"));
-				await lock?.release();
-			},
-		};
-	} catch (error) {
-		if (scope.isRegistered(TOKENS.metadata)) {
-			await scope
-				.resolve<MetadataStore>(TOKENS.metadata)
-				.close()
-				.catch(() => undefined);
-		}
-		await pglite?.close().catch(() => undefined);
-		await lock?.release();
-		throw error;
-	}
-}
-
-/**
- * The lock proves no other process uses the embedded store, so jobs still marked running
- * were interrupted (a killed process): finish the online applies of ingestions they committed
- * (those jobs succeeded: their ingestion is committed), mark the others failed and remove
- * their orphaned files.
- */
-async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
-	await engine.onlineApplies?.resumePending();
-	const interrupted = await engine.jobs.failInterrupted();
-	if (interrupted.some((job) => job.type === "ingest")) {
-		await engine.offline.collectGarbage({ graceMs: 0 });
-	}
-	// Sole owner: a recorded deletion is either committed (purge it) or never will be. Both
-	// this and the expired outputs list a small folder (`deletions/`, `outputs/`), not the data.
-	await engine.deletedData.purgePending({ graceMs: 0 });
-	await engine.outputs.removeExpired();
+  const config = parseConfig(input);
+  const storeDir = resolve(config.store);
+  // Only the embedded PGlite needs one owner per folder; PostgreSQL serves many processes.
+  const lock =
+    config.metadata === undefined
+      ? await StoreLock.acquire(
+          storeDir,
+          options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs },
+        )
+      : undefined;
+  await makeStorePrivate(storeDir);
+  const scope = container.createChildContainer();
+  let pglite: PGlite | undefined;
+  try {
+    const rememberParts =
+      lock && (await bindStoreParts(storeDir, config, { rebind: options.rebind === true }));
+    scope.register(TOKENS.config, { useValue: config });
+    // One embedded PGlite serves metadata and the online store (opening one takes ~0.5 s).
+    if (config.metadata === undefined) {
+      const dir = join(storeDir, 'metadata');
+      await makePrivateFolder(dir);
+      pglite = await PGlite.create(dir);
+    }
+    const connection = pglite ? { pglite } : { connectionString: config.metadata! };
+    scope.register(TOKENS.metadata, {
+      useValue: await PostgresMetadataStore.open({ ...connection, schema: config.metadataSchema }),
+    });
+    scope.register(TOKENS.online, {
+      useValue: {
+        store: await openOnlineStore(config, connection),
+        queue: openQueue(config, storeDir, options.queueBatchSize),
+      },
+    });
+    const storages = new StorageRegistry(
+      await openStorageUrl(config.storage ?? defaultStorageUrl(storeDir), config),
+      config,
+    );
+    if (lock) await rm(join(storeDir, 'tmp', 'spill'), { recursive: true, force: true });
+    // DuckDB spills here: rows of the store's data, so private like the rest.
+    await makePrivateFolder(join(storeDir, 'tmp'));
+    scope.register(TOKENS.storage, { useValue: storages.main });
+    scope.register(TOKENS.compute, {
+      // DuckDB reads local files only: remote data is staged in a spill folder of this instance.
+      useValue: new StagingComputeEngine(
+        new DuckDbComputeEngine({ tempDirectory: join(storeDir, 'tmp') }),
+        storages.locate,
+        join(storeDir, 'tmp', 'spill', randomUUID()),
+      ),
+    });
+    scope.register(FeatureStoreEngine, {
+      useFactory: (c: DependencyContainer) =>
+        new FeatureStoreEngine({
+          metadata: c.resolve<MetadataStore>(TOKENS.metadata),
+          storage: c.resolve<ObjectStorage>(TOKENS.storage),
+          compute: c.resolve<ComputeEngine>(TOKENS.compute),
+          locate: storages.locate,
+          // Token and OIDC callers read only under the landing roots; nobody reads the store's
+          // own folders (the storage root is protected by the engine itself).
+          sourceAccess: {
+            roots: config.sources.roots,
+            protected: ['metadata', 'queue', 'tmp'].map((folder) => join(storeDir, folder)),
+          },
+          online: c.resolve<EngineDrivers['online']>(TOKENS.online),
+          offlineSync: {
+            ...(options.offlineSyncIntervalMs === undefined
+              ? {}
+              : { intervalMs: options.offlineSyncIntervalMs }),
+            ...options.reports,
+          },
+          ...(config.onlineMetadataCacheMs === undefined
+            ? {}
+            : { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
+          outputRetentionMs: parseDuration('outputRetention', config.outputRetention),
+        }),
+    });
+    const engine = scope.resolve(FeatureStoreEngine);
+    if (lock) await recoverEmbedded(engine);
+    if (rememberParts) await rememberParts();
+    const onDeadLetter = options.reports ? { onDeadLetter: options.reports.onDeadLetter } : {};
+    if (options.workers) {
+      await engine.online?.startWorker({ offlineSync: true, ...onDeadLetter });
+    } else if (config.queue === undefined) {
+      // The local log is this process's alone: nobody else would apply what it pushes.
+      engine.online?.startWorkersOnPush(onDeadLetter);
+    }
+    const authenticate = async (token: string): Promise<Principal> => {
+      const principal = await engine.tokens.authenticate({ kind: 'bearer', token });
+      if (!principal)
+        throw new UnauthenticatedError('the token is not a Featurestore access token');
+      return principal;
+    };
+    const principal =
+      options.token === undefined
+        ? await engine.access.localAdmin()
+        : await authenticate(options.token);
+    return {
+      config,
+      engine,
+      storage: scope.resolve<ObjectStorage>(TOKENS.storage),
+      principal,
+      authenticate,
+      async close() {
+        await engine.close();
+        await storages.close();
+        await scope.dispose();
+        await pglite?.close();
+        // PGlite creates its files 0666 (the folder above keeps them private meanwhile).
+        if (pglite) await tightenModes(join(storeDir, 'metadata'));
+        await lock?.release();
+      },
+    };
+  } catch (error) {
+    if (scope.isRegistered(TOKENS.metadata)) {
+      await scope
+        .resolve<MetadataStore>(TOKENS.metadata)
+        .close()
+        .catch(() => undefined);
+    }
+    await pglite?.close().catch(() => undefined);
+    await lock?.release();
+    throw error;
+  }
 }
 
 /**
@@ -285,61 +227,73 @@ async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
  * is (PGlite creates files 0666; a process killed before `close` leaves them so).
  */
 async function makeStorePrivate(storeDir: string): Promise<void> {
-	await makePrivateFolder(storeDir);
-	const loose = ((await stat(storeDir)).mode & 0o777) !== PRIVATE_FOLDER_MODE;
-	await tightenModes(loose ? storeDir : join(storeDir, "metadata"));
+  await makePrivateFolder(storeDir);
+  const loose = ((await stat(storeDir)).mode & 0o777) !== PRIVATE_FOLDER_MODE;
+  await tightenModes(loose ? storeDir : join(storeDir, 'metadata'));
+}
+
+/**
+ * The lock proves no other process uses the embedded store, so jobs still marked running
+ * were interrupted (a killed process): finish the online applies of ingestions they committed
+ * (those jobs succeeded: their ingestion is committed), mark the others failed and remove
+ * their orphaned files.
+ */
+async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
+  await engine.onlineApplies?.resumePending();
+  const interrupted = await engine.jobs.failInterrupted();
+  if (interrupted.some((job) => job.type === 'ingest')) {
+    await engine.offline.collectGarbage({ graceMs: 0 });
+  }
+  // Sole owner: a recorded deletion is either committed (purge it) or never will be. Both
+  // this and the expired outputs list a small folder (`deletions/`, `outputs/`), not the data.
+  await engine.deletedData.purgePending({ graceMs: 0 });
+  await engine.outputs.removeExpired();
 }
 
 /** `redis://`, `redis-cluster://` or `postgres://`; by default the metadata database. */
 async function openOnlineStore(
-	config: FeatureStoreConfig,
-	connection: { pglite: PGlite } | { connectionString: string },
+  config: FeatureStoreConfig,
+  connection: { pglite: PGlite } | { connectionString: string },
 ): Promise<OnlineStore> {
-	if (config.online?.startsWith("redis"))
-		return RedisOnlineStore.fromUrl(config.online);
-	const target =
-		config.online === undefined
-			? connection
-			: { connectionString: config.online };
-	return PostgresOnlineStore.open({ ...target, schema: config.metadataSchema });
+  if (config.online?.startsWith('redis')) return RedisOnlineStore.fromUrl(config.online);
+  const target = config.online === undefined ? connection : { connectionString: config.online };
+  return PostgresOnlineStore.open({ ...target, schema: config.metadataSchema });
 }
 
 /** `kafka://` brokers, or the durable local log inside the store folder. */
 function openQueue(
-	config: FeatureStoreConfig,
-	storeDir: string,
-	maxBatchSize: number | undefined,
+  config: FeatureStoreConfig,
+  storeDir: string,
+  maxBatchSize: number | undefined,
 ): MessageQueue {
-	const queue =
-		config.queue !== undefined
-			? KafkaMessageQueue.fromUrl(config.queue, { clientId: "featurestore" })
-			: new LocalLogQueue({
-					directory: join(storeDir, "queue"),
-					...(maxBatchSize === undefined ? {} : { maxBatchSize }),
-				});
-	return config.queueNamespace === undefined
-		? queue
-		: new NamespacedQueue(queue, config.queueNamespace);
+  const queue =
+    config.queue !== undefined
+      ? KafkaMessageQueue.fromUrl(config.queue, { clientId: 'featurestore' })
+      : new LocalLogQueue({
+          directory: join(storeDir, 'queue'),
+          ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
+        });
+  return config.queueNamespace === undefined
+    ? queue
+    : new NamespacedQueue(queue, config.queueNamespace);
 }
 
 /**
  * The composed configuration with defaults filled in, as `quickstart` and `config` show it:
  * passwords and other secrets in its URLs are blanked (`redactSecrets`).
  */
-export function describeConfig(
-	config: FeatureStoreConfig,
-): Record<string, string> {
-	const storeDir = resolve(config.store);
-	return {
-		store: storeDir,
-		metadata: config.metadata
-			? `postgresql (${redactSecrets(config.metadata)}, schema ${config.metadataSchema})`
-			: `pglite (${join(storeDir, "metadata")})`,
-		online: config.online
-			? redactSecrets(config.online)
-			: `${config.metadata ? "postgresql" : "pglite"} (with the metadata)`,
-		queue: `${config.queue === undefined ? `local log (${join(storeDir, "queue")})` : redactSecrets(config.queue)}${config.queueNamespace ? `, namespace ${config.queueNamespace}` : ""}`,
-		storage: redactSecrets(config.storage ?? defaultStorageUrl(storeDir)),
-		compute: "duckdb (in-process)",
-	};
+export function describeConfig(config: FeatureStoreConfig): Record<string, string> {
+  const storeDir = resolve(config.store);
+  return {
+    store: storeDir,
+    metadata: config.metadata
+      ? `postgresql (${redactSecrets(config.metadata)}, schema ${config.metadataSchema})`
+      : `pglite (${join(storeDir, 'metadata')})`,
+    online: config.online
+      ? redactSecrets(config.online)
+      : `${config.metadata ? 'postgresql' : 'pglite'} (with the metadata)`,
+    queue: `${config.queue === undefined ? `local log (${join(storeDir, 'queue')})` : redactSecrets(config.queue)}${config.queueNamespace ? `, namespace ${config.queueNamespace}` : ''}`,
+    storage: redactSecrets(config.storage ?? defaultStorageUrl(storeDir)),
+    compute: 'duckdb (in-process)',
+  };
 }
