@@ -29,7 +29,19 @@ export interface ComputeEngineConformanceOptions {
   cancelRows?: number;
   /** Timeout of each case in milliseconds (default 60 s). */
   timeout?: number;
+  /**
+   * The job types the engine runs (default: all of them). Cases of other types are not
+   * registered, and the suite checks the engine declares exactly these and refuses the others.
+   */
+  jobTypes?: readonly JobSpec['type'][];
 }
+
+const ALL_JOB_TYPES: readonly JobSpec['type'][] = [
+  'ingest',
+  'retrieve',
+  'historical',
+  'infer-schema',
+];
 
 /*
  * The job contract every ComputeEngine meets, on files in a temp folder (file:// URIs).
@@ -659,7 +671,15 @@ export function computeEngineConformance(
     assert.equal(result.uri, output);
     return table;
   };
-  const supports = (type: JobSpec['type']) => engine.capabilities.jobTypes.includes(type);
+  // The job types are declared when the tests are registered, so a group an engine does not
+  // run is left out visibly (its cases are not listed, and the declaration is checked against
+  // the engine's capabilities) instead of passing without running.
+  const declared = new Set<JobSpec['type']>(options.jobTypes ?? ALL_JOB_TYPES);
+  const supports = (type: JobSpec['type']) => declared.has(type);
+  const skipped = { it: () => {} } as Pick<SuiteApi, 'it'>;
+  /** `t` when the engine runs every one of `types`, else a suite that registers nothing. */
+  const when = (...types: JobSpec['type'][]): Pick<SuiteApi, 'it'> =>
+    types.every(supports) ? t : skipped;
   const sortRows = (table: CsvTable) => [...table.rows].sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
 
   t.describe(`ComputeEngine conformance`, () => {
@@ -672,11 +692,21 @@ export function computeEngineConformance(
       if (root) await rm(root, { recursive: true, force: true });
     });
 
+    t.describe('capabilities', () => {
+      t.it(`runs exactly the declared job types (${[...declared].join(', ')})`, () => {
+        assert.deepEqual([...engine.capabilities.jobTypes].sort(), [...declared].sort());
+      });
+      for (const type of ALL_JOB_TYPES.filter((type) => !supports(type))) {
+        t.it(`refuses ${type} jobs, which it does not run, with NOT_SUPPORTED`, async () => {
+          await assert.rejects(run({ type } as JobSpec), { code: 'NOT_SUPPORTED' });
+        });
+      }
+    });
+
     t.describe('ingest', () => {
-      t.it(
+      when('ingest').it(
         'ingests CSV with every scalar type, lists and nulls, and reports progress',
         async () => {
-          if (!supports('ingest')) return;
           const progress: JobProgress[] = [];
           const prefix = uri(unique('all-types'));
           const source = await write('all-types.csv', ALL_TYPES_CSV);
@@ -708,10 +738,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest').it(
         'ingests JSON lines with the same values',
         async () => {
-          if (!supports('ingest')) return;
           const result = await ingestText('all-types.jsonl', ALL_TYPES_JSONL, ALL_TYPES, 'json');
           assert.equal(result.rowCount, 3);
           const table = await retrieveCsv(ALL_TYPES, [{ sequence: 1, uris: result.files }]);
@@ -720,10 +749,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest', 'retrieve').it(
         'ingests Parquet (a retrieved Parquet output) with the same values',
         async () => {
-          if (!supports('ingest') || !supports('retrieve')) return;
           const first = await ingestText('all-types.csv', ALL_TYPES_CSV, ALL_TYPES);
           const parquet = uri(`${unique('all-types')}.parquet`);
           await run({
@@ -740,10 +768,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest').it(
         'coerces text: blanks around numbers, zones to UTC, times without zone as UTC',
         async () => {
-          if (!supports('ingest')) return;
           const schema: FeatureSetSchema = {
             primaryKey: ['id'],
             eventTime: 'ts',
@@ -785,10 +812,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest', 'retrieve').it(
         'coerces JSON numbers to floats and Parquet int32/float32/date to int64/float64/timestamp',
         async () => {
-          if (!supports('ingest') || !supports('retrieve')) return;
           const narrow: FeatureSetSchema = {
             primaryKey: ['id'],
             eventTime: 'day',
@@ -831,10 +857,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest').it(
         'ignores extra columns when asked to',
         async () => {
-          if (!supports('ingest')) return;
           const source = await write(unique('extra.csv'), `${TX_HEADER},color\n${TX_ROW},red\n`);
           const result = await ingest([source], TX, 'csv', { ignoreExtraColumns: true });
           assert.equal(result.rowCount, 1);
@@ -851,10 +876,9 @@ export function computeEngineConformance(
         ['LF', '\n'],
         ['CRLF', '\r\n'],
       ] as const) {
-        t.it(
+        when('ingest', 'retrieve').it(
           `reads quoted line breaks anywhere in a row (RFC 4180, ${label})`,
           async () => {
-            if (!supports('ingest') || !supports('retrieve')) return;
             const schema: FeatureSetSchema = {
               primaryKey: ['customer_id'],
               eventTime: 'ts',
@@ -903,10 +927,9 @@ export function computeEngineConformance(
         );
       }
 
-      t.it(
+      when('ingest', 'retrieve').it(
         'reads gzip-compressed CSV and JSON lines (.gz) with the same values',
         async () => {
-          if (!supports('ingest') || !supports('retrieve')) return;
           for (const [name, content, format] of [
             ['all-types.csv.gz', ALL_TYPES_CSV, 'csv'],
             ['all-types.jsonl.gz', ALL_TYPES_JSONL, 'json'],
@@ -921,10 +944,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest', 'retrieve').it(
         'keeps the spellings inf, -inf and nan, the largest finite floats, and times whose digits past microseconds are zeros',
         async () => {
-          if (!supports('ingest') || !supports('retrieve')) return;
           const schema: FeatureSetSchema = {
             primaryKey: ['id'],
             eventTime: 'ts',
@@ -961,10 +983,9 @@ export function computeEngineConformance(
 
     t.describe('ingest rejects bad input with a ValidationError and leaves nothing', () => {
       for (const bad of [...BAD_INPUTS, ...HOSTILE_INPUTS]) {
-        t.it(
+        when('ingest').it(
           bad.name,
           async () => {
-            if (!supports('ingest')) return;
             const folder = unique('bad');
             const sources: string[] = [];
             for (const [name, content] of bad.files)
@@ -996,10 +1017,9 @@ export function computeEngineConformance(
         );
       }
 
-      t.it(
+      when('ingest', 'retrieve').it(
         'a Parquet column whose values do not parse (row and value named)',
         async () => {
-          if (!supports('ingest') || !supports('retrieve')) return;
           const loose: FeatureSetSchema = {
             ...TX,
             features: TX.features.map((feature) =>
@@ -1040,10 +1060,9 @@ export function computeEngineConformance(
     });
 
     t.describe('statistics', () => {
-      t.it(
+      when('ingest').it(
         'reports count, nulls, min, max, mean, stddev and distinct values per feature',
         async () => {
-          if (!supports('ingest')) return;
           const schema: FeatureSetSchema = {
             primaryKey: ['id'],
             eventTime: 'ts',
@@ -1090,10 +1109,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest').it(
         'computes only count, nulls, min and max with statistics: basic',
         async () => {
-          if (!supports('ingest')) return;
           const schema: FeatureSetSchema = {
             primaryKey: ['id'],
             eventTime: 'ts',
@@ -1112,10 +1130,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest').it(
         'describes the finite values of a float feature that also holds NaN and infinities',
         async () => {
-          if (!supports('ingest')) return;
           const schema: FeatureSetSchema = {
             primaryKey: ['id'],
             eventTime: 'ts',
@@ -1195,10 +1212,9 @@ export function computeEngineConformance(
         ];
       }, timeout);
 
-      t.it(
+      when('retrieve').it(
         'returns all rows with exactly the schema columns',
         async () => {
-          if (!supports('retrieve')) return;
           const table = await retrieveCsv(EVENTS, inputs);
           assert.deepEqual(table.header, ['user', 'ts', 'v', 'note']);
           assert.deepEqual(table.rows.map((row) => row[2]).sort(), [
@@ -1215,10 +1231,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('retrieve').it(
         'returns an event-time range [from, to)',
         async () => {
-          if (!supports('retrieve')) return;
           const table = await retrieveCsv(EVENTS, inputs, {
             from: '2024-01-02T00:00:00Z',
             to: '2024-01-09T00:00:00Z',
@@ -1237,10 +1252,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('retrieve').it(
         'returns the latest row per key: newest time, then greater sequence, then later row',
         async () => {
-          if (!supports('retrieve')) return;
           const table = await retrieveCsv(EVENTS, inputs, { latest: true });
           const rows = sortRows(table);
           assert.deepEqual(
@@ -1257,10 +1271,48 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('retrieve').it(
+        'streams the rows retrieve writes as JSON Lines, in the same order (streamRetrieve)',
+        async () => {
+          if (!engine.streamRetrieve) return; // an optional method of the port
+          const cases = [{}, { latest: true }, { from: '2024-01-05T00:00:00Z' }];
+          for (const extra of cases) {
+            const output = uri(`${unique('retrieved')}.jsonl`);
+            await run({
+              type: 'retrieve',
+              schema: EVENTS,
+              inputs,
+              ...extra,
+              output: { uri: output, format: 'json' },
+            });
+            const written = (await readFile(fileURLToPath(output), 'utf8'))
+              .split('\n')
+              .filter((line) => line !== '')
+              .map((line) => JSON.parse(line) as Record<string, unknown>);
+            const streamed: Record<string, unknown>[] = [];
+            for await (const batch of engine.streamRetrieve(
+              { schema: EVENTS, inputs, ...extra },
+              context(),
+            )) {
+              assert.equal(batch.columns.length, EVENTS.features.length);
+              for (let r = 0; r < batch.rowCount; r++) {
+                streamed.push(
+                  Object.fromEntries(
+                    EVENTS.features.map((feature, i) => [feature.name, batch.columns[i]![r]]),
+                  ),
+                );
+              }
+            }
+            assert.ok(written.length > 0);
+            assert.deepEqual(streamed, written, JSON.stringify(extra));
+          }
+        },
+        timeout,
+      );
+
+      when('retrieve').it(
         'writes NULL as an empty field and times in UTC with Z',
         async () => {
-          if (!supports('retrieve')) return;
           const table = await retrieveCsv(EVENTS, inputs, {
             from: '2024-01-05T00:00:00Z',
             to: '2024-01-05T00:00:00.001Z',
@@ -1272,10 +1324,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('retrieve').it(
         'returns no rows (a header only) without inputs',
         async () => {
-          if (!supports('retrieve')) return;
           const table = await retrieveCsv(EVENTS, []);
           assert.deepEqual(table.header, ['user', 'ts', 'v', 'note']);
           assert.equal(table.rows.length, 0);
@@ -1283,10 +1334,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('retrieve').it(
         'rejects a bound that is not a time',
         async () => {
-          if (!supports('retrieve')) return;
           await assert.rejects(retrieveCsv(EVENTS, inputs, { from: 'last tuesday' }), {
             code: 'VALIDATION',
           });
@@ -1425,10 +1475,9 @@ export function computeEngineConformance(
         return { result, output };
       };
 
-      t.it(
+      when('historical').it(
         'joins each entity row with the newest row at or before its time, exactly',
         async () => {
-          if (!supports('historical')) return;
           const { result, output } = await historical(ENTITIES);
           const table = await readCsv(output);
           assert.deepEqual(table.header, [
@@ -1459,10 +1508,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('historical').it(
         'writes Parquet with one row per entity row',
         async () => {
-          if (!supports('historical')) return;
           const { result, output } = await historical(ENTITIES, 'event_ts', 'parquet');
           assert.equal(result.rowCount, EXPECTED.length);
           assert.ok((await stat(fileURLToPath(output))).size > 0);
@@ -1470,10 +1518,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('historical').it(
         'rejects an entity file without a key column, naming it',
         async () => {
-          if (!supports('historical')) return;
           const entities = 'user_id,event_ts\nu1,2024-01-07T00:00:00Z\n';
           await assert.rejects(historical(entities), (error: Error & { code?: string }) => {
             assert.equal(error.code, 'VALIDATION', error.message);
@@ -1484,10 +1531,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('historical').it(
         'rejects an entity file without the time column, naming it',
         async () => {
-          if (!supports('historical')) return;
           await assert.rejects(historical(ENTITIES, 'when'), (error: Error & { code?: string }) => {
             assert.equal(error.code, 'VALIDATION', error.message);
             assert.match(error.message, /"when"/);
@@ -1497,10 +1543,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('historical').it(
         'rejects an entity time that does not parse, naming the row',
         async () => {
-          if (!supports('historical')) return;
           const entities = 'user_id,merchant_id,event_ts\nu1,m1,2024-01-07T00:00:00Z\nu1,m1,soon\n';
           await assert.rejects(historical(entities), (error: Error & { code?: string }) => {
             assert.equal(error.code, 'VALIDATION', error.message);
@@ -1512,10 +1557,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('historical').it(
         'reads entity files with quoted line breaks (LF and CRLF)',
         async () => {
-          if (!supports('historical')) return;
           for (const eol of ['\n', '\r\n']) {
             const entities = [
               'user_id,merchant_id,event_ts,label',
@@ -1551,10 +1595,9 @@ export function computeEngineConformance(
           output: { uri: uri(`${unique('training')}.csv`), format: 'csv' },
         });
 
-      t.it(
+      when('historical').it(
         'refuses a JSON-lines entity file nested 100,000 levels deep (a crash file), naming the line',
         async () => {
-          if (!supports('historical')) return;
           const line = (extra: string) =>
             `{"user_id":"u1","event_ts":"2024-01-20T00:00:00Z"${extra}}`;
           const content = `${line('')}\n${line(`,"deep":${deepJson(100_000)}`)}\n`;
@@ -1568,10 +1611,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('historical').it(
         'refuses a JSON object as an entity key, naming the row',
         async () => {
-          if (!supports('historical')) return;
           const content =
             '{"user_id":"u1","event_ts":"2024-01-20T00:00:00Z"}\n{"user_id":{"id":"u1"},"event_ts":"2024-01-20T00:00:00Z"}\n';
           await assert.rejects(jsonEntities(content), (error: Error & { code?: string }) => {
@@ -1588,10 +1630,9 @@ export function computeEngineConformance(
     const randomized = options.randomizedEntities ?? 300;
     if (randomized > 0) {
       t.describe('historical, randomized against a brute-force reference', () => {
-        t.it(
+        when('historical', 'ingest').it(
           `matches the reference on every cell (${randomized} entity rows, seed ${options.seed ?? 20240131})`,
           async () => {
-            if (!supports('historical') || !supports('ingest')) return;
             await randomizedPointInTime(randomized, options.seed ?? 20240131);
           },
           timeout * 2,
@@ -1804,10 +1845,9 @@ export function computeEngineConformance(
       // Names a glob would expand to their neighbours (`*.csv` to every CSV of the folder).
       const NAMES = ['*.csv', '?.csv', '[ab].csv', '{a,b}.csv', 'a]b.csv', '**.csv'];
 
-      t.it(
+      when('ingest', 'retrieve').it(
         'reads a source named like a glob pattern as that one file, and parts in a folder named like one',
         async () => {
-          if (!supports('ingest') || !supports('retrieve')) return;
           // A folder whose name has a glob character that matches nothing stays literal in
           // DuckDB (it falls back to the path as given): these folders are plain on purpose.
           const folder = unique('glob');
@@ -1854,10 +1894,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest', 'historical').it(
         'joins an entity file named like a glob pattern as that one file',
         async () => {
-          if (!supports('ingest') || !supports('historical')) return;
           const folder = unique('entities');
           const ingestInto = async (prefix: string, content: string) =>
             run({
@@ -1929,10 +1968,9 @@ export function computeEngineConformance(
         timeout,
       );
 
-      t.it(
+      when('ingest').it(
         'stops a running job with CANCELLED and leaves no output',
         async () => {
-          if (!supports('ingest')) return;
           const rows = options.cancelRows ?? 100_000;
           const name = `${unique('large')}.csv`;
           await mkdir(dirname(path(name)), { recursive: true });
