@@ -368,11 +368,11 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
   // Parts of an earlier, failed attempt at the same prefix would otherwise mix in.
   for (const stale of await partFiles(prefix)) await rm(join(prefix, stale), { force: true });
   for (const name of parts) {
+    // COPY creates files with the process umask: data files are the owner's alone.
+    await chmod(join(staging, name), PRIVATE_FILE_MODE);
     await rename(join(staging, name), join(prefix, name));
     run.onFailure(() => rm(join(prefix, name), { force: true }));
   }
-    // COPY creates files with the process umask: data files are the owner's alone.
-    await chmod(join(staging, name), PRIVATE_FILE_MODE);
   await rm(staging, { recursive: true, force: true });
   run.progress(1, `ingested ${rowCount} rows`);
   return {
