@@ -7,8 +7,14 @@ import {
   type ObjectStorage,
   type Principal,
 } from '@featurestore/core';
+import { serviceEnv } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FeatureStore, loadConfig, openFeatureStore } from '../src/index.js';
+import {
+  type FeatureStore,
+  type FeatureStoreConfigInput,
+  loadConfig,
+  openFeatureStore,
+} from '../src/index.js';
 import { cli, cliJson, tempStore } from './helpers.js';
 
 const customers = {
@@ -44,20 +50,28 @@ async function onlineRecord(engine: FeatureStoreEngine, featureSetId: string) {
   return record;
 }
 
-describe('deleting what should be deleted', () => {
+const onlineStores: [string, () => FeatureStoreConfigInput][] = [
+  ['PGlite online store', () => ({})],
+  ['Redis online store', () => ({ online: serviceEnv('FEATURESTORE_TEST_REDIS_URL') })],
+];
+
+describe.each(onlineStores)('deleting what should be deleted (%s)', (_name, config) => {
   let scratch: Awaited<ReturnType<typeof tempStore>>;
   let storeDir: string;
   let source: string;
   let fs: FeatureStore;
+  const open = () => openFeatureStore({ ...config(), store: storeDir });
   beforeAll(async () => {
     scratch = await tempStore();
     storeDir = join(scratch.dir, 'store');
     source = join(scratch.dir, 'customers.csv');
     await writeFile(source, 'customer_id,ts,ssn\nc1,2026-01-01T00:00:00Z,123-45-6789\n');
-    fs = await openFeatureStore({ store: storeDir });
+    fs = await open();
     await fs.engine.projects.create(fs.principal, { name: 'fraud' });
   }, 60_000);
   afterAll(async () => {
+    // Deleting the project purges what the tests kept (Redis is shared with other tests).
+    await fs?.engine.projects.delete(fs.principal, 'fraud', { force: true });
     await fs?.close();
     await scratch.remove();
   });
@@ -96,7 +110,7 @@ describe('deleting what should be deleted', () => {
     await fs.engine.drivers.metadata.deleteFeatureSet(featureSet.id);
     await fs.close();
 
-    fs = await openFeatureStore({ store: storeDir });
+    fs = await open();
 
     expect(await keys(fs.storage, `featuresets/${featureSet.id}/`)).toEqual([]);
     expect(await onlineRecord(fs.engine, featureSet.id)).toBeUndefined();
