@@ -24,6 +24,10 @@ export default defineConfig({
         find: /^@featurestore\/([a-z0-9-]+)\/testing$/,
         replacement: `${root}packages/$1/src/testing/index.ts`,
       },
+      {
+        find: /^@featurestore\/([a-z0-9-]+)\/driver$/,
+        replacement: `${root}packages/$1/src/driver.ts`,
+      },
       { find: /^@featurestore\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },

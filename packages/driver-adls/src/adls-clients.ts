@@ -8,7 +8,7 @@ import type {
   DataLakeFileSystemClient,
   StoragePipelineOptions as DataLakePipelineOptions,
 } from '@azure/storage-file-datalake';
-import { loadModule, ValidationError } from '@featurestore/core';
+import { loadModule, ValidationError } from '@featurestore/core/driver';
 
 /** An access token provider, such as `DefaultAzureCredential` from `@azure/identity`. */
 export interface TokenCredentialLike {

@@ -17,7 +17,7 @@ import {
   validateByteRange,
   validateListPrefix,
   validateObjectKey,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import {
   type AdlsClientSettings,
   type AdlsContainerClientLike,

@@ -1,4 +1,4 @@
-import { ValidationError, validateObjectKey } from '@featurestore/core';
+import { ValidationError, validateObjectKey } from '@featurestore/core/driver';
 
 /** The parts of an `abfss://filesystem@account.dfs.core.windows.net/prefix` URL. */
 export interface AdlsLocation {

@@ -1,4 +1,4 @@
-import { defineDriver } from '@featurestore/core';
+import { defineDriver } from '@featurestore/core/driver';
 import { z } from 'zod';
 import { AdlsObjectStorage, type AdlsUrlOptions } from './adls-object-storage.js';
 

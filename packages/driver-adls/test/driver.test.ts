@@ -6,7 +6,7 @@ import {
   ContainerSASPermissions,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
-import { listAll, readAll } from '@featurestore/core';
+import { listAll, readAll } from '@featurestore/core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdlsObjectStorage } from '../src/index.js';
 import {

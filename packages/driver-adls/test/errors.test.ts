@@ -1,5 +1,5 @@
 import { RestError } from '@azure/storage-blob';
-import { ValidationError } from '@featurestore/core';
+import { ValidationError } from '@featurestore/core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdlsContainerClientLike, AdlsObjectStorage, convertAdlsError } from '../src/index.js';
 import { azuriteConnection, azuriteService, createFilesystem } from './azurite-service.js';

@@ -1,4 +1,4 @@
-import type { ObjectStorage } from '@featurestore/core';
+import type { ObjectStorage } from '@featurestore/core/driver';
 import { objectStorageConformance } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { AdlsObjectStorage } from '../src/index.js';

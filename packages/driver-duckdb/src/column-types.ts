@@ -1,4 +1,4 @@
-import { elementType, type FeatureType, type ScalarType } from '@featurestore/core';
+import { elementType, type FeatureType, type ScalarType } from '@featurestore/core/driver';
 
 /*
  * How feature types are stored. Timestamps are TIMESTAMPTZ (Parquet: INT64 TIMESTAMP,

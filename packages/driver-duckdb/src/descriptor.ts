@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { defineDriver } from '@featurestore/core';
+import { defineDriver } from '@featurestore/core/driver';
 import { z } from 'zod';
 import { DuckDbComputeEngine } from './duckdb-compute-engine.js';
 

@@ -11,7 +11,7 @@ import {
   type JobSpec,
   NotSupportedError,
   UnavailableError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { noSpaceError } from './duckdb-errors.js';
 import { runInferSchema } from './infer-schema-job.js';
 import { runIngest } from './ingest-job.js';

@@ -1,4 +1,4 @@
-import { FeatureStoreError, UnavailableError, ValidationError } from '@featurestore/core';
+import { FeatureStoreError, UnavailableError, ValidationError } from '@featurestore/core/driver';
 import { bytesText, MAX_LINE_BYTES } from './input-limits.js';
 import { firstInvalidJsonLine } from './json-lines.js';
 

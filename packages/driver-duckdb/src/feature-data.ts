@@ -1,5 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { type FeatureSetSchema, type IngestionInput, NotFoundError } from '@featurestore/core';
+import {
+  type FeatureSetSchema,
+  type IngestionInput,
+  NotFoundError,
+} from '@featurestore/core/driver';
 import { sqlType } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { fileListLiteral, fileLiteral, localPath } from './local-paths.js';

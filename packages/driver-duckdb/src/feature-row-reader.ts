@@ -4,7 +4,7 @@ import {
   type FeatureSetSchema,
   type FeatureType,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { jsonValueSql } from './column-types.js';
 import { convertDuckDbError } from './duckdb-errors.js';
 import { JobRun } from './job-run.js';

@@ -4,7 +4,7 @@ import {
   type InferSchemaJobResult,
   type InferSchemaJobSpec,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { isList } from './column-types.js';
 import type { JobRun, Row } from './job-run.js';
 import { columnParser, typeHint } from './parse-values.js';

@@ -11,7 +11,7 @@ import {
   PRIVATE_FILE_MODE,
   PRIVATE_FOLDER_MODE,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { shownName } from './column-names.js';
 import { isList } from './column-types.js';
 import type { JobRun, Row } from './job-run.js';

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { CancelledError, type JobRunContext } from '@featurestore/core';
+import { CancelledError, type JobRunContext } from '@featurestore/core/driver';
 import {
   convertDuckDbError,
   corruptPartError,

@@ -1,4 +1,4 @@
-import { ValidationError } from '@featurestore/core';
+import { ValidationError } from '@featurestore/core/driver';
 import { contentStream } from './compressed-files.js';
 import type { KnownFile } from './duckdb-errors.js';
 import { bytesText, MAX_JSON_DEPTH, MAX_LINE_BYTES } from './input-limits.js';

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotSupportedError, ValidationError } from '@featurestore/core';
+import { NotSupportedError, ValidationError } from '@featurestore/core/driver';
 import { literal } from './sql.js';
 
 /*

@@ -6,7 +6,7 @@ import {
   type FeatureType,
   PRIVATE_FILE_MODE,
   PRIVATE_FOLDER_MODE,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { csvTextSql, jsonValueSql, nativeCsvTextSql } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { localPath } from './local-paths.js';

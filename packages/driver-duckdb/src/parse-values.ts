@@ -1,4 +1,4 @@
-import { elementType, type FeatureType, type ScalarType } from '@featurestore/core';
+import { elementType, type FeatureType, type ScalarType } from '@featurestore/core/driver';
 import { isList, sqlType } from './column-types.js';
 
 /*

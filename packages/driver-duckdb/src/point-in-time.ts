@@ -6,7 +6,7 @@ import {
   type HistoricalJobSpec,
   type OutputJobResult,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { sqlType } from './column-types.js';
 import {
   type IngestionFiles,

@@ -1,4 +1,4 @@
-import type { OutputJobResult, RetrieveJobSpec } from '@featurestore/core';
+import type { OutputJobResult, RetrieveJobSpec } from '@featurestore/core/driver';
 import { featureRowsSql } from './feature-data.js';
 import type { JobRun } from './job-run.js';
 import { outputList, writeOutputFile } from './output-files.js';

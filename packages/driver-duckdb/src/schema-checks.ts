@@ -1,4 +1,8 @@
-import { type FeatureSetSchema, type FeatureSpec, ValidationError } from '@featurestore/core';
+import {
+  type FeatureSetSchema,
+  type FeatureSpec,
+  ValidationError,
+} from '@featurestore/core/driver';
 
 /** Fails unless the key and event-time columns are features and names are unique. */
 export function checkSchema(schema: FeatureSetSchema, field = 'schema'): void {

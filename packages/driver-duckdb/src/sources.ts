@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { type DataFormat, ValidationError } from '@featurestore/core';
+import { type DataFormat, ValidationError } from '@featurestore/core/driver';
 import { shownName } from './column-names.js';
 import { isGzip } from './compressed-files.js';
 import { readCsvHeader } from './csv-header.js';

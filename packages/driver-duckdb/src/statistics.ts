@@ -3,7 +3,7 @@ import {
   type FeatureSetSchema,
   type FeatureStatistics,
   type StatisticsLevel,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { isList, isoTimeSql } from './column-types.js';
 import type { JobRun } from './job-run.js';
 import { fileListLiteral } from './local-paths.js';

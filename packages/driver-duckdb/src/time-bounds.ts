@@ -1,4 +1,4 @@
-import { ValidationError } from '@featurestore/core';
+import { ValidationError } from '@featurestore/core/driver';
 import type { JobRun } from './job-run.js';
 import { columnParser } from './parse-values.js';
 import { literal } from './sql.js';

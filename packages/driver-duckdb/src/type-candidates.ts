@@ -1,4 +1,4 @@
-import type { FeatureType, ScalarType } from '@featurestore/core';
+import type { FeatureType, ScalarType } from '@featurestore/core/driver';
 
 /*
  * The types schema inference tries for one column, narrowest first, from what a first look

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FeatureSetSchema, JobRunContext } from '@featurestore/core';
+import type { FeatureSetSchema, JobRunContext } from '@featurestore/core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbComputeEngine } from '../src/index.js';
 

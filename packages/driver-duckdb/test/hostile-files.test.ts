@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { FeatureSetSchema, JobRunContext, JobSpec } from '@featurestore/core';
+import type { FeatureSetSchema, JobRunContext, JobSpec } from '@featurestore/core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertDuckDbError, noSpaceError } from '../src/duckdb-errors.js';
 import { DuckDbComputeEngine } from '../src/index.js';

@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import type { FeatureType, ScalarType } from '@featurestore/core';
+import type { FeatureType, ScalarType } from '@featurestore/core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { columnParser, whyInvalid } from '../src/parse-values.js';
 import { literal } from '../src/sql.js';

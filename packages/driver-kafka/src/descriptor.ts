@@ -1,4 +1,4 @@
-import { defineDriver, tlsConnectionOptions, ValidationError } from '@featurestore/core';
+import { defineDriver, tlsConnectionOptions, ValidationError } from '@featurestore/core/driver';
 import { z } from 'zod';
 import { KafkaMessageQueue } from './kafka-message-queue.js';
 

@@ -6,7 +6,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 
 /** What the converter knows of the failed call, to say what failed. */
 export interface KafkaErrorContext {

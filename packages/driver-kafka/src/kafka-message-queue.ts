@@ -11,7 +11,7 @@ import {
   ValidationError,
   validateQueueMessage,
   validateQueueName,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import type {
   Admin,
   Consumer,

@@ -3,7 +3,7 @@ import type {
   FeatureStoreError,
   SubscribeOptions,
   Subscription,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 
 /** Longest wait between redeliveries of a batch whose handler keeps failing. */

@@ -1,4 +1,4 @@
-import { ValidationError } from '@featurestore/core';
+import { ValidationError } from '@featurestore/core/driver';
 
 /** What a `kafka://` URL says: the brokers, TLS, and SASL credentials when given. */
 export interface KafkaLocation {

@@ -1,4 +1,4 @@
-import { FeatureStoreError, type MessagePosition } from '@featurestore/core';
+import { FeatureStoreError, type MessagePosition } from '@featurestore/core/driver';
 import type { ICustomPartitioner, Message, RecordMetadata, TopicMessages } from 'kafkajs';
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DeliveredMessage, FeatureStoreError } from '@featurestore/core';
+import type { DeliveredMessage, FeatureStoreError } from '@featurestore/core/driver';
 import type { Admin, Consumer, RetryOptions } from 'kafkajs';
 import type { KafkaLike } from './kafka-message-queue.js';
 import { toDelivered } from './kafka-subscription.js';

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { FeatureStoreError } from '@featurestore/core';
+import { FeatureStoreError } from '@featurestore/core/driver';
 import { serviceEnv, uniqueName } from '@featurestore/core/testing';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';

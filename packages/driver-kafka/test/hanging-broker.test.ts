@@ -1,5 +1,5 @@
 import { createServer, type Socket } from 'node:net';
-import { FeatureStoreError } from '@featurestore/core';
+import { FeatureStoreError } from '@featurestore/core/driver';
 import { describe, expect, it } from 'vitest';
 import { convertKafkaError, KafkaMessageQueue } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import { defineDriver } from '@featurestore/core';
+import { defineDriver } from '@featurestore/core/driver';
 import { z } from 'zod';
 import { PostgresOnlineStore } from './online/index.js';
 import { PostgresMetadataStore } from './postgres-metadata-store.js';

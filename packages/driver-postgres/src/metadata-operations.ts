@@ -20,14 +20,14 @@ import type {
   TagFilter,
   User,
   UserRef,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import {
   AlreadyExistsError,
   ConflictError,
   NotFoundError,
   TERMINAL_JOB_STATES,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { decodePageToken, pageSizeOf, toPage } from './pagination.js';
 import {
   FEATURE_SET_COLUMNS,

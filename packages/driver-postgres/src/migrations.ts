@@ -1,4 +1,4 @@
-import { FeatureStoreError } from '@featurestore/core';
+import { FeatureStoreError } from '@featurestore/core/driver';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /**

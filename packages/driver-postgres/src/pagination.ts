@@ -1,5 +1,5 @@
-import type { Page, PageRequest } from '@featurestore/core';
-import { ValidationError } from '@featurestore/core';
+import type { Page, PageRequest } from '@featurestore/core/driver';
+import { ValidationError } from '@featurestore/core/driver';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;

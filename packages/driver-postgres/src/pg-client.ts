@@ -1,4 +1,4 @@
-import { loadModule } from '@featurestore/core';
+import { loadModule } from '@featurestore/core/driver';
 import { convertPostgresError } from './errors.js';
 import type { SqlClient, SqlExecutor, SqlRow } from './sql-client.js';
 

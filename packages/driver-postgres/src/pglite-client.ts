@@ -1,4 +1,4 @@
-import { loadModule, UnavailableError } from '@featurestore/core';
+import { loadModule, UnavailableError } from '@featurestore/core/driver';
 import { convertPostgresError } from './errors.js';
 import type { SqlClient, SqlExecutor, SqlRow } from './sql-client.js';
 

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { MetadataOperations, MetadataStore } from '@featurestore/core';
-import { FeatureStoreError } from '@featurestore/core';
+import type { MetadataOperations, MetadataStore } from '@featurestore/core/driver';
+import { FeatureStoreError } from '@featurestore/core/driver';
 import { PostgresMetadataOperations } from './metadata-operations.js';
 import { migrate } from './migrations.js';
 import { openPgClient, type PgPoolLike } from './pg-client.js';

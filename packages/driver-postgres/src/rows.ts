@@ -14,7 +14,7 @@ import type {
   Role,
   Tags,
   User,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import type { SqlRow } from './sql-client.js';
 
 // Both clients parse timestamptz into Date, jsonb into values and int4 into number; the

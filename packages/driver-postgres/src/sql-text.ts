@@ -1,4 +1,4 @@
-import { ValidationError } from '@featurestore/core';
+import { ValidationError } from '@featurestore/core/driver';
 
 /** Schema names: an unquoted-safe PostgreSQL identifier, not in the reserved `pg_` space. */
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;

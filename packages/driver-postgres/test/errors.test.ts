@@ -6,7 +6,7 @@ import {
   NotFoundError,
   UnavailableError,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { serviceEnv, uniqueName } from '@featurestore/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FeatureSet, Ingestion } from '@featurestore/core';
+import type { FeatureSet, Ingestion } from '@featurestore/core/driver';
 import { serviceEnv, uniqueName } from '@featurestore/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { FeatureStoreError, ValidationError } from '@featurestore/core';
+import { FeatureStoreError, ValidationError } from '@featurestore/core/driver';
 import { serviceEnv, uniqueName } from '@featurestore/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { compareRecords, type OnlineRecord, type OnlineValue } from '@featurestore/core';
+import { compareRecords, type OnlineRecord, type OnlineValue } from '@featurestore/core/driver';
 import { serviceEnv, uniqueName } from '@featurestore/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -4,7 +4,7 @@ import {
   SOCKET_ERROR_CODES,
   UnauthenticatedError,
   UnavailableError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 
 /** What the converter knows of the failed call, to say what failed. */
 export interface RedisErrorContext {

@@ -1,4 +1,4 @@
-import type { FeatureSetVersionRef } from '@featurestore/core';
+import type { FeatureSetVersionRef } from '@featurestore/core/driver';
 
 /**
  * Where records live: `fs:{<featureSetId>:<major>}:<key>`.

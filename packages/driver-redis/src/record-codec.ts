@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { OnlineValue } from '@featurestore/core';
+import type { OnlineValue } from '@featurestore/core/driver';
 
 /**
  * The value stored under one key: every feature of one record in one binary string, so a read

@@ -1,4 +1,4 @@
-import { loadModule, ValidationError } from '@featurestore/core';
+import { loadModule, ValidationError } from '@featurestore/core/driver';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 
 /** The classes the store takes from `ioredis`. */

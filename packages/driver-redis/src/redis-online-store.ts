@@ -9,7 +9,7 @@ import {
   type OnlineStoreCapabilities,
   positiveInteger,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { convertRedisError } from './errors.js';
 import { decodeKey, encodeKey, shapeKey, versionPattern, versionPrefix } from './key-layout.js';
 import {

@@ -1,4 +1,4 @@
-import { NotFoundError } from '@featurestore/core';
+import { NotFoundError } from '@featurestore/core/driver';
 import { describe, expect, it } from 'vitest';
 import { convertRedisError } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import type { OnlineValue } from '@featurestore/core';
+import type { OnlineValue } from '@featurestore/core/driver';
 import { describe, expect, it } from 'vitest';
 import {
   encodeShape,

@@ -1,4 +1,4 @@
-import { defineDriver } from '@featurestore/core';
+import { defineDriver } from '@featurestore/core/driver';
 import { z } from 'zod';
 import { S3ObjectStorage, type S3UrlOptions } from './s3-object-storage.js';
 

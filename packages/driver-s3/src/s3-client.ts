@@ -1,5 +1,5 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { loadModule, ValidationError } from '@featurestore/core';
+import { loadModule, ValidationError } from '@featurestore/core/driver';
 
 /** A command as the storage hands it to `send`: built from `@aws-sdk/client-s3`'s classes. */
 export interface S3CommandLike {

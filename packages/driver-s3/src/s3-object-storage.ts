@@ -24,7 +24,7 @@ import {
   validateByteRange,
   validateListPrefix,
   validateObjectKey,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { convertS3Error } from './errors.js';
 import {
   createS3Client,

@@ -1,4 +1,4 @@
-import { ValidationError, validateObjectKey } from '@featurestore/core';
+import { ValidationError, validateObjectKey } from '@featurestore/core/driver';
 
 /** The parts of an `s3://bucket/prefix` URL. */
 export interface S3Location {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { listAll, readAll } from '@featurestore/core';
+import { listAll, readAll } from '@featurestore/core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStorage } from '../src/index.js';
 import { createBucket, deleteBucket, s3Client, s3Connection } from './s3-service.js';

@@ -1,5 +1,5 @@
 import { NoSuchBucket, NoSuchKey, S3ServiceException } from '@aws-sdk/client-s3';
-import { FeatureStoreError, ValidationError } from '@featurestore/core';
+import { FeatureStoreError, ValidationError } from '@featurestore/core/driver';
 import { describe, expect, it } from 'vitest';
 import { convertS3Error, type S3ClientLike, S3ObjectStorage } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import { type OnlineRecord, type OnlineValue, ValidationError } from '@featurestore/core';
+import { type OnlineRecord, type OnlineValue, ValidationError } from '@featurestore/core/driver';
 
 /**
  * Values are stored as JSON text. JSON has no NaN, infinities or negative zero, but a feature

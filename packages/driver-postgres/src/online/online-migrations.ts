@@ -1,4 +1,4 @@
-import { FeatureStoreError } from '@featurestore/core';
+import { FeatureStoreError } from '@featurestore/core/driver';
 import { MIGRATION_LOCK_KEY, type Migration } from '../migrations.js';
 import type { SqlClient, SqlExecutor } from '../sql-client.js';
 

@@ -9,7 +9,7 @@ import {
   type OnlineStore,
   type OnlineStoreCapabilities,
   ValidationError,
-} from '@featurestore/core';
+} from '@featurestore/core/driver';
 import { openPgClient } from '../pg-client.js';
 import { openPGliteClient } from '../pglite-client.js';
 import { DEFAULT_SCHEMA, type PostgresConnection } from '../postgres-metadata-store.js';
