@@ -238,7 +238,8 @@ export {
   type DeadLetterSelection,
   REPLAYED_FROM_HEADER,
 } from './queue/dead-letter-box.js';
-// DeadLetters, isPermanentFailure and MessageContentError: core's own tests import them here.
+// DeadLetters wraps any consumer's handler (see the README); MessageContentError is how a
+// handler says a message can never be handled.
 export {
   DEAD_LETTER_HEADERS,
   type DeadLetter,
