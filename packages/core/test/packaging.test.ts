@@ -6,7 +6,7 @@
  * (its tsconfig's rootDir and outDir), which is what `npm run build` writes.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -130,8 +130,12 @@ describe('packaging', () => {
 
   describe.each(packages.map((pkg) => [pkg.manifest.name, pkg] as const))('%s', (_name, pkg) => {
     const { dir, manifest } = pkg;
+    // npm publishes only what "files" names (folders or files).
     const published = (path: string) =>
-      (manifest.files ?? []).some((folder) => path.startsWith(resolve(dir, folder)));
+      (manifest.files ?? []).some((entry) => {
+        const included = resolve(dir, entry);
+        return path === included || path.startsWith(`${included}${sep}`);
+      });
 
     it('each exports entry: a source that exists, and the JavaScript and types built from it', () => {
       const outputs = buildOutputs(dir);
