@@ -333,6 +333,7 @@ describe('--out stays outside the store', () => {
     await withData(fs, 'fraud', 'customers', file('customers.csv'));
     await fs.close();
     await symlink(join(storeDir, 'data'), file('link-to-data'));
+    await symlink(join(storeDir, 'data', 'featuresets', 'new.parquet'), file('dangling.csv'));
   }, 60_000);
   afterAll(async () => scratch.remove());
 
@@ -348,6 +349,7 @@ describe('--out stays outside the store', () => {
       'inside the store',
     ],
     ['into a folder that does not exist', () => file('missing/out.csv'), 'does not exist'],
+    ['through a dangling symbolic link', () => file('dangling.csv'), 'does not exist'],
   ])(
     'is refused %s, before any job runs',
     async (_case, out, says) => {

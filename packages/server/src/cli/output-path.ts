@@ -27,7 +27,17 @@ export async function confinedOutputPath(out: string, config: FeatureStoreConfig
   }
   let path = resolve(folder, basename(wanted));
   const existing = await lstat(path).catch(() => undefined);
-  if (existing?.isSymbolicLink()) path = await realpath(path).catch(() => path);
+  if (existing?.isSymbolicLink()) {
+    try {
+      path = await realpath(path);
+    } catch {
+      // Where a dangling link points cannot be judged safely (it may point into the store).
+      throw new ValidationError(
+        `--out ${out} is a symbolic link to a file that does not exist: name the file itself`,
+        { details: { field: 'out', value: out } },
+      );
+    }
+  }
   if (existing?.isDirectory()) {
     throw new ValidationError(`--out ${out} is a folder: name a file (FILE.csv or FILE.parquet)`, {
       details: { field: 'out', value: out },
