@@ -76,6 +76,7 @@ export {
 export { checkReplacements, compareRecords, newestPerKey } from './online/memory-online-store.js';
 // The ports.
 export type {
+  ColumnBatch,
   ComputeEngine,
   ComputeEngineCapabilities,
   DataFormat,
@@ -94,6 +95,7 @@ export type {
   JobSpec,
   OutputJobResult,
   RetrieveJobSpec,
+  RetrieveStreamSpec,
 } from './ports/compute-engine.js';
 export type { Credentials, IdentityProvider, Principal } from './ports/identity-provider.js';
 export type {

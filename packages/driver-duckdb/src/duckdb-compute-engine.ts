@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import {
   CancelledError,
+  type ColumnBatch,
   type ComputeEngine,
   type ComputeEngineCapabilities,
   type JobResultOf,
   type JobRunContext,
   type JobSpec,
   NotSupportedError,
+  type RetrieveStreamSpec,
   UnavailableError,
 } from '@featurestore/core/driver';
 import { noSpaceError } from './duckdb-errors.js';
@@ -17,7 +19,7 @@ import { runInferSchema } from './infer-schema-job.js';
 import { runIngest } from './ingest-job.js';
 import { JobRun } from './job-run.js';
 import { runHistorical } from './point-in-time.js';
-import { runRetrieve } from './retrieve-job.js';
+import { runRetrieve, streamRetrieve } from './retrieve-job.js';
 
 export interface DuckDbComputeEngineOptions {
   /** Worker threads DuckDB may use (default: one per core). */
@@ -92,6 +94,54 @@ export class DuckDbComputeEngine implements ComputeEngine {
     const forget = () => this.#running.delete(job);
     job.then(forget, forget);
     return job;
+  }
+
+  /**
+   * Streams a retrieve's rows on a connection of its own (see the `ComputeEngine` port): DuckDB
+   * hands over one chunk at a time, so memory holds a chunk, not the result.
+   */
+  async *streamRetrieve(
+    spec: RetrieveStreamSpec,
+    context: JobRunContext,
+  ): AsyncGenerator<ColumnBatch> {
+    if (this.#closed) {
+      throw new UnavailableError(
+        'the duckdb compute engine is closed: create a new one to run jobs',
+      );
+    }
+    // `close` waits for this like for a job, until the caller finishes or leaves the iteration.
+    let finish = () => {};
+    const running = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    this.#running.add(running);
+    try {
+      const connection = await (await this.#database()).connect();
+      const run = new JobRun(
+        connection,
+        context,
+        'retrieve',
+        this.#options.tempDirectory ?? this.#ownTempDirectory,
+      );
+      const interrupt = () => connection.interrupt();
+      context.signal.addEventListener('abort', interrupt, { once: true });
+      try {
+        // Times without a zone mean UTC, whatever the machine's zone.
+        await run.query(`SET TimeZone = 'UTC'`);
+        yield* streamRetrieve(run, spec);
+      } catch (error) {
+        if (context.signal.aborted && !(error instanceof CancelledError)) {
+          throw new CancelledError('the retrieve job was cancelled', { cause: error });
+        }
+        throw noSpaceError(error, run.tempDirectory, undefined) ?? error;
+      } finally {
+        context.signal.removeEventListener('abort', interrupt);
+        connection.closeSync();
+      }
+    } finally {
+      this.#running.delete(running);
+      finish();
+    }
   }
 
   /** Waits for running jobs, then releases the database and its spill folder. */

@@ -57,6 +57,28 @@ export class JobRun {
   }
 
   /**
+   * Runs a query and yields its result a chunk at a time, each as one array of values per
+   * column (DuckDB's JS values: lists are `DuckDBListValue`s), errors converted like `query`.
+   */
+  async *stream(sql: string): AsyncGenerator<{ rowCount: number; columns: unknown[][] }> {
+    this.throwIfCancelled();
+    try {
+      const result = await this.#connection.stream(sql);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) return;
+        this.throwIfCancelled();
+        yield { rowCount: chunk.rowCount, columns: chunk.getColumns() };
+      }
+    } catch (error) {
+      this.throwIfCancelled();
+      const converted = await convertDuckDbError(error, this.#files, this.#tempDirectory);
+      if (isUnexplained(converted)) throw (await this.#unreadablePart(error)) ?? converted;
+      throw converted;
+    }
+  }
+
+  /**
    * After DuckDB failed without naming a file (a damaged footer: "don't know what type"),
    * the committed part whose footer does not read, as an error naming it and its ingestion.
    * Footers only: on the error path, and cheap.

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type {
+  ColumnBatch,
   ComputeEngine,
   ComputeEngineCapabilities,
   HistoricalJobSpec,
@@ -14,6 +15,7 @@ import type {
   JobRunContext,
   JobSpec,
   RetrieveJobSpec,
+  RetrieveStreamSpec,
 } from '../ports/compute-engine.js';
 import { makePrivateFolder, PRIVATE_FILE_MODE } from '../storage/private-modes.js';
 import { isRemoteUri, type StorageLocator } from './storage-locator.js';
@@ -31,6 +33,11 @@ export class StagingComputeEngine implements ComputeEngine {
   readonly #inner: ComputeEngine;
   readonly #locate: StorageLocator;
   readonly #spillDir: string;
+  /** Present when the inner engine streams: remote inputs are staged first, as for `run`. */
+  readonly streamRetrieve?: (
+    spec: RetrieveStreamSpec,
+    context: JobRunContext,
+  ) => AsyncIterable<ColumnBatch>;
 
   /** `spillDir` must belong to this instance alone: `close()` removes it. */
   constructor(inner: ComputeEngine, locate: StorageLocator, spillDir: string) {
@@ -39,6 +46,9 @@ export class StagingComputeEngine implements ComputeEngine {
     this.#spillDir = spillDir;
     this.driver = inner.driver;
     this.capabilities = inner.capabilities;
+    if (inner.streamRetrieve) {
+      this.streamRetrieve = (spec, context) => this.#streamRetrieve(spec, context);
+    }
   }
 
   async run<S extends JobSpec>(spec: S, context: JobRunContext): Promise<JobResultOf[S['type']]> {
@@ -46,17 +56,7 @@ export class StagingComputeEngine implements ComputeEngine {
     const dir = join(this.#spillDir, randomUUID());
     // Staged copies are the store's data: private like the store itself.
     await makePrivateFolder(dir);
-    let files = 0;
-    const download = async (uri: string): Promise<string> => {
-      const located = this.#locate(uri);
-      if (!located) return uri;
-      const path = join(dir, `in-${files++}-${basename(located.key)}`);
-      await pipeline(
-        await located.storage.get(located.key),
-        createWriteStream(path, { mode: PRIVATE_FILE_MODE }),
-      );
-      return pathToFileURL(path).href;
-    };
+    const download = this.#downloader(dir);
     const inputs = async (list: IngestionInput[]) =>
       Promise.all(
         list.map(async (input) => ({ ...input, uris: await serial(input.uris, download) })),
@@ -123,6 +123,44 @@ export class StagingComputeEngine implements ComputeEngine {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  async *#streamRetrieve(
+    spec: RetrieveStreamSpec,
+    context: JobRunContext,
+  ): AsyncGenerator<ColumnBatch> {
+    const inner = this.#inner.streamRetrieve!.bind(this.#inner);
+    if (!spec.inputs.some((input) => input.uris.some(isRemoteUri))) {
+      yield* inner(spec, context);
+      return;
+    }
+    const dir = join(this.#spillDir, randomUUID());
+    await makePrivateFolder(dir);
+    try {
+      const download = this.#downloader(dir);
+      const inputs: IngestionInput[] = [];
+      for (const input of spec.inputs) {
+        inputs.push({ ...input, uris: await serial(input.uris, download) });
+      }
+      yield* inner({ ...spec, inputs }, context);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Copies a remote file into `dir` and returns its local URI; a local URI stays as it is. */
+  #downloader(dir: string): (uri: string) => Promise<string> {
+    let files = 0;
+    return async (uri) => {
+      const located = this.#locate(uri);
+      if (!located) return uri;
+      const path = join(dir, `in-${files++}-${basename(located.key)}`);
+      await pipeline(
+        await located.storage.get(located.key),
+        createWriteStream(path, { mode: PRIVATE_FILE_MODE }),
+      );
+      return pathToFileURL(path).href;
+    };
   }
 
   /** Closes the inner engine and removes the spill folder, which belongs to this instance. */

@@ -247,8 +247,8 @@ export class OnlineMaterializer {
   }
 
   /**
-   * The latest row per key of `ingestions`, as online records in batches. The compute engine
-   * writes them to a temporary JSON Lines file, read back line by line and removed at the end.
+   * The latest row per key of `ingestions`, as online records in batches: streamed from the
+   * compute engine when it can (`streamRetrieve`), else through a temporary file.
    */
   async *#latestRows(
     featureSet: FeatureSet,
@@ -256,21 +256,41 @@ export class OnlineMaterializer {
     context: JobRunContext,
   ): AsyncGenerator<OnlineRecord[]> {
     if (ingestions.length === 0) return;
+    const writeSequence = Math.max(...ingestions.map((i) => i.committedAt.getTime())) * 1000;
+    const spec = {
+      schema: featureSet.schema,
+      inputs: toInputs(ingestions, (k) => this.#storage.uri(k)),
+      latest: true,
+    };
+    if (this.#compute.streamRetrieve) {
+      // Columns straight from the engine: no file, no text to parse.
+      const build = recordBuilder(featureSet, writeSequence, 'columns');
+      let rows = 0;
+      let batch: OnlineRecord[] = [];
+      for await (const { rowCount, columns } of this.#compute.streamRetrieve(spec, context)) {
+        for (let r = 0; r < rowCount; r++) {
+          batch.push(build(columns, r, ++rows));
+          if (batch.length >= WRITE_BATCH) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+      if (batch.length > 0) yield batch;
+      return;
+    }
+    // Otherwise through a temporary JSON Lines file, read back line by line and removed.
     const key = `tmp/materialize/${randomUUID()}.jsonl`;
-    const { schema } = featureSet;
     try {
       await this.#compute.run(
         {
           type: 'retrieve',
-          schema,
-          inputs: toInputs(ingestions, (k) => this.#storage.uri(k)),
-          latest: true,
+          ...spec,
           output: { uri: this.#storage.uri(key), format: 'json' },
         },
         context,
       );
-      const writeSequence = Math.max(...ingestions.map((i) => i.committedAt.getTime())) * 1000;
-      const decode = rowDecoder(featureSet, writeSequence);
+      const decode = lineDecoder(featureSet, writeSequence);
       let rows = 0;
       let batch: OnlineRecord[] = [];
       const text = new StringDecoder('utf8');
@@ -326,53 +346,99 @@ async function inFlight<T>(
   if (failure) throw failure.error;
 }
 
+/** Reads the value of the feature at `index` (schema order) of the row being built. */
+type ValueAt = (index: number) => unknown;
+
 /**
- * Turns one line of the compute engine's JSON Lines into an online record. The engine wrote
- * the values from typed columns, so the common types take a short path (a number, a string,
- * an ISO time as `toISOString` writes it, an int64's digits); anything else goes through the
- * full conversion, which names the row and feature when a value does not fit.
+ * Builds online records from the compute engine's rows. The engine wrote the values from
+ * typed columns, so the common types take a short path (a number, a string, an ISO time as
+ * `toISOString` writes it, an int64's digits); anything else goes through the full conversion,
+ * which names the row and feature when a value does not fit.
+ *
+ * The values object is one literal returned by a function generated once per schema (as
+ * `result-rows.ts` does): V8 then gives every record one hidden class, where adding fifty
+ * properties one by one made the decode the slowest step of a materialization. Names reach the
+ * generated code only as JSON string literals (`__proto__` as a computed key).
  */
-function rowDecoder(
+function recordBuilder(
   featureSet: FeatureSet,
   writeSequence: number,
-): (line: string, row: number) => OnlineRecord {
+  /** Where a row's values are: `source(r)` is handed to the generated code as `at`. */
+  access: 'columns' | 'fields',
+): (source: unknown, r: number, row: number) => OnlineRecord {
   const { schema } = featureSet;
-  const byName = new Map(schema.features.map((feature) => [feature.name, feature]));
-  const keyFeatures = schema.primaryKey.map((name) => byName.get(name)!);
+  const indexOf = new Map(schema.features.map((feature, index) => [feature.name, index]));
+  const keys = schema.primaryKey.map((name) => schema.features[indexOf.get(name)!]!);
   const valueFeatures = schema.features.filter(
     (f) => f.name !== schema.eventTime && !schema.primaryKey.includes(f.name),
   );
-  const converters = valueFeatures.map((feature) => ({
-    name: feature.name,
-    convert: converterOf(feature),
-  }));
-  return (line, row) => {
-    const fields = JSON.parse(line) as Record<string, unknown>;
-    const values: Record<string, OnlineValue> = {};
-    for (const { name, convert } of converters) {
-      values[name] = convert(fields[name], row);
-    }
+  const converters = valueFeatures.map(converterOf);
+  const read = (feature: FeatureSpec) =>
+    access === 'columns'
+      ? `source[${indexOf.get(feature.name)!}][r]`
+      : `source[${JSON.stringify(feature.name)}]`;
+  const properties = valueFeatures.map((feature, k) => {
+    const name = feature.name === '__proto__' ? '["__proto__"]' : JSON.stringify(feature.name);
+    return `${name}: convert[${k}](${read(feature)}, row)`;
+  });
+  const values = new Function(
+    'convert',
+    'source',
+    'r',
+    'row',
+    `return { ${properties.join(', ')} };`,
+  ) as (convert: Converter[], source: unknown, r: number, row: number) => OnlineRecord['values'];
+  const valueAt = (source: unknown, r: number): ValueAt =>
+    access === 'columns'
+      ? (index) => (source as unknown[][])[index]![r]
+      : (index) => (source as Record<string, unknown>)[schema.features[index]!.name];
+  const eventTime = indexOf.get(schema.eventTime)!;
+  const keyIndexes = keys.map((feature) => indexOf.get(feature.name)!);
+  return (source, r, row) => {
+    const at = valueAt(source, r);
     return {
-      key: keyFeatures.map((feature) =>
-        keyComponent(toOnlineValue(`materialized row ${row}`, feature, fields[feature.name])),
+      key: keys.map((feature, k) =>
+        keyComponent(toOnlineValue(`materialized row ${row}`, feature, at(keyIndexes[k]!))),
       ),
-      eventTime: Date.parse(String(fields[schema.eventTime])),
+      eventTime: Date.parse(String(at(eventTime))),
       writeSequence,
-      values,
+      values: values(converters, source, r, row),
     };
   };
 }
+
+/** `recordBuilder` over lines of JSON Lines. */
+function lineDecoder(
+  featureSet: FeatureSet,
+  writeSequence: number,
+): (line: string, row: number) => OnlineRecord {
+  const build = recordBuilder(featureSet, writeSequence, 'fields');
+  return (line, row) => build(JSON.parse(line), 0, row);
+}
+
+type Converter = (value: unknown, row: number) => OnlineValue;
 
 /** What `Date.toISOString` writes, the online form of a time. */
 const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** int64 text that is a safe integer whatever its digits (at most 15, no leading zero, no -0). */
 const SAFE_DIGITS = /^(?:0|-?[1-9]\d{0,14})$/;
 
-function converterOf(feature: FeatureSpec): (value: unknown, row: number) => OnlineValue {
+function converterOf(feature: FeatureSpec): Converter {
   const full = (value: unknown, row: number) =>
     toOnlineValue(`materialized row ${row}`, feature, value);
   switch (feature.type) {
     case 'float32':
+      return (value, row) => {
+        const number = full(value, row);
+        return typeof number === 'number' ? shortestFloat32(number) : number;
+      };
+    case 'list<float32>':
+      return (value, row) => {
+        const list = full(value, row);
+        return Array.isArray(list)
+          ? list.map((item) => (typeof item === 'number' ? shortestFloat32(item) : item))
+          : list;
+      };
     case 'float64':
       return (value, row) =>
         typeof value === 'number' && Number.isFinite(value) ? value : full(value, row);
@@ -392,6 +458,20 @@ function converterOf(feature: FeatureSpec): (value: unknown, row: number) => Onl
     default:
       return full;
   }
+}
+
+/**
+ * A float32 as the shortest decimal that is still that float32 (1.1, not the
+ * 1.100000023841858 its double holds), as a push of 1.1 stores it: the same value online,
+ * whichever way it came.
+ */
+function shortestFloat32(value: number): number {
+  const single = Math.fround(value);
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(single.toPrecision(digits));
+    if (Math.fround(candidate) === single) return candidate;
+  }
+  return Number(single.toPrecision(9));
 }
 
 function emptyResult(): MaterializeResult {

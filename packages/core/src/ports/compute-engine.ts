@@ -77,6 +77,19 @@ export interface RetrieveJobSpec {
   output: { uri: string; format: DataFormat };
 }
 
+/** A retrieve whose rows come back to the caller in batches instead of going to a file. */
+export type RetrieveStreamSpec = Omit<RetrieveJobSpec, 'type' | 'output'>;
+
+/**
+ * One batch of a streamed retrieve, column by column: `columns[i]` holds the values of
+ * `schema.features[i]`, `rowCount` of them, each as `JSON.parse` gives it from the JSON Lines
+ * output (times ISO 8601 text, int64 and bytes as text, lists as arrays, NULL as null).
+ */
+export interface ColumnBatch {
+  rowCount: number;
+  columns: readonly (readonly unknown[])[];
+}
+
 export interface HistoricalFeatureSetSpec {
   /** Output columns are `<name>__<feature>`. */
   name: string;
@@ -184,5 +197,12 @@ export interface ComputeEngine {
   readonly driver: string;
   readonly capabilities: ComputeEngineCapabilities;
   run<S extends JobSpec>(spec: S, context: JobRunContext): Promise<JobResultOf[S['type']]>;
+  /**
+   * Optional: a retrieve's rows streamed in columnar batches, in the order `retrieve` writes
+   * them, with no file in between (the online materializer reads it; engines without it are
+   * read through a JSON Lines file). Bad input rejects like `run`; cancelling `context.signal`
+   * or leaving the iteration early ends the query.
+   */
+  streamRetrieve?(spec: RetrieveStreamSpec, context: JobRunContext): AsyncIterable<ColumnBatch>;
   close(): Promise<void>;
 }
