@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULT_OUTPUT_RETENTION, parseDuration, ValidationError } from '@featurestore/core';
 import { z } from 'zod';
 
@@ -12,29 +12,30 @@ export const configSchema = z
   .object({
     /** The embedded store folder (PGlite metadata, local data, the process lock). */
     store: z.string().min(1).default('./.featurestore'),
-    /** `postgres://…` for PostgreSQL; omitted = PGlite under `store`. */
-    metadata: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (omit it for the embedded PGlite)')
-      .optional(),
+    /**
+     * Modules that export driver descriptors (package names, or paths relative to the config
+     * file): their URL schemes then work in every part below.
+     */
+    plugins: z.array(z.string().min(1)).default([]),
+    /**
+     * Options of each driver, by driver name (`redis`, `kafka`, `s3`, `adls`, `postgres-online`,
+     * `duckdb`, or a plugin's): validated by the driver's own schema when it is used.
+     */
+    drivers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    /** `postgres://…` for PostgreSQL (or a plugin's scheme); omitted = PGlite under `store`. */
+    metadata: url('omit it for the embedded PGlite').optional(),
     /** Schema that holds the metadata tables in PostgreSQL. */
     metadataSchema: z
       .string()
       .regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be a lowercase identifier')
       .default('featurestore'),
-    /** `redis://…`, `redis-cluster://…` or `postgres://…`; default: the metadata database. */
-    online: z
-      .string()
-      .regex(
-        /^(redis|redis-cluster|postgres|postgresql):\/\//,
-        'must be a redis://, redis-cluster:// or postgres:// URL',
-      )
-      .optional(),
-    /** `kafka://broker1,broker2`; default: a durable local log in the store folder. */
-    queue: z
-      .string()
-      .regex(/^kafka:\/\//, 'must be a kafka:// URL')
-      .optional(),
+    /**
+     * `redis://…`, `rediss://…` (TLS), `redis-cluster://…`, `rediss-cluster://…` or
+     * `postgres://…`; default: the metadata database.
+     */
+    online: url('omit it to keep online values in the metadata database').optional(),
+    /** `kafka://broker1,broker2` or `kafkas://…` (TLS); default: a durable local log in the store folder. */
+    queue: url('omit it for the local log in the store folder').optional(),
     /**
      * Prefixes this store's topics and consumer groups (`<namespace>.featurestore.online.…`):
      * give every store that shares a Kafka cluster its own.
@@ -66,10 +67,9 @@ export const configSchema = z
       })
       .default(DEFAULT_OUTPUT_RETENTION),
     /** `file://…` (default `file://<store>/data`), `s3://bucket/prefix` or `abfss://fs@account.dfs.core.windows.net/prefix`. */
-    storage: z
-      .string()
-      .regex(/^(file|s3|abfss):\/\//, 'must be a file://, s3:// or abfss:// URL')
-      .optional(),
+    storage: url('omit it for files under the store folder').optional(),
+    /** The compute engine: `duckdb://` (in process, the default). */
+    compute: url('omit it for DuckDB in process').default('duckdb://'),
     /**
      * Where callers other than the local owner (token and OIDC users) may read ingestion
      * sources and entity files: absolute folders and `file://`, `s3://` or `abfss://` prefixes.
@@ -110,33 +110,30 @@ export const configSchema = z
       })
       .strict()
       .default({ roots: [] }),
-    /** S3 settings for `s3://` storage and sources; credentials default to the AWS SDK's chain. */
-    s3: z
-      .object({
-        endpoint: z.string().url().optional(),
-        region: z.string().min(1).optional(),
-        forcePathStyle: z.boolean().optional(),
-        accessKeyId: z.string().min(1).optional(),
-        secretAccessKey: z.string().min(1).optional(),
-      })
-      .strict()
-      .default({}),
-    /** Azure settings for `abfss://`; with no key or SAS, `DefaultAzureCredential` is used. */
-    azure: z
-      .object({
-        accountKey: z.string().min(1).optional(),
-        sasToken: z.string().min(1).optional(),
-        /** For Azurite or private endpoints, e.g. http://127.0.0.1:10000/devstoreaccount1. */
-        blobEndpoint: z.string().url().optional(),
-        /** The account has a hierarchical namespace and its DFS endpoint (real ADLS Gen2). */
-        hierarchicalNamespace: z.boolean().optional(),
-      })
-      .strict()
-      .default({}),
+    /** The options of the `s3` driver, as `drivers.s3` (kept for existing configs). */
+    s3: z.record(z.string(), z.unknown()).optional(),
+    /** The options of the `adls` driver (`abfss://`), as `drivers.adls` (kept for existing configs). */
+    azure: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
 export type FeatureStoreConfig = z.output<typeof configSchema>;
+
+/** A URL of some scheme; which schemes a part accepts is the driver registry's answer. */
+function url(omit: string) {
+  return z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//i, `must be a URL (scheme://…), or ${omit}`);
+}
+
+/**
+ * The option block of every driver: `drivers`, with the older top-level `s3` and `azure`
+ * blocks as the `s3` and `adls` drivers' (what `drivers` says wins).
+ */
+export function driverOptions(config: FeatureStoreConfig): Record<string, Record<string, unknown>> {
+  const drivers = { ...config.drivers };
+  if (config.s3) drivers.s3 = { ...config.s3, ...drivers.s3 };
+  if (config.azure) drivers.adls = { ...config.azure, ...drivers.adls };
+  return drivers;
+}
 export type FeatureStoreConfigInput = z.input<typeof configSchema>;
 
 /** Environment variables that set config fields, for containers and CI. */
@@ -200,12 +197,24 @@ export async function loadConfig(
     }
   }
   const merged: Record<string, unknown> = structuredClone(fromFile);
+  if (options.file !== undefined && Array.isArray(merged.plugins)) {
+    // A plugin path in a config file is relative to that file, wherever the command runs.
+    const base = dirname(resolve(options.file));
+    merged.plugins = merged.plugins.map((plugin) =>
+      typeof plugin === 'string' && /^\.{1,2}[\\/]/.test(plugin) ? resolve(base, plugin) : plugin,
+    );
+  }
   for (const [variable, field] of Object.entries(ENVIRONMENT)) {
     const value = (options.env ?? process.env)[variable];
     if (value !== undefined && value !== '') setPath(merged, field, value);
   }
   for (const [field, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) merged[field] = value;
+    if (value === undefined) continue;
+    // Plugins named on the command line come on top of the config file's.
+    merged[field] =
+      field === 'plugins' && Array.isArray(merged.plugins) && Array.isArray(value)
+        ? [...merged.plugins, ...value]
+        : value;
   }
   return parseConfig(merged, options.file ?? 'config');
 }

@@ -1,6 +1,7 @@
 export type { CliIo } from './cli/io.js';
 export { runCli } from './cli/program.js';
 export * from './config.js';
+export { DriverRegistry, schemeOf } from './driver-registry.js';
 export * from './oidc-identity-provider.js';
 export * from './open-feature-store.js';
 export { openStorageUrl, StorageRegistry } from './storage-urls.js';

@@ -1,12 +1,11 @@
-import type { WorkerReports } from './worker-log.js';
-import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import {
-  type ComputeEngine,
-  type EngineDrivers,
+  type DriverContext,
+  type DriverPort,
+  type DriverPorts,
   FeatureStoreEngine,
   LocalLogQueue,
   type MessageQueue,
@@ -22,25 +21,19 @@ import {
   tightenModes,
   UnauthenticatedError,
 } from '@featurestore/core';
-import { DuckDbComputeEngine } from '@featurestore/driver-duckdb';
-import { KafkaMessageQueue } from '@featurestore/driver-kafka';
 import { PostgresMetadataStore, PostgresOnlineStore } from '@featurestore/driver-postgres';
-import { RedisOnlineStore } from '@featurestore/driver-redis';
-import { container, type DependencyContainer } from 'tsyringe';
-import { type FeatureStoreConfig, type FeatureStoreConfigInput, parseConfig } from './config.js';
+import {
+  driverOptions,
+  type FeatureStoreConfig,
+  type FeatureStoreConfigInput,
+  parseConfig,
+} from './config.js';
+import { DriverRegistry } from './driver-registry.js';
 import { redactSecrets } from './redact-secrets.js';
-import { defaultStorageUrl, openStorageUrl, StorageRegistry } from './storage-urls.js';
+import { defaultStorageUrl, StorageRegistry } from './storage-urls.js';
 import { StoreLock } from './store-lock.js';
 import { bindStoreParts } from './store-parts.js';
-
-/** Injection tokens of the composition root; nothing outside this package sees tsyringe. */
-export const TOKENS = {
-  config: Symbol('FeatureStoreConfig'),
-  metadata: Symbol('MetadataStore'),
-  storage: Symbol('ObjectStorage'),
-  compute: Symbol('ComputeEngine'),
-  online: Symbol('OnlineDrivers'),
-} as const;
+import type { WorkerReports } from './worker-log.js';
 
 /** An open feature store: the engine, its drivers, and the principal in-process calls use. */
 export interface FeatureStore {
@@ -55,6 +48,11 @@ export interface FeatureStore {
 }
 
 export interface OpenOptions {
+  /**
+   * The drivers to open the parts with (default: the built-in ones, plus the config's
+   * `plugins`). Register a driver here to use its schemes without a plugin module.
+   */
+  registry?: DriverRegistry;
   /** Act as the owner of this personal access token instead of the local admin. */
   token?: string;
   /** How long to wait for another process holding the embedded store (default 3 s). */
@@ -107,71 +105,101 @@ export async function openFeatureStore(
         )
       : undefined;
   await makeStorePrivate(storeDir);
-  const scope = container.createChildContainer();
+  const registry = options.registry ?? new DriverRegistry();
+  // What is open so far, closed in reverse order if a later part fails to open.
+  const opened: { close(): Promise<void> }[] = [];
   let pglite: PGlite | undefined;
   try {
+    for (const plugin of config.plugins) await registry.loadPlugin(plugin, process.cwd());
+    // Every part's scheme is known before anything connects: a typo fails fast, naming the key.
+    for (const port of ['metadata', 'online', 'queue', 'storage', 'compute'] as const) {
+      const url = config[port];
+      if (url !== undefined) registry.check(port, url, port);
+    }
+    const drivers = driverOptions(config);
+    await registry.validateDriverBlocks(drivers);
+    const context: DriverContext = {
+      storeDir,
+      clientId: 'featurestore',
+      metadataSchema: config.metadataSchema,
+    };
+    const open = async <P extends DriverPort>(port: P, url: string): Promise<DriverPorts[P]> => {
+      const part = await registry.open(port, url, drivers, context, port);
+      opened.push(part as { close(): Promise<void> });
+      return part;
+    };
     const rememberParts =
       lock && (await bindStoreParts(storeDir, config, { rebind: options.rebind === true }));
-    scope.register(TOKENS.config, { useValue: config });
     // One embedded PGlite serves metadata and the online store (opening one takes ~0.5 s).
     if (config.metadata === undefined) {
       const dir = join(storeDir, 'metadata');
       await makePrivateFolder(dir);
       pglite = await PGlite.create(dir);
     }
-    const connection = pglite ? { pglite } : { connectionString: config.metadata! };
-    scope.register(TOKENS.metadata, {
-      useValue: await PostgresMetadataStore.open({ ...connection, schema: config.metadataSchema }),
-    });
-    scope.register(TOKENS.online, {
-      useValue: {
-        store: await openOnlineStore(config, connection),
-        queue: openQueue(config, storeDir, options.queueBatchSize),
-      },
-    });
-    const storages = new StorageRegistry(
-      await openStorageUrl(config.storage ?? defaultStorageUrl(storeDir), config),
-      config,
+    const metadata: MetadataStore = pglite
+      ? await PostgresMetadataStore.open({ pglite, schema: config.metadataSchema })
+      : await open('metadata', config.metadata!);
+    if (pglite) opened.push(metadata);
+    const online: OnlineStore =
+      config.online !== undefined
+        ? await open('online', config.online)
+        : await PostgresOnlineStore.open({
+            // By default online values live in the metadata database.
+            ...(pglite ? { pglite } : { connectionString: config.metadata! }),
+            schema: config.metadataSchema,
+          });
+    if (config.online === undefined) opened.push(online);
+    const queue = withNamespace(
+      config.queue !== undefined
+        ? await open('queue', config.queue)
+        : new LocalLogQueue({
+            directory: join(storeDir, 'queue'),
+            ...(options.queueBatchSize === undefined
+              ? {}
+              : { maxBatchSize: options.queueBatchSize }),
+          }),
+      config.queueNamespace,
     );
+    if (config.queue === undefined) opened.push(queue);
+    const storages = new StorageRegistry(
+      await open('storage', config.storage ?? defaultStorageUrl(storeDir)),
+      (root) => registry.open('storage', root, drivers, context, 'sources'),
+    );
+    opened.push(storages);
     if (lock) await rm(join(storeDir, 'tmp', 'spill'), { recursive: true, force: true });
     // DuckDB spills here: rows of the store's data, so private like the rest.
     await makePrivateFolder(join(storeDir, 'tmp'));
-    scope.register(TOKENS.storage, { useValue: storages.main });
-    scope.register(TOKENS.compute, {
-      // DuckDB reads local files only: remote data is staged in a spill folder of this instance.
-      useValue: new StagingComputeEngine(
-        new DuckDbComputeEngine({ tempDirectory: join(storeDir, 'tmp') }),
-        storages.locate,
-        join(storeDir, 'tmp', 'spill', randomUUID()),
-      ),
+    // The compute engine reads local files: remote data is staged in a spill folder of this instance.
+    const compute = new StagingComputeEngine(
+      await open('compute', config.compute),
+      storages.locate,
+      join(storeDir, 'tmp', 'spill', randomUUID()),
+    );
+    const engine = new FeatureStoreEngine({
+      metadata,
+      storage: storages.main,
+      compute,
+      locate: storages.locate,
+      // Token and OIDC callers read only under the landing roots; nobody reads the store's
+      // own folders (the storage root is protected by the engine itself).
+      sourceAccess: {
+        roots: config.sources.roots,
+        protected: ['metadata', 'queue', 'tmp'].map((folder) => join(storeDir, folder)),
+      },
+      online: { store: online, queue },
+      offlineSync: {
+        ...(options.offlineSyncIntervalMs === undefined
+          ? {}
+          : { intervalMs: options.offlineSyncIntervalMs }),
+        ...options.reports,
+      },
+      ...(config.onlineMetadataCacheMs === undefined
+        ? {}
+        : { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
+      outputRetentionMs: parseDuration('outputRetention', config.outputRetention),
     });
-    scope.register(FeatureStoreEngine, {
-      useFactory: (c: DependencyContainer) =>
-        new FeatureStoreEngine({
-          metadata: c.resolve<MetadataStore>(TOKENS.metadata),
-          storage: c.resolve<ObjectStorage>(TOKENS.storage),
-          compute: c.resolve<ComputeEngine>(TOKENS.compute),
-          locate: storages.locate,
-          // Token and OIDC callers read only under the landing roots; nobody reads the store's
-          // own folders (the storage root is protected by the engine itself).
-          sourceAccess: {
-            roots: config.sources.roots,
-            protected: ['metadata', 'queue', 'tmp'].map((folder) => join(storeDir, folder)),
-          },
-          online: c.resolve<EngineDrivers['online']>(TOKENS.online),
-          offlineSync: {
-            ...(options.offlineSyncIntervalMs === undefined
-              ? {}
-              : { intervalMs: options.offlineSyncIntervalMs }),
-            ...options.reports,
-          },
-          ...(config.onlineMetadataCacheMs === undefined
-            ? {}
-            : { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
-          outputRetentionMs: parseDuration('outputRetention', config.outputRetention),
-        }),
-    });
-    const engine = scope.resolve(FeatureStoreEngine);
+    // From here the engine closes every driver it was given.
+    opened.splice(0, opened.length, { close: () => engine.close() }, storages);
     if (lock) await recoverEmbedded(engine);
     if (rememberParts) await rememberParts();
     const onDeadLetter = options.reports ? { onDeadLetter: options.reports.onDeadLetter } : {};
@@ -194,13 +222,12 @@ export async function openFeatureStore(
     return {
       config,
       engine,
-      storage: scope.resolve<ObjectStorage>(TOKENS.storage),
+      storage: storages.main,
       principal,
       authenticate,
       async close() {
         await engine.close();
         await storages.close();
-        await scope.dispose();
         await pglite?.close();
         // PGlite creates its files 0666 (the folder above keeps them private meanwhile).
         if (pglite) await tightenModes(join(storeDir, 'metadata'));
@@ -208,12 +235,7 @@ export async function openFeatureStore(
       },
     };
   } catch (error) {
-    if (scope.isRegistered(TOKENS.metadata)) {
-      await scope
-        .resolve<MetadataStore>(TOKENS.metadata)
-        .close()
-        .catch(() => undefined);
-    }
+    for (const part of opened.reverse()) await part.close().catch(() => undefined);
     await pglite?.close().catch(() => undefined);
     await lock?.release();
     throw error;
@@ -250,32 +272,9 @@ async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
   await engine.outputs.removeExpired();
 }
 
-/** `redis://`, `redis-cluster://` or `postgres://`; by default the metadata database. */
-async function openOnlineStore(
-  config: FeatureStoreConfig,
-  connection: { pglite: PGlite } | { connectionString: string },
-): Promise<OnlineStore> {
-  if (config.online?.startsWith('redis')) return RedisOnlineStore.fromUrl(config.online);
-  const target = config.online === undefined ? connection : { connectionString: config.online };
-  return PostgresOnlineStore.open({ ...target, schema: config.metadataSchema });
-}
-
-/** `kafka://` brokers, or the durable local log inside the store folder. */
-function openQueue(
-  config: FeatureStoreConfig,
-  storeDir: string,
-  maxBatchSize: number | undefined,
-): MessageQueue {
-  const queue =
-    config.queue !== undefined
-      ? KafkaMessageQueue.fromUrl(config.queue, { clientId: 'featurestore' })
-      : new LocalLogQueue({
-          directory: join(storeDir, 'queue'),
-          ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
-        });
-  return config.queueNamespace === undefined
-    ? queue
-    : new NamespacedQueue(queue, config.queueNamespace);
+/** The queue under this store's namespace, when it has one (several stores share a Kafka). */
+function withNamespace(queue: MessageQueue, namespace: string | undefined): MessageQueue {
+  return namespace === undefined ? queue : new NamespacedQueue(queue, namespace);
 }
 
 /**
@@ -294,6 +293,6 @@ export function describeConfig(config: FeatureStoreConfig): Record<string, strin
       : `${config.metadata ? 'postgresql' : 'pglite'} (with the metadata)`,
     queue: `${config.queue === undefined ? `local log (${join(storeDir, 'queue')})` : redactSecrets(config.queue)}${config.queueNamespace ? `, namespace ${config.queueNamespace}` : ''}`,
     storage: redactSecrets(config.storage ?? defaultStorageUrl(storeDir)),
-    compute: 'duckdb (in-process)',
+    compute: config.compute === 'duckdb://' ? 'duckdb (in-process)' : redactSecrets(config.compute),
   };
 }

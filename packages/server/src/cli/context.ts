@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { type OnlineEngine, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
@@ -13,6 +14,7 @@ export interface GlobalOptions {
   storage?: string;
   online?: string;
   queue?: string;
+  plugin?: string[];
   token?: string;
   tokenFile?: string;
   rebind?: boolean;
@@ -55,6 +57,10 @@ export function withStore<A extends unknown[]>(
         storage: options.storage,
         online: options.online,
         queue: options.queue,
+        // Paths on the command line are relative to where the command runs.
+        plugins: options.plugin?.map((plugin) =>
+          /^\.{1,2}[\\/]/.test(plugin) ? resolve(plugin) : plugin,
+        ),
       },
     });
     const token = await tokenOf(options, io);

@@ -17,7 +17,7 @@ function buildProgram(io: CliIo): Command {
     .option('--store <dir>', 'embedded store folder', process.env.FEATURESTORE_STORE)
     .option(
       '--config <file>',
-      'JSON config file (fields: store, metadata, metadataSchema, storage, online, queue, s3, azure)',
+      'JSON config file (fields: store, metadata, metadataSchema, online, queue, queueNamespace, storage, compute, plugins, drivers, sources, outputRetention, onlineMetadataCacheMs, s3, azure)',
     )
     .option('--metadata <url>', 'postgres://… metadata store instead of the embedded PGlite')
     .option(
@@ -26,9 +26,17 @@ function buildProgram(io: CliIo): Command {
     )
     .option(
       '--online <url>',
-      'redis://…, redis-cluster://… or postgres://… online store (default: with the metadata)',
+      'redis://…, rediss://… (TLS), redis-cluster://…, rediss-cluster://… or postgres://… online store (default: with the metadata)',
     )
-    .option('--queue <url>', 'kafka://broker1,broker2 (default: a durable local log in the store)')
+    .option(
+      '--queue <url>',
+      'kafka://broker1,broker2 or kafkas://… (TLS) (default: a durable local log in the store)',
+    )
+    .option(
+      '--plugin <module>',
+      'load drivers from a module (a package name or a path; repeatable): their URL schemes then work in every option',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option(
       '--token <secret>',
       'act as the owner of this access token (shown in process listings: prefer --token-file or FEATURESTORE_TOKEN)',
