@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, openFeatureStore } from '../src/index.js';
-import { cli, cliJson, spawnSource, tempStore } from './helpers.js';
+import { cli, cliJson, spawnSource, tempStore, until } from './helpers.js';
 
 const events = {
   primaryKey: ['user_id'],
@@ -258,7 +258,12 @@ describe('a process killed in the middle of an ingestion', () => {
     store = await tempStore();
     const fs = await openFeatureStore({ store: store.dir });
     await fs.engine.projects.create(fs.principal, { name: 'crash' });
-    await fs.engine.featureSets.register(fs.principal, 'crash', 'events', events);
+    // Offline only: applying a million rows online after the commit is not what this test is
+    // about, and took most of its time on a busy machine.
+    await fs.engine.featureSets.register(fs.principal, 'crash', 'events', {
+      ...events,
+      tags: { 'featurestore.online': 'off' },
+    });
     await fs.close();
   });
   afterAll(async () => {
@@ -267,13 +272,18 @@ describe('a process killed in the middle of an ingestion', () => {
   });
 
   it('leaves nothing visible, and the retry with the same key commits exactly once', async () => {
+    // Big enough that the child is still writing it when the test sees its first data file,
+    // small enough to ingest twice on a busy machine; written 10,000 lines per call.
+    const rows = 1_000_000;
     const source = join(store.dir, 'big.csv');
     const out = createWriteStream(source);
     out.write('user_id,ts,clicks,country\n');
-    for (let i = 0; i < 2_000_000; i++) {
-      if (!out.write(`${i},2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z,${i % 100},DE\n`)) {
-        await new Promise((resolve) => out.once('drain', resolve));
+    for (let start = 0; start < rows; start += 10_000) {
+      let chunk = '';
+      for (let i = start; i < start + 10_000; i++) {
+        chunk += `${i},2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z,${i % 100},DE\n`;
       }
+      if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
     }
     await new Promise((resolve) => out.end(resolve));
 
@@ -283,13 +293,19 @@ describe('a process killed in the middle of an ingestion', () => {
       ['ignore', 'pipe', 'inherit'],
     );
     const output: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      child!.stdout!.on('data', (chunk) => {
-        output.push(String(chunk));
-        if (output.join('').includes('started')) setTimeout(resolve, 300);
-      });
-      child!.on('exit', () => reject(new Error(`child exited early: ${output.join('')}`)));
-    });
+    child.stdout!.on('data', (chunk) => output.push(String(chunk)));
+    // Killed while it writes its data: seconds before it could commit (it prints `started`
+    // before it reads the source).
+    await until(
+      async () => {
+        if (child!.exitCode !== null || child!.signalCode !== null)
+          throw new Error(`child exited early: ${output.join('')}`);
+        return (await allFiles(join(store.dir, 'data', 'featuresets'))).length > 0;
+      },
+      'the ingestion to write its first data file',
+      60_000,
+    );
+    expect(output.join('')).toContain('started');
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
@@ -311,7 +327,7 @@ describe('a process killed in the middle of an ingestion', () => {
           idempotencyKey: 'big-1',
         })
       ).result;
-      expect(retry).toMatchObject({ rowCount: 2_000_000, reused: false });
+      expect(retry).toMatchObject({ rowCount: rows, reused: false });
       const again = await (
         await fs.engine.offline.ingest(fs.principal, 'crash', 'events', source, {
           idempotencyKey: 'big-1',
@@ -322,5 +338,7 @@ describe('a process killed in the middle of an ingestion', () => {
     } finally {
       await fs.close();
     }
-  }, 120_000);
+    // Every step waits on a condition; this only bounds a run on a very busy machine, where
+    // writing and twice ingesting a million rows took longer than the 120 s it had before.
+  }, 300_000);
 });
