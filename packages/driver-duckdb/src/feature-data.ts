@@ -73,7 +73,7 @@ export async function inputFiles(
 
 /**
  * A scan of one ingestion's parts with `__row`, each row's 0-based position in the ingestion
- * (ARCHITECTURE.md: ties between equal keys and event times go to the later row). The parts
+ * (docs/architecture.md: ties between equal keys and event times go to the later row). The parts
  * hold the rows in source order, so the position is the earlier parts' row count plus the
  * row's number in its part: nothing is stored for it and nothing is sorted.
  */

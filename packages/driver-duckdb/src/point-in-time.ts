@@ -23,7 +23,7 @@ import { columnList, openSource, type SourceFile } from './sources.js';
 import { ident, literal } from './sql.js';
 
 /*
- * The point-in-time join (ARCHITECTURE.md, "Point-in-time correctness"), as DuckDB SQL:
+ * The point-in-time join (docs/architecture.md, "The point-in-time contract"), as DuckDB SQL:
  *
  * 1. Entity rows ASOF LEFT JOIN each feature set's rows on the key and
  *    `(entity time, +inf, +inf) >= (event time, sequence, row)`, which picks the newest row at

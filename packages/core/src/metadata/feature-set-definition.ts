@@ -6,7 +6,7 @@ import { parseFeatureType } from '../model/feature-types.js';
 import type { FeatureSetSchema, FeatureSpec, Tags } from '../model/records.js';
 
 /**
- * What a user registers: the schema file format of ARCHITECTURE.md ("Domain model"). Key and
+ * What a user registers: the schema file format (docs/concepts.md, schemas/feature-set.schema.json). Key and
  * event-time columns are listed among the features with their types.
  */
 export interface FeatureSetDefinition {

@@ -2,7 +2,7 @@ import type { DataFormat, FeatureStatistics } from '../ports/compute-engine.js';
 
 export type IngestionState = 'committed' | 'reverted';
 
-/** One committed batch of rows for one feature set major version (ARCHITECTURE.md). */
+/** One committed batch of rows for one feature set major version (docs/concepts.md, "Ingestions"). */
 export interface Ingestion {
   id: string;
   featureSetId: string;

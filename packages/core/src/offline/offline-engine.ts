@@ -460,7 +460,7 @@ export class OfflineEngine {
 
   /**
    * A point-in-time-correct training set: one row per entity row, in input order, with
-   * `<featureset>__<feature>` columns (ARCHITECTURE.md, "Point-in-time correctness").
+   * `<featureset>__<feature>` columns (docs/architecture.md, "The point-in-time contract").
    */
   async historical(
     principal: Principal,

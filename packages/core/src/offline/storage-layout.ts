@@ -1,5 +1,5 @@
 /*
- * Data files live under ids, never names (ARCHITECTURE.md, "Storage layout"): renaming or
+ * Data files live under ids, never names (docs/architecture.md, "Storage layout"): renaming or
  * re-creating a feature set can never mix its files with another's.
  */
 

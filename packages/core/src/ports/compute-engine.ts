@@ -101,7 +101,7 @@ export interface HistoricalFeatureSetSpec {
 }
 
 /**
- * The point-in-time join (ARCHITECTURE.md, "Point-in-time correctness"): one output row per
+ * The point-in-time join (docs/architecture.md, "The point-in-time contract"): one output row per
  * entity row, in input order, duplicates kept; the entity file's columns first, then
  * `<featureset>__<feature>` per requested feature.
  */
