@@ -169,6 +169,7 @@ export { RowValidator, type ValidatedRow } from './online/row-validator.js';
 
 // The ports: what the engine runs on.
 export type {
+  ColumnBatch,
   ComputeEngine,
   ComputeEngineCapabilities,
   DataFormat,
@@ -187,6 +188,7 @@ export type {
   JobSpec,
   OutputJobResult,
   RetrieveJobSpec,
+  RetrieveStreamSpec,
 } from './ports/compute-engine.js';
 export type { Credentials, IdentityProvider, Principal } from './ports/identity-provider.js';
 export type {
