@@ -73,7 +73,12 @@ export {
   type Version,
 } from './model/records.js';
 // Online stores: the newest-wins rule and the checks before a write.
-export { checkReplacements, compareRecords, newestPerKey } from './online/memory-online-store.js';
+export {
+  checkOnlineRecords,
+  checkReplacements,
+  compareRecords,
+  newestPerKey,
+} from './online/memory-online-store.js';
 // The ports.
 export type {
   ColumnBatch,

@@ -1,4 +1,5 @@
 import {
+  checkOnlineRecords,
   checkReplacements,
   type FeatureSetVersionRef,
   FeatureStoreError,
@@ -148,12 +149,12 @@ export class RedisOnlineStore implements OnlineStore {
     options: RedisWriteOptions = {},
   ): Promise<number> {
     const client = await this.#open();
+    checkOnlineRecords(records);
     if (records.length === 0) return 0;
     const keep = options.ttlMs === undefined ? 0 : Math.max(1, Math.ceil(options.ttlMs));
     const prefix = versionPrefix(featureSet);
     const newest = new Map<string, OnlineRecord>();
     for (const record of records) {
-      checkRecord(record);
       const key = encodeKey(prefix, record.key);
       const current = newest.get(key);
       if (
@@ -656,22 +657,4 @@ interface PendingRecord {
 /** The nodes to `SCAN`: a cluster's masters, or the one server. */
 function nodesOf(client: RedisClientLike): RedisClientLike[] {
   return client.isCluster && client.nodes ? client.nodes('master') : [client];
-}
-
-function checkRecord(record: OnlineRecord): void {
-  const problem = !Array.isArray(record.key)
-    ? 'its key is not an array'
-    : record.key.some((column) => typeof column !== 'string')
-      ? 'its key columns must be strings'
-      : !Number.isFinite(record.eventTime)
-        ? 'its eventTime is not a finite number'
-        : !Number.isFinite(record.writeSequence)
-          ? 'its writeSequence is not a finite number'
-          : undefined;
-  if (problem) {
-    throw new ValidationError(
-      `online record with key ${JSON.stringify(record.key)} cannot be written: ${problem}`,
-      { details: { field: 'records', key: record.key } },
-    );
-  }
 }

@@ -36,6 +36,7 @@ export class MemoryOnlineStore implements OnlineStore {
    */
   async write(featureSet: FeatureSetVersionRef, records: readonly OnlineRecord[]): Promise<number> {
     this.#assertOpen();
+    checkOnlineRecords(records);
     const newest = newestPerKey(records);
     if (newest.size === 0) return 0;
     const stored = this.#version(featureSet, true)!;
@@ -177,6 +178,37 @@ export function newestPerKey(records: readonly OnlineRecord[]): Map<string, Onli
     if (!current || compareRecords(record, current) >= 0) newest.set(id, record);
   }
   return newest;
+}
+
+/**
+ * Refuses records no store can hold faithfully, naming the first bad one: a key that is not
+ * an array of strings (`['007']`, never `[7]`: keys are compared as text), an event time or
+ * write sequence that is not a finite number (NaN would never compare as newer or older),
+ * values that are not an object. Every driver checks with this before it writes.
+ */
+export function checkOnlineRecords(records: readonly OnlineRecord[]): void {
+  records.forEach((record, index) => {
+    const problem =
+      typeof record !== 'object' || record === null
+        ? 'it is not an object'
+        : !Array.isArray(record.key) || record.key.length === 0
+          ? 'its key must be a non-empty array of strings'
+          : record.key.some((column) => typeof column !== 'string')
+            ? 'its key columns must be strings'
+            : !Number.isFinite(record.eventTime)
+              ? 'its eventTime is not a finite number'
+              : !Number.isFinite(record.writeSequence)
+                ? 'its writeSequence is not a finite number'
+                : typeof record.values !== 'object' || record.values === null
+                  ? 'its values are not an object'
+                  : undefined;
+    if (problem) {
+      throw new ValidationError(
+        `online record ${index + 1} (key ${JSON.stringify(record?.key)}) cannot be written: ${problem}`,
+        { details: { field: 'records', row: index + 1 } },
+      );
+    }
+  });
 }
 
 /**

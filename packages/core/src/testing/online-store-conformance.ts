@@ -265,6 +265,35 @@ export function onlineStoreConformance(
         assert.deepEqual(await scanAll(fs), [...records].sort(byKey));
       });
 
+      t.it(
+        'refuses a batch with a record no store can hold, naming it, and writes none of it',
+        async () => {
+          const fs = version();
+          const good = record(['ok'], T0, 1, { v: 1 });
+          const bad: [string, unknown][] = [
+            ['a number in the key', { ...good, key: [7] }],
+            ['an empty key', { ...good, key: [] }],
+            ['a key that is not an array', { ...good, key: 'ok' }],
+            ['a NaN event time', { ...good, eventTime: Number.NaN }],
+            ['an infinite event time', { ...good, eventTime: Number.POSITIVE_INFINITY }],
+            ['a write sequence that is not a number', { ...good, writeSequence: '1' }],
+            ['values that are not an object', { ...good, values: null }],
+          ];
+          for (const [what, candidate] of bad) {
+            await assert.rejects(
+              store.write(fs, [good, candidate as OnlineRecord]),
+              (error: Error & { code?: string }) => {
+                assert.equal(error.code, 'VALIDATION', `${what}: ${error.message}`);
+                assert.match(error.message, /online record 2\b/, what);
+                return true;
+              },
+              what,
+            );
+          }
+          assert.deepEqual(await read(fs, [['ok']]), [undefined]);
+        },
+      );
+
       t.it('treats a key with more or fewer columns as a different key', async () => {
         const fs = version();
         await store.write(fs, [record(['1', '2'], T0, 1, { v: 12 })]);

@@ -1,4 +1,4 @@
-import { type OnlineRecord, type OnlineValue, ValidationError } from '@featurestore/core/driver';
+import type { OnlineValue } from '@featurestore/core/driver';
 
 /**
  * Values are stored as JSON text. JSON has no NaN, infinities or negative zero, but a feature
@@ -39,27 +39,6 @@ export function encodeKey(key: readonly string[]): string {
 
 export function decodeKey(text: string): string[] {
   return JSON.parse(text) as string[];
-}
-
-/** Refuses what the table cannot hold faithfully, naming the record. */
-export function checkRecord(record: OnlineRecord): void {
-  const problem = !Array.isArray(record.key)
-    ? 'its key is not an array'
-    : record.key.some((column) => typeof column !== 'string')
-      ? 'its key columns must be strings'
-      : !Number.isFinite(record.eventTime)
-        ? 'its eventTime is not a finite number'
-        : !Number.isFinite(record.writeSequence)
-          ? 'its writeSequence is not a finite number'
-          : typeof record.values !== 'object' || record.values === null
-            ? 'its values are not an object'
-            : undefined;
-  if (problem) {
-    throw new ValidationError(
-      `online record with key ${JSON.stringify(record.key)} cannot be written: ${problem}`,
-      { details: { field: 'records', key: record.key } },
-    );
-  }
 }
 
 /** `pg` returns float8 as numbers already; PGlite too. A string is parsed to be safe. */

@@ -1,4 +1,5 @@
 import {
+  checkOnlineRecords,
   checkReplacements,
   type FeatureSetVersionRef,
   FeatureStoreError,
@@ -15,14 +16,7 @@ import { openPGliteClient } from '../pglite-client.js';
 import { DEFAULT_SCHEMA, type PostgresConnection } from '../postgres-metadata-store.js';
 import type { SqlClient, SqlRow } from '../sql-client.js';
 import { validateSchemaName } from '../sql-text.js';
-import {
-  checkRecord,
-  decodeKey,
-  decodeValues,
-  encodeKey,
-  encodeValues,
-  toNumber,
-} from './online-codec.js';
+import { decodeKey, decodeValues, encodeKey, encodeValues, toNumber } from './online-codec.js';
 import { migrateOnline } from './online-migrations.js';
 
 export type PostgresOnlineStoreOptions = PostgresConnection & {
@@ -115,7 +109,7 @@ export class PostgresOnlineStore implements OnlineStore {
   async write(featureSet: FeatureSetVersionRef, records: readonly OnlineRecord[]): Promise<number> {
     this.#assertOpen();
     checkFeatureSet(featureSet);
-    records.forEach(checkRecord);
+    checkOnlineRecords(records);
     const newest = [...newestPerKey(records).values()];
     let applied = 0;
     for (let start = 0; start < newest.length; start += this.#writeBatchSize) {
