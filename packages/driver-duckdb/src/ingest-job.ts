@@ -21,7 +21,7 @@ import { type ColumnParser, columnParser, typeHint, whyInvalid } from './parse-v
 import { checkSchema } from './schema-checks.js';
 import { columnList, openSource, type RawColumn, type SourceFile } from './sources.js';
 import { ident, literal } from './sql.js';
-import { computeStatistics } from './statistics.js';
+import { computeStatistics, type WrittenPart, writtenPartOf } from './statistics.js';
 
 /** What the first pass fails with on a row with a problem; the exact report comes after. */
 const ROW_PROBLEM = 'featurestore: a row failed validation';
@@ -274,22 +274,23 @@ function typedRowsSql(plan: PlannedFile): string {
 }
 
 /**
- * Writes the source's typed rows with `COPY … TO`, each file after the other, and returns the
- * rows written per file, or throws the exact `ValidationError` of the first bad row (found by
- * the validation pass, run only when the fast pass failed).
+ * Writes the source's typed rows with `COPY … TO … (RETURN_STATS)`, each file after the other,
+ * and returns what was written per file (rows and the Parquet writer's column statistics), or
+ * throws the exact `ValidationError` of the first bad row (found by the validation pass, run
+ * only when the fast pass failed).
  */
 async function writeTypedRows(
   run: JobRun,
   plans: readonly PlannedFile[],
   copy: (plan: PlannedFile) => string,
-): Promise<bigint[]> {
-  const rows: bigint[] = [];
+): Promise<WrittenPart[]> {
+  const written: WrittenPart[] = [];
   try {
     for (const plan of plans) {
       const [result] = await run.query(copy(plan));
-      rows.push(BigInt((result?.Count as bigint | number | undefined) ?? 0));
+      written.push(writtenPartOf(result));
     }
-    return rows;
+    return written;
   } catch (error) {
     if (error instanceof CancelledError) throw error;
     run.progress(0.3, 'finding the row with a problem');
@@ -339,22 +340,27 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
   const part = (plan: PlannedFile) => `part-${plan.index}.parquet`;
 
   run.progress(0.05, `reading and validating ${files.length} file(s)`);
-  const rows = await writeTypedRows(
+  // RETURN_STATS: the writer's own count, nulls, min and max per column, so that the
+  // statistics need not scan for them again.
+  const written = await writeTypedRows(
     run,
     plans,
     (plan) =>
       `COPY (SELECT ${named.join(', ')} FROM (${typedRowsSql(plan)})) ` +
-      `TO ${literal(join(staging, part(plan)))} (${PARQUET_OPTIONS})`,
+      `TO ${literal(join(staging, part(plan)))} (${PARQUET_OPTIONS}, RETURN_STATS)`,
   );
-  const total = rows.reduce((sum, n) => sum + n, 0n);
-  if (total === 0n) {
+  const total = written.reduce((sum, part) => sum + part.rows, 0);
+  if (total === 0) {
     const names = files.map((file) => file.name).join(', ');
     throw new ValidationError(`${names}: the source has no rows, only a header: add rows`, {
       details: { files: files.map((file) => file.uri) },
     });
   }
   // A file with a header only adds no part.
-  const parts = plans.filter((_, i) => (rows[i] ?? 0n) > 0n).map(part);
+  const kept = plans.flatMap((plan, i) =>
+    (written[i]?.rows ?? 0) > 0 ? [{ name: part(plan), written: written[i]! }] : [],
+  );
+  const parts = kept.map(({ name }) => name);
 
   run.progress(0.8, 'computing statistics');
   const { rowCount, statistics } = await computeStatistics(
@@ -362,6 +368,7 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
     parts.map((name) => join(staging, name)),
     spec.schema,
     spec.statistics,
+    kept.map((k) => k.written),
   );
 
   run.throwIfCancelled();
