@@ -11,7 +11,7 @@ import {
   parseFeatureSetDefinition,
   parseTimeToLive,
 } from './feature-set-definition.js';
-import { requireProject } from './lookups.js';
+import { authorizedProject } from './lookups.js';
 
 /** What schema inference needs besides the file: what the types cannot tell. */
 export interface InferSchemaOptions {
@@ -168,11 +168,14 @@ export class SchemaInference {
     source: string,
     options: InferSchemaOptions,
   ): Promise<InferredSchema> {
-    const project = await requireProject(this.#store, projectName);
-    await this.#authorizer.require(principal, 'featureset.register', {
-      projectId: project.id,
-      projectName: project.name,
-    });
+    // Authorized before anything says whether the project exists (see `authorizedProject`).
+    await authorizedProject(
+      this.#store,
+      this.#authorizer,
+      principal,
+      'featureset.register',
+      projectName,
+    );
     if (!this.#compute.capabilities.jobTypes.includes('infer-schema')) {
       throw new NotSupportedError(
         `the ${this.#compute.driver} compute engine cannot infer schemas: write the schema file by hand`,
