@@ -10,10 +10,10 @@ export {
   type AdlsUrlOptions,
 } from './adls-object-storage.js';
 export { type AdlsLocation, parseAdlsUrl } from './adls-url.js';
-export { type AdlsErrorContext, convertAdlsError } from './errors.js';
 export {
   type AdlsDriverOptions,
   adlsDriver,
   adlsDriverOptions,
   adlsUrlOptions,
 } from './descriptor.js';
+export { type AdlsErrorContext, convertAdlsError } from './errors.js';

@@ -1,3 +1,8 @@
+export {
+  postgresMetadataDriver,
+  postgresOnlineDriver,
+  postgresOnlineDriverOptions,
+} from './descriptor.js';
 export { convertPostgresError, type PostgresErrorContext } from './errors.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
 export {
@@ -13,8 +18,3 @@ export {
   PostgresMetadataStore,
   type PostgresMetadataStoreOptions,
 } from './postgres-metadata-store.js';
-export {
-  postgresMetadataDriver,
-  postgresOnlineDriver,
-  postgresOnlineDriverOptions,
-} from './descriptor.js';

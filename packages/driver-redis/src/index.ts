@@ -1,3 +1,4 @@
+export { redisDriver, redisDriverOptions } from './descriptor.js';
 export { convertRedisError, type RedisErrorContext } from './errors.js';
 export { decodeKey, encodeKey, shapeKey, versionPattern, versionPrefix } from './key-layout.js';
 export {
@@ -29,4 +30,3 @@ export {
   type RedisWriteOptions,
 } from './redis-online-store.js';
 export { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './write-script.js';
-export { redisDriver, redisDriverOptions } from './descriptor.js';
