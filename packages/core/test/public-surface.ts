@@ -237,6 +237,7 @@ export const PUBLIC_SURFACE: Record<string, { values: string[]; types: string[] 
       'UnauthenticatedError',
       'UnavailableError',
       'ValidationError',
+      'checkOnlineRecords',
       'checkReplacements',
       'compareRecords',
       'countedBody',
