@@ -86,7 +86,7 @@ function checkColumns(files: readonly SourceFile[], spec: IngestJobSpec): void {
   const extra = first.columns.find((column) => !known.has(column.name));
   if (extra) {
     throw new ValidationError(
-      `${first.name} has column ${shownName(extra.name)}, which the schema does not define: remove it from the file, add it to the schema, or set ignoreExtraColumns`,
+      `${first.name} has column ${shownName(extra.name)}, which the schema does not define: remove it from the file, add it to the schema, or set ignoreExtraColumns (--ignore-extra-columns on the command line)`,
       { details: { file: first.uri, column: extra.name } },
     );
   }

@@ -138,7 +138,7 @@ describe('featurestore CLI walk-through (README)', () => {
     expect(revoked.stderr).toMatch(/revoked.*\[UNAUTHENTICATED\]/);
 
     const human = await cli(store.dir, 'project', 'list');
-    expect(human.stdout).toMatch(/^NAME\s+DESCRIPTION\s+TAGS\nfraud\s+card fraud/);
+    expect(human.stdout).toMatch(/^name\s+description\s+tags\nfraud\s+card fraud/);
     // About twenty commands, each opening the store: slow on a busy machine.
   }, 120_000);
 });

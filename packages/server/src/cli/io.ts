@@ -20,7 +20,10 @@ export function formatRecord(record: Record<string, unknown>): string {
     .join('\n');
 }
 
-/** Human output for a listing: aligned columns with a header. */
+/**
+ * Human output for a listing: aligned columns under a header of the names as the data has
+ * them (`createdAt`, `transactions__amount`), the same names `--json` and CSV output use.
+ */
 export function formatTable(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return '(none)';
   const cells = rows.map((row) => columns.map((column) => formatValue(row[column])));
@@ -32,7 +35,7 @@ export function formatTable(rows: Record<string, unknown>[], columns: string[]):
       .map((value, i) => value.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  return [line(columns.map((column) => column.toUpperCase())), ...cells.map(line)].join('\n');
+  return [line(columns), ...cells.map(line)].join('\n');
 }
 
 function formatValue(value: unknown): string {
@@ -50,4 +53,36 @@ export function formatError(error: unknown, verbose: boolean): string {
   if (verbose && error instanceof Error && error.stack) return `${redactSecrets(error.stack)}\n`;
   if (isFeatureStoreError(error)) return `error: ${redactSecrets(error.message)} [${error.code}]\n`;
   return `error: ${redactSecrets(error instanceof Error ? error.message : String(error))}\n`;
+}
+
+/** What `--json` prints on stderr for a failed command: one object on one line. */
+export interface JsonError {
+  /** The stable code of core's error tree (`VALIDATION`, `NOT_FOUND`…); `INTERNAL` otherwise. */
+  code: string;
+  message: string;
+  /** Machine-readable facts (field, value, row…); `{}` when there are none. */
+  details: Record<string, unknown>;
+  /** The stack trace, with --verbose only. */
+  stack?: string;
+}
+
+/**
+ * An error as one line of JSON for scripts (`--json`), with the same secrets blanked as in
+ * the human line: the whole line is redacted, so a URL in `details` is blanked too.
+ */
+export function formatJsonError(error: unknown, verbose: boolean): string {
+  const body: JsonError = isFeatureStoreError(error)
+    ? { code: error.code, message: error.message, details: error.details }
+    : {
+        code: 'INTERNAL',
+        message: error instanceof Error ? error.message : String(error),
+        details: {},
+      };
+  if (verbose && error instanceof Error && error.stack) body.stack = error.stack;
+  return `${redactSecrets(JSON.stringify(body, jsonSafe))}\n`;
+}
+
+/** Details may hold values JSON cannot write as they are (bigint keys, Dates are fine). */
+function jsonSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
 }

@@ -1,15 +1,17 @@
+import { ValidationError } from '@featurestore/core';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAccessCommands } from './access-commands.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
 import { registerGcCommand } from './gc-command.js';
-import { type CliIo, formatError, processIo } from './io.js';
+import { type CliIo, formatError, formatJsonError, processIo } from './io.js';
 import { registerOfflineCommands } from './offline-commands.js';
 import { registerOnlineCommands } from './online-commands.js';
 import { registerProjectCommands } from './project-commands.js';
 import { registerQuickstart } from './quickstart.js';
+import { registerServeCommand } from './serve-command.js';
 
-function buildProgram(io: CliIo): Command {
+function buildProgram(io: CliIo, json: boolean): Command {
   const program = new Command('featurestore')
     .description(
       `Featurestore ${VERSION}: define, ingest, version and serve ML features (featurestore --version prints the version)`,
@@ -46,12 +48,20 @@ function buildProgram(io: CliIo): Command {
       '--rebind',
       'let an embedded store use other --online, --queue or --storage parts than it was opened with before, from now on',
     )
-    .option('--json', 'machine-readable output')
+    .option(
+      '--json',
+      'machine-readable output; an error is one JSON object {"code","message","details"} on stderr',
+    )
     .option('--verbose', 'show stack traces on errors')
-    .showHelpAfterError()
-    // Set before the commands are added: subcommands inherit both.
+    // With --json, usage errors are printed by runCli as JSON, not by commander as text.
+    .showHelpAfterError(!json)
+    // Set before the commands are added: subcommands inherit them.
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      ...(json ? { outputError: () => {} } : {}),
+    });
   registerProjectCommands(program, io);
   registerFeatureSetCommands(program, io);
   registerAccessCommands(program, io);
@@ -59,16 +69,21 @@ function buildProgram(io: CliIo): Command {
   registerOnlineCommands(program, io);
   registerGcCommand(program, io);
   registerQuickstart(program, io);
+  registerServeCommand(program, io);
   return program;
 }
 
 /**
  * Runs the CLI on `argv` (without `node` and the script) and returns the exit code: 0 on
- * success, 1 on an error (printed as one line; the stack only with --verbose).
+ * success, 1 on an error (printed as one line; the stack only with --verbose). With `--json`
+ * the error is one JSON object on stderr, `{"code","message","details"}`, usage errors
+ * (an unknown option, a missing argument) included as `VALIDATION`.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // Not commander's .version(): a root --version would swallow the commands' own --version V.
-  const program = buildProgram(io);
+  const json = argv.includes('--json');
+  const verbose = argv.includes('--verbose');
+  const program = buildProgram(io, json);
   const commands = new Set(program.commands.map((command) => command.name()));
   if (
     argv.some((arg) => arg === '--version' || arg === '-V') &&
@@ -81,8 +96,23 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    io.stderr(formatError(error, argv.includes('--verbose')));
+    if (error instanceof CommanderError) {
+      if (json && error.exitCode !== 0 && !HELP_CODES.has(error.code)) {
+        io.stderr(formatJsonError(usageError(error), verbose));
+      }
+      return error.exitCode;
+    }
+    io.stderr(json ? formatJsonError(error, verbose) : formatError(error, verbose));
     return 1;
   }
+}
+
+/** Commander's exits that print help, not an error (help on stderr when a command is missing). */
+const HELP_CODES = new Set(['commander.help', 'commander.helpDisplayed', 'commander.version']);
+
+/** A command line commander refused, as the `VALIDATION` error it is for scripts. */
+function usageError(error: CommanderError): ValidationError {
+  return new ValidationError(error.message.replace(/^error: /, ''), {
+    details: { usage: error.code },
+  });
 }
