@@ -15,7 +15,8 @@ function random(seed: number): () => number {
 }
 
 const DAY = 24 * 3600 * 1000;
-const START = Date.UTC(2026, 0, 1);
+/** How many days of history the sample covers, ending the day before it is written. */
+const SAMPLE_DAYS = 60;
 const COUNTRIES = ['DE', 'FR', 'NL', 'PL', 'ES'];
 
 export const customersDefinition: FeatureSetDefinition = {
@@ -53,9 +54,16 @@ export interface QuickstartFiles {
 
 /**
  * Writes the sample: 200 customers with profile updates, daily transaction aggregates over
- * 60 days (some days missing, so the 7-day TTL matters), and 1,000 labelled events.
+ * the 60 days before `now` (some days missing, so the 7-day TTL matters), and 1,000 labelled
+ * events in those days. The days are counted back from `now` (default: the clock) so that the
+ * latest aggregates are within their 7-day time to live and the online step shows values;
+ * the same seed gives the same values on every run, shifted to the day it runs.
  */
-export async function writeQuickstartData(dir: string): Promise<QuickstartFiles> {
+export async function writeQuickstartData(
+  dir: string,
+  now: number = Date.now(),
+): Promise<QuickstartFiles> {
+  const start = Math.floor(now / DAY) * DAY - SAMPLE_DAYS * DAY;
   const next = random(42);
   const iso = (ms: number) => new Date(ms).toISOString();
   const customers = ['customer_id,updated_at,age,country,income'];
@@ -65,22 +73,23 @@ export async function writeQuickstartData(dir: string): Promise<QuickstartFiles>
     const id = `c${String(c).padStart(4, '0')}`;
     let age = 20 + Math.floor(next() * 50);
     for (let update = 0; update < 3; update++) {
-      const at = START + Math.floor(next() * 60) * DAY;
+      const at = start + Math.floor(next() * SAMPLE_DAYS) * DAY;
       customers.push(
         `${id},${iso(at)},${age},${COUNTRIES[Math.floor(next() * COUNTRIES.length)]},${(20_000 + next() * 80_000).toFixed(2)}`,
       );
       age += 1;
     }
-    for (let day = 0; day < 60; day++) {
+    for (let day = 0; day < SAMPLE_DAYS; day++) {
       if (next() < 0.3) continue;
       transactions.push(
-        `${id},${iso(START + day * DAY + 23 * 3600 * 1000)},${Math.floor(next() * 20)},${(5 + next() * 200).toFixed(2)}`,
+        `${id},${iso(start + day * DAY + 23 * 3600 * 1000)},${Math.floor(next() * 20)},${(5 + next() * 200).toFixed(2)}`,
       );
     }
   }
   for (let e = 0; e < 1000; e++) {
     const id = `c${String(Math.floor(next() * 210)).padStart(4, '0')}`; // a few unknown customers
-    const at = START + Math.floor(next() * 70 * DAY);
+    // Up to midnight of `now`'s day: no event lies in the future.
+    const at = start + Math.floor(next() * SAMPLE_DAYS * DAY);
     events.push(`${id},${iso(at)},${next() < 0.05 ? 1 : 0}`);
   }
   const files = {

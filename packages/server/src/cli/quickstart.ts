@@ -112,7 +112,7 @@ export function registerQuickstart(program: Command, io: CliIo): void {
           );
           say(formatTable(online, Object.keys(online[0]!)));
           say(
-            '   (transactions has a 7-day time to live: its sample values from early 2026 read as missing)',
+            '   (transactions has a 7-day time to live: a customer without aggregates in the last 7 days reads as empty)',
           );
         }
 
