@@ -1,0 +1,195 @@
+import { readFile } from 'node:fs/promises';
+import { NotSupportedError, ValidationError } from '@featurestore/core';
+import { type Command, Option } from 'commander';
+import { createFirstAdminToken } from '../first-admin-token.js';
+import { FeatureStoreServer, type TlsFiles } from '../grpc/featurestore-server.js';
+import { DEFAULT_LISTEN } from '../grpc/listen-address.js';
+import type { OidcOptions } from '../oidc-identity-provider.js';
+import { withStore } from './context.js';
+import type { CliIo } from './io.js';
+import { seconds } from './options.js';
+
+interface ServeOptions {
+  role: 'core' | 'online' | 'all';
+  listen: string;
+  insecure?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  oidcIssuer?: string;
+  oidcAudience?: string;
+  oidcJwksUri?: string;
+  oidcAdminGroup?: string;
+  drainTimeout: number;
+}
+
+/** Resolves on the first SIGINT or SIGTERM: how a service manager stops the server. */
+function stopRequested(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+async function readPem(option: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new ValidationError(`${option} ${path} cannot be read: ${(error as Error).message}`, {
+      cause: error,
+      details: { field: option, value: path },
+    });
+  }
+}
+
+async function tlsOf(options: ServeOptions): Promise<TlsFiles | undefined> {
+  if (options.tlsCert === undefined && options.tlsKey === undefined) {
+    if (options.tlsClientCa !== undefined) {
+      throw new ValidationError('--tls-client-ca needs --tls-cert and --tls-key too', {
+        details: { field: '--tls-client-ca', value: options.tlsClientCa },
+      });
+    }
+    return undefined;
+  }
+  if (options.tlsCert === undefined || options.tlsKey === undefined) {
+    throw new ValidationError('--tls-cert and --tls-key go together: give both PEM files', {
+      details: { field: options.tlsCert === undefined ? '--tls-cert' : '--tls-key' },
+    });
+  }
+  return {
+    cert: await readPem('--tls-cert', options.tlsCert),
+    key: await readPem('--tls-key', options.tlsKey),
+    ...(options.tlsClientCa === undefined
+      ? {}
+      : { clientCa: await readPem('--tls-client-ca', options.tlsClientCa) }),
+  };
+}
+
+function oidcOf(options: ServeOptions): OidcOptions | undefined {
+  const { oidcIssuer: issuer, oidcAudience: audience, oidcJwksUri: jwksUri } = options;
+  if (issuer === undefined && audience === undefined && jwksUri === undefined) return undefined;
+  if (issuer === undefined || audience === undefined || jwksUri === undefined) {
+    throw new ValidationError(
+      'OIDC needs --oidc-issuer, --oidc-audience and --oidc-jwks-uri together (or their FEATURESTORE_OIDC_* variables)',
+      {
+        details: {
+          field:
+            issuer === undefined
+              ? '--oidc-issuer'
+              : audience === undefined
+                ? '--oidc-audience'
+                : '--oidc-jwks-uri',
+        },
+      },
+    );
+  }
+  return {
+    issuer,
+    audience,
+    jwksUri,
+    ...(options.oidcAdminGroup === undefined ? {} : { adminGroup: options.oidcAdminGroup }),
+  };
+}
+
+/**
+ * `featurestore serve`: the packaged gRPC server over the configured store (the embedded one
+ * by default, which it then owns: users share it through the server) until SIGINT or SIGTERM,
+ * then drains the calls in flight and closes the store.
+ */
+export function registerServeCommand(program: Command, io: CliIo): void {
+  program
+    .command('serve')
+    .description(
+      'run the gRPC server (CoreService and health checking) until SIGINT or SIGTERM; the first start prints an admin token',
+    )
+    .addOption(
+      new Option('--role <role>', 'which services to serve (online: not built yet)')
+        .choices(['core', 'online', 'all'])
+        .default('all'),
+    )
+    .option('--listen <host:port>', 'where to listen (port 0: any free port)', DEFAULT_LISTEN)
+    .option('--tls-cert <file>', 'serve TLS with this PEM certificate chain')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option(
+      '--tls-client-ca <file>',
+      'require client certificates signed by this PEM CA (mutual TLS)',
+    )
+    .option(
+      '--insecure',
+      'allow plaintext on an address other machines can reach (only behind a TLS-terminating proxy)',
+    )
+    .addOption(
+      new Option('--oidc-issuer <url>', 'accept OIDC JWTs from this issuer').env(
+        'FEATURESTORE_OIDC_ISSUER',
+      ),
+    )
+    .addOption(
+      new Option('--oidc-audience <aud>', 'the audience OIDC JWTs must carry').env(
+        'FEATURESTORE_OIDC_AUDIENCE',
+      ),
+    )
+    .addOption(
+      new Option('--oidc-jwks-uri <url>', "the issuer's signing keys (JWKS)").env(
+        'FEATURESTORE_OIDC_JWKS_URI',
+      ),
+    )
+    .addOption(
+      new Option('--oidc-admin-group <group>', 'members of this groups claim are admins').env(
+        'FEATURESTORE_OIDC_ADMIN_GROUP',
+      ),
+    )
+    .option(
+      '--drain-timeout <seconds>',
+      'on SIGTERM, how long calls in flight may finish before they are cancelled',
+      seconds('--drain-timeout'),
+      30,
+    )
+    .action(
+      withStore(io, async (ctx, options: ServeOptions) => {
+        if (options.role === 'online') {
+          throw new NotSupportedError(
+            'the online service is not served yet: use --role core or all (CoreService), and featurestore online workers for the workers',
+            { details: { field: '--role', value: options.role } },
+          );
+        }
+        const tls = await tlsOf(options);
+        const oidc = oidcOf(options);
+        const { engine } = ctx.store;
+        const fromEnvironment = process.env.FEATURESTORE_ADMIN_TOKEN || undefined;
+        const first = await createFirstAdminToken(engine, fromEnvironment);
+        if (first?.generated) {
+          io.stdout(
+            `admin token (shown once, keep it safe; send it as "authorization: Bearer <token>"):\n${first.secret}\n`,
+          );
+        } else if (!first && fromEnvironment !== undefined) {
+          const known = await engine.tokens
+            .authenticate({ kind: 'bearer', token: fromEnvironment })
+            .catch(() => undefined);
+          if (!known) {
+            io.stderr(
+              'warning: FEATURESTORE_ADMIN_TOKEN is not used: the store already has users or an admin token (it only sets up a first start)\n',
+            );
+          }
+        }
+        const server = await FeatureStoreServer.start(ctx.store, {
+          listen: options.listen,
+          drainTimeoutMs: options.drainTimeout * 1000,
+          ...(tls === undefined ? {} : { tls }),
+          ...(options.insecure ? { insecure: true } : {}),
+          ...(oidc === undefined ? {} : { oidc }),
+        });
+        const stop = stopRequested();
+        io.stdout(
+          `featurestore serving CoreService on ${server.address} (${tls ? 'TLS' : 'plaintext'}, role ${options.role})\n`,
+        );
+        const signal = await stop;
+        io.stdout(`${signal}: draining calls in flight, then closing the store\n`);
+        await server.shutdown();
+      }),
+    );
+}
