@@ -1,6 +1,7 @@
 import {
   type ChannelCredentials,
   Client,
+  type ClientOptions,
   credentials,
   type handleUnaryCall,
   Metadata,
@@ -22,8 +23,12 @@ type ResponseOf<K extends keyof CoreServiceServer> =
 export class TestClient {
   readonly #client: Client;
 
-  constructor(address: string, channel: ChannelCredentials = credentials.createInsecure()) {
-    this.#client = new Client(address, channel);
+  constructor(
+    address: string,
+    channel: ChannelCredentials = credentials.createInsecure(),
+    options: ClientOptions = {},
+  ) {
+    this.#client = new Client(address, channel, options);
   }
 
   /**
