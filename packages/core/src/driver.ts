@@ -141,7 +141,6 @@ export type {
   OnlineRecordVersion,
   OnlineReplacement,
   OnlineStore,
-  OnlineStoreCapabilities,
   OnlineValue,
 } from './ports/online-store.js';
 

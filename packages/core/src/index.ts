@@ -229,7 +229,6 @@ export type {
   OnlineRecordVersion,
   OnlineReplacement,
   OnlineStore,
-  OnlineStoreCapabilities,
   OnlineValue,
 } from './ports/online-store.js';
 

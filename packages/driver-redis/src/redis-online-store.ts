@@ -7,7 +7,6 @@ import {
   type OnlineRecord,
   type OnlineReplacement,
   type OnlineStore,
-  type OnlineStoreCapabilities,
   positiveInteger,
   ValidationError,
 } from '@featurestore/core/driver';
@@ -94,7 +93,6 @@ const DEFAULT_CONNECT_TIMEOUT = 5000;
  */
 export class RedisOnlineStore implements OnlineStore {
   readonly driver = 'redis';
-  readonly capabilities: OnlineStoreCapabilities = { multiFeatureSetRead: true };
   readonly #options: RedisOnlineStoreOptions;
   readonly #location: RedisLocation | undefined;
   readonly #batch: number;

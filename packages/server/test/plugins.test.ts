@@ -23,7 +23,6 @@ import { defineDriver, MemoryOnlineStore } from '@featurestore/core';
 
 class JsonFileOnlineStore {
   driver = 'jsonfile';
-  capabilities = { multiFeatureSetRead: true };
   #memory = new MemoryOnlineStore();
   #path;
   #versions = new Map();

@@ -5,7 +5,6 @@ import type {
   OnlineRecord,
   OnlineReplacement,
   OnlineStore,
-  OnlineStoreCapabilities,
   OnlineValue,
 } from '../ports/online-store.js';
 
@@ -25,7 +24,6 @@ import type {
  */
 export class MemoryOnlineStore implements OnlineStore {
   readonly driver = 'memory';
-  readonly capabilities: OnlineStoreCapabilities = { multiFeatureSetRead: true };
   /** Feature set version → key (its columns as JSON, unambiguous) → record. */
   readonly #versions = new Map<string, Map<string, OnlineRecord>>();
   #closed = false;

@@ -55,11 +55,6 @@ export interface OnlineReadRequest {
   now?: number;
 }
 
-export interface OnlineStoreCapabilities {
-  /** Reads of several feature sets travel in one round trip (`readMany`). */
-  multiFeatureSetRead: boolean;
-}
-
 /**
  * Latest feature values per (feature set version, primary key) for inference. Writes are
  * atomic newest-wins: an older event time never replaces a newer one, even under concurrent
@@ -84,12 +79,14 @@ export interface OnlineStoreCapabilities {
  */
 export interface OnlineStore {
   readonly driver: string;
-  readonly capabilities: OnlineStoreCapabilities;
   /** Applies the records that are newer than what is stored; returns how many applied. */
   write(featureSet: FeatureSetVersionRef, records: readonly OnlineRecord[]): Promise<number>;
   /** One result per requested key, in order; `undefined` for a missing or expired key. */
   read(request: OnlineReadRequest): Promise<(OnlineRecord | undefined)[]>;
-  /** Several feature sets in one round trip, when `capabilities.multiFeatureSetRead`. */
+  /**
+   * Several feature sets in one round trip; the engine uses it when present and otherwise
+   * sends one `read` per feature set, together.
+   */
   readMany?(requests: readonly OnlineReadRequest[]): Promise<(OnlineRecord | undefined)[][]>;
   /**
    * Compare-and-set past the newest-wins rule: each replacement applies, atomically per key,

@@ -8,7 +8,6 @@ import {
   type OnlineRecord,
   type OnlineReplacement,
   type OnlineStore,
-  type OnlineStoreCapabilities,
   ValidationError,
 } from '@featurestore/core/driver';
 import { openPgClient } from '../pg-client.js';
@@ -56,7 +55,6 @@ export type PostgresOnlineStoreOptions = PostgresConnection & {
  */
 export class PostgresOnlineStore implements OnlineStore {
   readonly driver: 'postgres' | 'pglite';
-  readonly capabilities: OnlineStoreCapabilities = { multiFeatureSetRead: true };
   /** The schema holding the table. */
   readonly schema: string;
   readonly #client: SqlClient;
