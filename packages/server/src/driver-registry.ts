@@ -175,7 +175,7 @@ export class DriverRegistry {
     const descriptors = [...new Set(candidates.filter(isDriverDescriptor))];
     if (descriptors.length === 0) {
       throw new ValidationError(
-        `plugin ${JSON.stringify(specifier)} exports no driver descriptor: export values made with defineDriver from @featurestore/core`,
+        `plugin ${JSON.stringify(specifier)} exports no driver descriptor: export values made with defineDriver from @featurestore/core/driver`,
         { details: { field: 'plugins', value: specifier } },
       );
     }
