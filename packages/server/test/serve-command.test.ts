@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ServingStatus, TestClient } from './grpc-client.js';
-import { tempStore, until } from './helpers.js';
+import { cli, tempStore, until } from './helpers.js';
 
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
@@ -97,5 +97,17 @@ describe('featurestore serve (a child process)', () => {
     expect(projects.map((project) => project.name)).toEqual(['served']);
     again.close();
     expect(await stop(second)).toBe(0);
+  });
+
+  it('refuses plaintext off loopback before any token is made or printed', async () => {
+    const other = await tempStore();
+    try {
+      const refused = await cli(other.dir, 'serve', '--listen', '0.0.0.0:0');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('--insecure');
+      expect(refused.stdout).not.toMatch(/fst_/);
+    } finally {
+      await other.remove();
+    }
   });
 });

@@ -160,8 +160,21 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         const tls = await tlsOf(options);
         const oidc = oidcOf(options);
         const { engine } = ctx.store;
+        const server = await FeatureStoreServer.start(ctx.store, {
+          listen: options.listen,
+          drainTimeoutMs: options.drainTimeout * 1000,
+          ...(tls === undefined ? {} : { tls }),
+          ...(options.insecure ? { insecure: true } : {}),
+          ...(oidc === undefined ? {} : { oidc }),
+        });
         const fromEnvironment = process.env.FEATURESTORE_ADMIN_TOKEN || undefined;
-        const first = await createFirstAdminToken(engine, fromEnvironment);
+        // After the server is bound, so a refused --listen or TLS file prints no token.
+        const first = await createFirstAdminToken(engine, fromEnvironment).catch(
+          async (error: unknown) => {
+            await server.shutdown();
+            throw error;
+          },
+        );
         if (first?.generated) {
           io.stdout(
             `admin token (shown once, keep it safe; send it as "authorization: Bearer <token>"):\n${first.secret}\n`,
@@ -176,13 +189,6 @@ export function registerServeCommand(program: Command, io: CliIo): void {
             );
           }
         }
-        const server = await FeatureStoreServer.start(ctx.store, {
-          listen: options.listen,
-          drainTimeoutMs: options.drainTimeout * 1000,
-          ...(tls === undefined ? {} : { tls }),
-          ...(options.insecure ? { insecure: true } : {}),
-          ...(oidc === undefined ? {} : { oidc }),
-        });
         const stop = stopRequested();
         io.stdout(
           `featurestore serving CoreService on ${server.address} (${tls ? 'TLS' : 'plaintext'}, role ${options.role})\n`,
