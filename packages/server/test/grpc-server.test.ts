@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +42,7 @@ describe('gRPC server (CoreService over a real server on loopback)', () => {
   let client: TestClient;
   let admin: string;
   let privateKey: CryptoKey;
+  let jwk: JWK;
 
   beforeAll(async () => {
     folder = await tempStore();
@@ -46,7 +50,7 @@ describe('gRPC server (CoreService over a real server on loopback)', () => {
     admin = (await createFirstAdminToken(store.engine, undefined))!.secret;
     const pair = await generateKeyPair('RS256');
     privateKey = pair.privateKey;
-    const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' };
+    jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' };
     server = await FeatureStoreServer.start(store, {
       listen: '127.0.0.1:0',
       oidc: { issuer, audience, jwks: { keys: [jwk] } },
@@ -349,5 +353,87 @@ describe('gRPC server (CoreService over a real server on loopback)', () => {
     expect(seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
     expect(await failure(watcher.health())).toMatchObject({ code: status.UNAVAILABLE });
     watcher.close();
+  });
+
+  /**
+   * A call held in flight for as long as the test wants: an OIDC token makes the server fetch
+   * the issuer's keys, and this JWKS endpoint answers only when released.
+   */
+  async function heldCall(drainTimeoutMs?: number) {
+    let arrived!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const jwks: HttpServer = createServer((_request, response) => {
+      arrived();
+      void released.then(() => response.end(JSON.stringify({ keys: [jwk] })));
+    });
+    jwks.listen(0, '127.0.0.1');
+    await once(jwks, 'listening');
+    const { port } = jwks.address() as AddressInfo;
+    const held = await FeatureStoreServer.start(store, {
+      listen: '127.0.0.1:0',
+      oidc: { issuer, audience, jwksUri: `http://127.0.0.1:${port}/jwks.json` },
+      ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
+    });
+    const caller = new TestClient(held.address);
+    const jwt = await new SignJWT({ sub: 'oidc-42', preferred_username: 'olga' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const inFlight = caller.core('listProjects', {}, jwt);
+    void inFlight.catch(() => undefined);
+    await reached;
+    return {
+      held,
+      inFlight,
+      release,
+      async close() {
+        release();
+        caller.close();
+        jwks.closeAllConnections();
+        jwks.close();
+      },
+    };
+  }
+
+  it('SIGTERM-style shutdown drains: a call in flight completes, new connections are refused', async () => {
+    const { held, inFlight, release, close } = await heldCall();
+    try {
+      let stopped = false;
+      const stopping = held.shutdown().then(() => {
+        stopped = true;
+      });
+      const latecomer = new TestClient(held.address);
+      expect(await failure(latecomer.health())).toMatchObject({ code: status.UNAVAILABLE });
+      latecomer.close();
+      expect(stopped).toBe(false);
+      release();
+      // Answered in full after the shutdown began.
+      expect(await inFlight).toMatchObject({ nextPageToken: '' });
+      await stopping;
+    } finally {
+      await close();
+    }
+  });
+
+  it('a call still in flight after the drain timeout is cancelled, and the shutdown ends', async () => {
+    const { held, inFlight, close } = await heldCall(100);
+    try {
+      await held.shutdown();
+      expect(await failure(inFlight)).toMatchObject({
+        code: expect.toSatisfy(
+          (code: status) => code === status.CANCELLED || code === status.UNAVAILABLE,
+        ),
+      });
+    } finally {
+      await close();
+    }
   });
 });
