@@ -97,6 +97,23 @@ describe('featurestore serve (a child process)', () => {
     expect(projects.map((project) => project.name)).toEqual(['served']);
     again.close();
     expect(await stop(second)).toBe(0);
+    // Two child processes from the sources (tsx), each opening the embedded store.
+  }, 180_000);
+
+  it('has --help naming its options', async () => {
+    const help = await cli(folder.dir, 'serve', '--help');
+    expect(help.code).toBe(0);
+    for (const option of [
+      '--role',
+      '--listen',
+      '--tls-cert',
+      '--tls-client-ca',
+      '--insecure',
+      '--oidc-issuer',
+      '--drain-timeout',
+    ]) {
+      expect(help.stdout).toContain(option);
+    }
   });
 
   it('refuses plaintext off loopback before any token is made or printed', async () => {
@@ -109,5 +126,5 @@ describe('featurestore serve (a child process)', () => {
     } finally {
       await other.remove();
     }
-  });
+  }, 60_000);
 });
