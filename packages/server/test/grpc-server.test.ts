@@ -41,7 +41,7 @@ describe('gRPC server (CoreService over a real server on loopback)', () => {
   let server: FeatureStoreServer;
   let client: TestClient;
   let admin: string;
-  let privateKey: CryptoKey;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   let jwk: JWK;
 
   beforeAll(async () => {
