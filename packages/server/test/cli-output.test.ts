@@ -6,8 +6,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ErrorCode } from '@featurestore/core';
+import { type ErrorCode, ValidationError } from '@featurestore/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatJsonError } from '../src/cli/io.js';
 import { cli, cliJson, tempStore } from './helpers.js';
 
 const FAILING_PLUGIN = fileURLToPath(
@@ -144,6 +145,17 @@ describe('featurestore --json errors', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).not.toContain('hunter2');
     jsonError(result.stderr);
+  });
+
+  it('writes details JSON cannot hold as they are (an int64 value as a bigint)', () => {
+    const error = new ValidationError('row 3: id 9007199254740993 is taken', {
+      details: { row: 3, value: 9007199254740993n },
+    });
+    expect(JSON.parse(formatJsonError(error, false))).toEqual({
+      code: 'VALIDATION',
+      message: 'row 3: id 9007199254740993 is taken',
+      details: { row: 3, value: '9007199254740993' },
+    });
   });
 
   it('without --json an error stays one readable line with its code', async () => {

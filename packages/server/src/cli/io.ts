@@ -82,7 +82,7 @@ export function formatJsonError(error: unknown, verbose: boolean): string {
   return `${redactSecrets(JSON.stringify(body, jsonSafe))}\n`;
 }
 
-/** Details may hold values JSON cannot write as they are (bigint keys, Dates are fine). */
+/** Details may hold a bigint (an int64 value), which JSON.stringify refuses; Dates become ISO strings. */
 function jsonSafe(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
