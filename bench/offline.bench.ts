@@ -4,13 +4,21 @@
  * runs in its own child process, so peak RSS belongs to that step alone.
  *
  *   node --conditions=@featurestore/source --import tsx bench/offline.bench.ts \
- *     [--rows 10000000] [--entities 1000000] [--keys 1000000] [--heap-mb 256]
+ *     [--rows 10000000] [--entities 1000000] [--keys 1000000] [--heap-mb 256] \
+ *     [--repeat 1] [--memory-limit 1GB] [--threads 2] [--curve 4GB,2GB,1GB,512MB] [--only historical]
+ *
+ * `--repeat N` runs the raw baseline and the ingest steps N times, interleaved, and prints the
+ * ratio of each round and their median: on a busy machine one run says little.
+ * `--memory-limit` and `--threads` set the DuckDB driver's `memoryLimit` and `threads`
+ * (`drivers.duckdb`) for the point-in-time join; `--curve` measures the join once per memory
+ * limit (time and peak RSS against the limit). `--only ingest|historical` skips the other part.
  *
  * Data goes to bench/data/ (git-ignored); it is generated once per size and reused.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,6 +30,11 @@ const { values: args } = parseArgs({
     entities: { type: 'string', default: '1000000' },
     keys: { type: 'string', default: '1000000' },
     'heap-mb': { type: 'string', default: '256' },
+    repeat: { type: 'string', default: '1' },
+    'memory-limit': { type: 'string' },
+    threads: { type: 'string' },
+    curve: { type: 'string' },
+    only: { type: 'string' },
     child: { type: 'string' },
   },
 });
@@ -29,9 +42,20 @@ const ROWS = Number(args.rows);
 const ENTITIES = Number(args.entities);
 const KEYS = Number(args.keys);
 const HEAP_MB = Number(args['heap-mb']);
+const REPEAT = Math.max(1, Number(args.repeat));
+
+/** The `drivers.duckdb` block of the point-in-time join's store (from the command line). */
+function duckDbOptions(): { memoryLimit?: string; threads?: number } {
+  return {
+    ...(args['memory-limit'] ? { memoryLimit: args['memory-limit'] } : {}),
+    ...(args.threads ? { threads: Number(args.threads) } : {}),
+  };
+}
 const DATA = fileURLToPath(new URL(`./data/offline-${ROWS}`, import.meta.url));
 const csv = (name: string) => join(DATA, `${name}.csv`);
 const STORE = join(DATA, 'store');
+/** Named by its size too: the data folder is per row count, entity files differ within it. */
+const ENTITY_FILE = `entities-${ENTITIES}`;
 const SETS = ['fs_a', 'fs_b', 'fs_c'];
 const START = '2025-01-01';
 
@@ -78,12 +102,12 @@ async function generate(): Promise<void> {
              'merchant_' || (i % 5000) AS f_s1, 'cat_' || (i % 37) AS f_s2, (i % 2 = 0) AS f_b
       FROM range(${ROWS}) t(i)) TO '${csv(name)}' (HEADER)`);
   }
-  if (!existsSync(csv('entities'))) {
+  if (!existsSync(csv(ENTITY_FILE))) {
     await db.run(`COPY (
       SELECT (hash(i * 17) % ${KEYS})::BIGINT AS id,
              TIMESTAMP '${START}' + to_seconds((hash(i * 19) % (400 * 86400))::BIGINT) AS at,
              (i % 2)::INTEGER AS label
-      FROM range(${ENTITIES}) t(i)) TO '${csv('entities')}' (HEADER)`);
+      FROM range(${ENTITIES}) t(i)) TO '${csv(ENTITY_FILE)}' (HEADER)`);
   }
 }
 
@@ -94,7 +118,7 @@ interface Measured {
 }
 
 /** Runs one step in a child process and returns its timing and peak RSS. */
-function measure(step: string, nodeOptions: string[] = []): Measured {
+function measure(step: string, nodeOptions: string[] = [], extra: string[] = []): Measured {
   const result = spawnSync(
     process.execPath,
     [
@@ -111,6 +135,7 @@ function measure(step: string, nodeOptions: string[] = []): Measured {
       String(ENTITIES),
       '--keys',
       String(KEYS),
+      ...extra,
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
   );
@@ -152,7 +177,7 @@ async function child(step: string): Promise<void> {
     ).join(' ');
     const out = join(DATA, 'raw-historical.parquet');
     await db.run(
-      `COPY (SELECT e.id, e.at, e.label, ${select} FROM (SELECT *, row_number() OVER () AS __r FROM read_csv('${csv('entities')}', header = true)) e ${joins} ORDER BY e.__r) TO '${out}' (FORMAT parquet)`,
+      `COPY (SELECT e.id, e.at, e.label, ${select} FROM (SELECT *, row_number() OVER () AS __r FROM read_csv('${csv(ENTITY_FILE)}', header = true)) e ${joins} ORDER BY e.__r) TO '${out}' (FORMAT parquet)`,
     );
     rows = ENTITIES;
     await rm(out, { force: true });
@@ -162,7 +187,8 @@ async function child(step: string): Promise<void> {
     return;
   } else {
     const { openFeatureStore } = await import('@featurestore/server');
-    const fs = await openFeatureStore({ store: STORE });
+    // DuckDB settings come only with the historical step (see `main`).
+    const fs = await openFeatureStore({ store: STORE, drivers: { duckdb: duckDbOptions() } });
     const { engine, principal } = fs;
     try {
       if (step === 'ingest' || step === 'ingest-small-heap' || step === 'ingest-basic') {
@@ -192,7 +218,7 @@ async function child(step: string): Promise<void> {
         const t0 = performance.now();
         const result = await (
           await engine.offline.historical(principal, {
-            entities: csv('entities'),
+            entities: csv(ENTITY_FILE),
             entityTime: 'at',
             features: SETS.map((name) => `bench/${name}:f_d1,bench/${name}:f_s1`).join(','),
             format: 'parquet',
@@ -233,22 +259,53 @@ async function main(): Promise<void> {
   await fs.engine.projects.create(fs.principal, { name: 'bench' });
   await fs.close();
 
-  const rawIngest = measure('raw-ingest');
-  console.log(line('raw DuckDB COPY read_csv → parquet', rawIngest));
-  const ingest = measure('ingest');
-  console.log(line('featurestore ingest (validate, stats, commit)', ingest, rawIngest));
-  const basic = measure('ingest-basic');
-  console.log(line('featurestore ingest, statistics: basic', basic, rawIngest));
-  const smallHeap = measure('ingest-small-heap', [`--max-old-space-size=${HEAP_MB}`]);
-  console.log(line(`featurestore ingest, Node heap ${HEAP_MB} MB`, smallHeap, rawIngest));
-  console.log(`  (the CSV is ${Math.round(size / 1024 / 1024 / HEAP_MB)}× the heap limit)\n`);
+  if (args.only !== 'historical') {
+    const ratios: { full: number; basic: number }[] = [];
+    for (let round = 1; round <= REPEAT; round++) {
+      if (REPEAT > 1)
+        console.log(`round ${round} of ${REPEAT} (load average ${loadavg()[0]!.toFixed(1)})`);
+      const rawIngest = measure('raw-ingest');
+      console.log(line('raw DuckDB COPY read_csv → parquet', rawIngest));
+      const ingest = measure('ingest');
+      console.log(line('featurestore ingest (validate, stats, commit)', ingest, rawIngest));
+      const basic = measure('ingest-basic');
+      console.log(line('featurestore ingest, statistics: basic', basic, rawIngest));
+      ratios.push({
+        full: ingest.seconds / rawIngest.seconds,
+        basic: basic.seconds / rawIngest.seconds,
+      });
+    }
+    if (REPEAT > 1) {
+      const median = (values: number[]) => {
+        const sorted = [...values].sort((a, b) => a - b);
+        const middle = sorted.length >> 1;
+        return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+      };
+      const full = ratios.map((r) => r.full);
+      const basic = ratios.map((r) => r.basic);
+      const range = (values: number[]) =>
+        `median ${median(values).toFixed(2)}× (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}×)`;
+      console.log(`ingest, full statistics: ${range(full)}; basic: ${range(basic)}`);
+    }
+    const smallHeap = measure('ingest-small-heap', [`--max-old-space-size=${HEAP_MB}`]);
+    console.log(line(`featurestore ingest, Node heap ${HEAP_MB} MB`, smallHeap));
+    console.log(`  (the CSV is ${Math.round(size / 1024 / 1024 / HEAP_MB)}× the heap limit)\n`);
+  }
 
-  if (ENTITIES > 0) {
+  if (ENTITIES > 0 && args.only !== 'ingest') {
     measure('setup-historical');
     const rawJoin = measure('raw-historical');
     console.log(line('raw DuckDB: 3 ASOF LEFT JOINs, order restored', rawJoin));
-    const historical = measure('historical');
-    console.log(line('featurestore historical (point-in-time contract)', historical, rawJoin));
+    const settings = (limit: string | undefined) => [
+      ...(limit ? ['--memory-limit', limit] : []),
+      ...(args.threads ? ['--threads', args.threads] : []),
+    ];
+    const limits = args.curve ? args.curve.split(',') : [args['memory-limit']];
+    for (const limit of limits) {
+      const historical = measure('historical', [], settings(limit));
+      const label = `featurestore historical${limit ? `, memoryLimit ${limit}` : ''}${args.threads ? `, ${args.threads} threads` : ''}`;
+      console.log(line(label, historical, rawJoin));
+    }
   }
   await writeFile(join(DATA, 'last-run.txt'), new Date().toISOString());
 }

@@ -342,6 +342,9 @@ async function featureJoinRows(
   set: JoinedSet,
   s: number,
 ): Promise<{ sql: string; order: JoinOrder }> {
+  // The event time travels through the join only for the time to live: every column of the
+  // feature side is held in memory, sorted, until the join has read every entity row.
+  const withEventTime = set.spec.timeToLiveMs !== undefined;
   const { schema } = set.spec;
   const files = [...(await inputFiles(run, set.spec.inputs))].sort(
     (a, b) => a.sequence - b.sequence,
@@ -369,7 +372,7 @@ async function featureJoinRows(
         'CAST(NULL AS BIGINT) AS __seq, CAST(NULL AS BIGINT) AS __fs_rank, CAST(NULL AS BIGINT) AS __row WHERE false';
   const select = [
     ...set.keys.map((_, j) => `__fs_k${s}_${j}`),
-    '__fs_et',
+    ...(withEventTime ? ['__fs_et'] : []),
     `${order.feature} AS __fs_o`,
     ...set.features.map((_, m) => `__fs_v${m}`),
   ];
@@ -421,38 +424,62 @@ export async function runHistorical(
   const validate = () =>
     validateEntities(run, entities, entityRowsSql(entities, time, sets), time, sets);
   run.progress(0.1, 'planning the join');
-  const ctes = [`__fs_e AS (${entityJoinRowsSql(entities, time, sets)})`];
-  const joins: string[] = [];
+  const joins: { sql: string; on: string }[] = [];
   for (const [s, set] of sets.entries()) {
     const alias = `__fs_f${s}`;
     const { sql, order } = await featureJoinRows(run, set, s).catch(async (error: unknown) => {
       if (!(error instanceof CancelledError)) await validate();
       throw error;
     });
-    ctes.push(`${alias} AS (${sql})`);
     const on = set.keys.map((_, j) => `__fs_e.__fs_k${s}_${j} = ${alias}.__fs_k${s}_${j}`);
     on.push(`${order.entity('__fs_e.__fs_t')} >= ${alias}.__fs_o`);
-    joins.push(`ASOF LEFT JOIN ${alias} ON ${on.join(' AND ')}`);
-    const ttlUs =
-      set.spec.timeToLiveMs === undefined
-        ? undefined
-        : BigInt(Math.round(set.spec.timeToLiveMs * 1000));
+    joins.push({ sql: `(${sql}) AS ${alias}`, on: on.join(' AND ') });
     set.features.forEach((feature, m) => {
-      const value = `${alias}.__fs_v${m}`;
-      const sql =
-        ttlUs === undefined
-          ? value
-          : `CASE WHEN epoch_us(${alias}.__fs_et) > epoch_us(__fs_e.__fs_t) - ${ttlUs} THEN ${value} END`;
-      columns.push({ sql, name: `${set.spec.name}__${feature.name}`, type: feature.type });
+      columns.push({
+        sql: `__fs_r${s}.__fs_v${m}`,
+        name: `${set.spec.name}__${feature.name}`,
+        type: feature.type,
+      });
     });
   }
 
+  // One feature set at a time, so that memory holds one feature set's sorted rows rather
+  // than all of them (a chain of ASOF joins builds every one before the first entity row
+  // goes through): the parsed entity rows, then per feature set the features of each entity
+  // row (`__fs_r<s>`, by `__fs_erow`), then the output in entity order. Temporary tables
+  // belong to the job's connection and go with it; DuckDB spills them beyond its memory limit.
   run.progress(0.2, 'joining');
-  const query =
-    `WITH ${ctes.join(', ')} SELECT ${outputList(columns, spec.output.format)} ` +
-    `FROM __fs_e ${joins.join(' ')} ORDER BY __fs_e.__fs_erow`;
   let rowCount: number;
   try {
+    await run.query(`CREATE TEMPORARY TABLE __fs_e AS ${entityJoinRowsSql(entities, time, sets)}`);
+    for (const [s, set] of sets.entries()) {
+      const alias = `__fs_f${s}`;
+      const ttlUs =
+        set.spec.timeToLiveMs === undefined
+          ? undefined
+          : BigInt(Math.round(set.spec.timeToLiveMs * 1000));
+      const values = set.features.map((_, m) => {
+        const value = `${alias}.__fs_v${m}`;
+        const sql =
+          ttlUs === undefined
+            ? value
+            : `CASE WHEN epoch_us(${alias}.__fs_et) > epoch_us(__fs_e.__fs_t) - ${ttlUs} THEN ${value} END`;
+        return `${sql} AS __fs_v${m}`;
+      });
+      const join = joins[s]!;
+      run.progress(0.2 + (0.6 * s) / sets.length, `joining feature set "${set.spec.name}"`);
+      await run.query(
+        `CREATE TEMPORARY TABLE __fs_r${s} AS SELECT ${['__fs_e.__fs_erow', ...values].join(', ')} ` +
+          `FROM __fs_e ASOF LEFT JOIN ${join.sql} ON ${join.on}`,
+      );
+    }
+    run.progress(0.8, 'writing the output');
+    const results = sets
+      .map((_, s) => `LEFT JOIN __fs_r${s} ON __fs_r${s}.__fs_erow = __fs_e.__fs_erow`)
+      .join(' ');
+    const query =
+      `SELECT ${outputList(columns, spec.output.format)} ` +
+      `FROM __fs_e ${results} ORDER BY __fs_e.__fs_erow`;
     rowCount = await writeOutputFile(run, query, spec.output);
   } catch (error) {
     if (error instanceof CancelledError) throw error;
