@@ -214,6 +214,11 @@ describe('featurestore tables and hints', () => {
     expect(row).toContain('4.5');
   });
 
+  it('featureset register --help points to the schema file format in the repository', async () => {
+    const result = await cli(store.dir, 'featureset', 'register', '--help');
+    expect(result.stdout).toContain('schemas/feature-set.schema.json');
+  });
+
   it('an extra source column names the --ignore-extra-columns flag', async () => {
     const rows = join(store.dir, 'extra.csv');
     await writeFile(rows, `customer_id,ts,amount,colour\nc2,${new Date().toISOString()},1,red\n`);

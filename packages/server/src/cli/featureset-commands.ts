@@ -219,7 +219,10 @@ export function registerFeatureSetCommands(program: Command, io: CliIo): void {
     .description(
       'register a feature set (version 1.0) from a schema file, or from a data file whose types are inferred',
     )
-    .option('--schema <file>', 'the schema file (JSON, format in the README)')
+    .option(
+      '--schema <file>',
+      'the schema file (JSON; its JSON Schema is schemas/feature-set.schema.json, the terms docs/concepts.md)',
+    )
     .option(
       '--schema-from <datafile>',
       'infer the schema from a CSV, Parquet or JSON Lines file (or a folder of them): prints it, then registers it',
