@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,11 +69,19 @@ describe('the README walk-through', () => {
       throw new Error('the README walk-through uses jq: install it (apt-get install jq)');
     });
     const blocks = walkThroughBlocks(await readFile(join(repositoryRoot, 'README.md'), 'utf8'));
-    // Files a run of the walk-through leaves in examples/ stay out of the copy.
-    await cp(join(repositoryRoot, 'examples'), examples, {
-      recursive: true,
-      filter: (source) => basename(source) !== '.featurestore',
-    });
+    // The files of examples/ git knows: what a run of the walk-through there wrote
+    // (examples/.gitignore) stays out of the copy.
+    const { stdout: listed } = await run(
+      'git',
+      ['ls-files', '-z', '--cached', '--others', '--exclude-standard', 'examples'],
+      { cwd: repositoryRoot },
+    );
+    const files = [...new Set(listed.split('\0').filter(Boolean))];
+    expect(files).toContain('examples/transactions.schema.json');
+    for (const file of files) {
+      await mkdir(dirname(join(work, file)), { recursive: true });
+      await cp(join(repositoryRoot, file), join(work, file));
+    }
     const bin = join(work, 'bin');
     await mkdir(bin);
     const tsx = import.meta.resolve('tsx');
