@@ -70,10 +70,15 @@ describe('store lifecycle', () => {
       /inside its own transaction callback/,
     );
     // Work the callback started may use the store once the transaction is over.
+    let over!: () => void;
+    const transactionOver = new Promise<void>((resolve) => {
+      over = resolve;
+    });
     let later: Promise<unknown> | undefined;
     await store.transaction(async () => {
-      later = new Promise((resolve) => setTimeout(resolve, 20)).then(() => store.listUsers());
+      later = transactionOver.then(() => store.listUsers());
     });
+    over();
     await expect(later).resolves.toMatchObject({ items: [] });
   });
 

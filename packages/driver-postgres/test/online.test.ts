@@ -33,6 +33,34 @@ function record(
   return { key, eventTime, writeSequence, values };
 }
 
+/**
+ * Waits until some backend waits for a lock the backend `holder` holds (`pg_blocking_pids`):
+ * `work` has reached the lock. Fails if `work` settles first, or after `ms`.
+ */
+async function untilBlockedBy(holder: number, work: Promise<unknown>, ms = 10_000): Promise<void> {
+  let settled = false;
+  work.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const { rows } = await admin.query<{ waiting: number }>(
+      'SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+      [holder],
+    );
+    if (rows[0]!.waiting > 0) return;
+    if (settled) throw new Error(`the work finished without waiting for the lock of ${holder}`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing waited for the lock of ${holder} in ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** A pool that counts the statements sent through it: one round trip each. */
 function countingPool(pool: pg.Pool): PgPoolLike & { statements: string[] } {
   const statements: string[] = [];
@@ -131,6 +159,7 @@ describe('concurrent writers on PostgreSQL', () => {
     await store.write(featureSet, [record(['k'], T0, 1, { v: 'first' })]);
     const holder = await pool.connect();
     try {
+      const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       await holder.query('BEGIN');
       // Another writer makes the row newer and holds its lock, uncommitted.
       await holder.query(
@@ -141,7 +170,7 @@ describe('concurrent writers on PostgreSQL', () => {
       );
       // Newer than what was committed when it started, older than what commits meanwhile.
       const waiting = store.write(featureSet, [record(['k'], T0 + 50, 9, { v: 'middle' })]);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await untilBlockedBy(rows[0]!.pid, waiting);
       await holder.query('COMMIT');
       expect(await waiting).toBe(0);
     } finally {
