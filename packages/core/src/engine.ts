@@ -40,6 +40,8 @@ export interface EngineDrivers {
   offlineSync?: OfflineSyncOptions;
   /** How long online reads and pushes reuse a metadata lookup (default 1,000 ms; 0: never). */
   onlineMetadataCacheMs?: number;
+  /** The clock that cache expires by, in epoch ms (default `Date.now`): tests advance theirs. */
+  onlineMetadataClock?: () => number;
   /**
    * How long the output of a `retrieve` or `historical` job is kept in storage after the job
    * finished, in ms (default 7 days, `DEFAULT_OUTPUT_RETENTION`).
@@ -144,6 +146,9 @@ export class FeatureStoreEngine {
             ...(drivers.onlineMetadataCacheMs === undefined
               ? {}
               : { metadataCacheMs: drivers.onlineMetadataCacheMs }),
+            ...(drivers.onlineMetadataClock === undefined
+              ? {}
+              : { metadataCacheClock: drivers.onlineMetadataClock }),
             changes,
           })
         : undefined;

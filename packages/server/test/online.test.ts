@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OFFLINE_SYNC_SOURCE } from '@featurestore/core';
+import { FeatureStoreEngine, OFFLINE_SYNC_SOURCE } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
@@ -10,7 +10,7 @@ import {
   dropMetadataSchema,
   tuneKafkaConsumers,
 } from './fixtures/kafka-namespace.js';
-import { tempStore } from './helpers.js';
+import { tempStore, until } from './helpers.js';
 
 const customers = {
   primaryKey: ['customer_id'],
@@ -213,18 +213,41 @@ describe('a serving process and a role revoked by another process', () => {
     await engine.access.grant(principal, 'shop', 'model', 'consumer');
 
     const serving = await open({ onlineMetadataCacheMs: 400 });
+    // The serving store's engine once more, on a clock this test moves: its cache expires
+    // exactly when the clock says, however busy the machine.
+    let now = Date.now();
+    const clocked = new FeatureStoreEngine({
+      ...serving.engine.drivers,
+      onlineMetadataCacheMs: 400,
+      onlineMetadataClock: () => now,
+    });
     const model = await serving.engine.access.principalFor('model');
-    const read = () =>
-      serving.engine.online!.getOnlineFeatures(model, {
+    const read = (reader: FeatureStoreEngine) =>
+      reader.online!.getOnlineFeatures(model, {
         features: 'shop/customers:age',
         entities: [{ customer_id: 'c1' }],
       });
-    await expect(read()).resolves.toEqual([{ customer_id: 'c1', customers__age: null }]);
+    const allowed = [{ customer_id: 'c1', customers__age: null }];
+    await expect(read(clocked)).resolves.toEqual(allowed);
+    await expect(read(serving.engine)).resolves.toEqual(allowed);
     await engine.access.revoke(principal, 'shop', 'model');
-    const revokedAt = Date.now();
-    await read().catch(() => undefined); // served from the cache, or refused: both are allowed
-    await new Promise((resolve) => setTimeout(resolve, 450 - (Date.now() - revokedAt)));
-    await expect(read()).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    now += 399;
+    await expect(read(clocked)).resolves.toEqual(allowed); // served from the cache
+    now += 1;
+    await expect(read(clocked)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    // The store opened with the setting, on the real clock: refused once its entries expire.
+    await until(
+      () =>
+        read(serving.engine).then(
+          () => false,
+          (error: unknown) => {
+            if ((error as { code?: unknown }).code === 'PERMISSION_DENIED') return true;
+            throw error;
+          },
+        ),
+      'the serving store to refuse the revoked role',
+      10_000,
+    );
   }, 30_000);
 });
 

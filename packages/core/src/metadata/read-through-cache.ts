@@ -17,17 +17,28 @@ export class ReadThroughCache<T> {
   readonly #ttlMs: number;
   readonly #changes: MetadataChanges | undefined;
   readonly #maxEntries: number;
+  readonly #now: () => number;
   readonly #entries = new Map<string, Entry<T>>();
 
-  constructor(options: { ttlMs: number; changes?: MetadataChanges; maxEntries?: number }) {
+  /**
+   * @param options.now The clock entries expire by, in epoch milliseconds (default
+   *   `Date.now`): a test advances its own instead of waiting `ttlMs`.
+   */
+  constructor(options: {
+    ttlMs: number;
+    changes?: MetadataChanges;
+    maxEntries?: number;
+    now?: () => number;
+  }) {
     this.#ttlMs = options.ttlMs;
     this.#changes = options.changes;
     this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#now = options.now ?? (() => Date.now());
   }
 
   get(key: string, load: () => Promise<T>): Promise<T> {
     if (this.#ttlMs <= 0) return load();
-    const now = Date.now();
+    const now = this.#now();
     const generation = this.#changes?.generation ?? 0;
     const entry = this.#entries.get(key);
     if (entry && entry.expiresAt > now && entry.generation === generation) return entry.value;

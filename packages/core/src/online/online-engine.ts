@@ -120,6 +120,8 @@ export class OnlineEngine {
      * 1,000 ms; 0: look up every time). Writes through `changes` take effect at once.
      */
     metadataCacheMs?: number;
+    /** The clock that cache expires by, in epoch ms (default `Date.now`): tests advance theirs. */
+    metadataCacheClock?: () => number;
     /** The access-changing writes of this process (see `MetadataChanges`). */
     changes?: MetadataChanges;
   }) {
@@ -132,6 +134,7 @@ export class OnlineEngine {
     const cache = {
       ttlMs: deps.metadataCacheMs ?? DEFAULT_METADATA_CACHE_MS,
       ...(deps.changes ? { changes: deps.changes } : {}),
+      ...(deps.metadataCacheClock ? { now: deps.metadataCacheClock } : {}),
     };
     this.#resolved = new ReadThroughCache(cache);
     this.#guarded = new ReadThroughCache(cache);
