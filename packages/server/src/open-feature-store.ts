@@ -7,6 +7,7 @@ import {
   type DriverPort,
   type DriverPorts,
   FeatureStoreEngine,
+  FeatureStoreError,
   LocalLogQueue,
   type MessageQueue,
   type MetadataStore,
@@ -263,13 +264,28 @@ async function makeStorePrivate(storeDir: string): Promise<void> {
 async function recoverEmbedded(engine: FeatureStoreEngine): Promise<void> {
   await engine.onlineApplies?.resumePending();
   const interrupted = await engine.jobs.failInterrupted();
-  if (interrupted.some((job) => job.type === 'ingest')) {
-    await engine.offline.collectGarbage({ graceMs: 0 });
+  // The rest cleans storage, which may be out of reach right now (a bucket not created yet,
+  // credentials being rotated): the store still opens, and the next open or `featurestore gc`
+  // finishes the cleaning.
+  await whenStorageAnswers(async () => {
+    if (interrupted.some((job) => job.type === 'ingest')) {
+      await engine.offline.collectGarbage({ graceMs: 0 });
+    }
+    // Sole owner: a recorded deletion is either committed (purge it) or never will be. Both
+    // this and the expired outputs list a small folder (`deletions/`, `outputs/`), not the data.
+    await engine.deletedData.purgePending({ graceMs: 0 });
+    await engine.outputs.removeExpired();
+  });
+}
+
+/** Runs `clean`, leaving it for later when storage is missing, unreachable or refuses us. */
+async function whenStorageAnswers(clean: () => Promise<void>): Promise<void> {
+  try {
+    await clean();
+  } catch (error) {
+    const environment = ['NOT_FOUND', 'UNAVAILABLE', 'PERMISSION_DENIED', 'UNAUTHENTICATED'];
+    if (!(error instanceof FeatureStoreError) || !environment.includes(error.code)) throw error;
   }
-  // Sole owner: a recorded deletion is either committed (purge it) or never will be. Both
-  // this and the expired outputs list a small folder (`deletions/`, `outputs/`), not the data.
-  await engine.deletedData.purgePending({ graceMs: 0 });
-  await engine.outputs.removeExpired();
 }
 
 /** The queue under this store's namespace, when it has one (several stores share a Kafka). */

@@ -154,9 +154,12 @@ describe('online → offline sync under faults', () => {
     // says so (it no longer joins the workers' consumer groups itself).
     const alone = await push('--timeout', '2');
     expect(alone.code).not.toBe(0);
-    expect(alone.stderr).toMatch(
-      /published to the queue but not applied .* are the online workers running.*\[UNAVAILABLE\]/,
-    );
+    expect(JSON.parse(alone.stderr)).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(
+        /published to the queue but not applied .* are the online workers running/,
+      ),
+    });
     const workers = await openFeatureStore({ ...config, store: store.dir }, { workers: true });
     cleanups.push(() => workers.close());
     const pushed = await push();

@@ -104,8 +104,10 @@ describe('featurestore online get --key', () => {
   ])('refuses %j, saying why', async (keys, message) => {
     const result = await get('accounts', ...keys);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/\[VALIDATION\]/);
-    expect(result.stderr).toMatch(message);
+    expect(JSON.parse(result.stderr)).toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(message),
+    });
   });
 
   it.each([

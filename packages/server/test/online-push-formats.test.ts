@@ -95,7 +95,7 @@ describe('featurestore online push: CSV, Parquet and JSON Lines', () => {
     const unknown = await push(file('rows.txt'));
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(
-      /rows\.txt: the format cannot be told .* --format csv\|parquet\|json.*\[VALIDATION\]/,
+      /^\{"code":"VALIDATION","message":"[^"]*rows\.txt: the format cannot be told .* --format csv\|parquet\|json/,
     );
     const told = await push('--format', 'csv', file('rows.txt'));
     expect(told.stderr).toBe('');
@@ -139,8 +139,10 @@ describe('featurestore online push: CSV, Parquet and JSON Lines', () => {
       await writeFile(file(name), text);
       const result = await push(file(name));
       expect(result.code).not.toBe(0);
-      expect(result.stderr).toMatch(/\[VALIDATION\]/);
-      expect(result.stderr).toMatch(message);
+      expect(JSON.parse(result.stderr)).toMatchObject({
+        code: 'VALIDATION',
+        message: expect.stringMatching(message),
+      });
       const [bad1] = await online('bad1');
       expect(bad1!.measures__n).toBeNull();
     },
