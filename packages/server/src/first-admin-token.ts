@@ -1,4 +1,3 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { type FeatureStoreEngine, ValidationError } from '@featurestore/core';
 
 /** The admin token a first start made. */
@@ -8,10 +7,6 @@ export interface FirstAdminToken {
   /** False when it came from `FEATURESTORE_ADMIN_TOKEN` (the caller already knows it). */
   generated: boolean;
 }
-
-/** The engine's personal access tokens start so (and carry 256 random bits after it). */
-const TOKEN_PREFIX = 'fst_';
-const MIN_SECRET_LENGTH = TOKEN_PREFIX.length + 32;
 
 /**
  * A remote caller needs a token before anyone can grant anything: on a store whose only user
@@ -24,7 +19,6 @@ export async function createFirstAdminToken(
   fromEnvironment: string | undefined,
   now: Date = new Date(),
 ): Promise<FirstAdminToken | undefined> {
-  if (fromEnvironment !== undefined) checkAdminSecret(fromEnvironment);
   const admin = await engine.access.localAdmin();
   const users = await engine.access.listUsers(admin, { pageSize: 2 });
   if (users.items.some((user) => user.id !== admin.userId)) return undefined;
@@ -32,27 +26,21 @@ export async function createFirstAdminToken(
     (token) => !token.revokedAt && !(token.expiresAt && token.expiresAt <= now),
   );
   if (live.length > 0) return undefined;
-  if (fromEnvironment === undefined) {
-    const created = await engine.access.createToken(admin, { name: 'admin (first start)' });
-    return { secret: created.secret, generated: true };
-  }
-  // The secret is chosen outside, so it is stored as the engine stores its own: by its
-  // SHA-256 only (the token provider finds a token by that hash).
-  await engine.drivers.metadata.insertToken({
-    id: randomUUID(),
-    userId: admin.userId,
-    name: 'admin (FEATURESTORE_ADMIN_TOKEN)',
-    secretHash: createHash('sha256').update(fromEnvironment).digest('hex'),
-    createdAt: now,
-  });
-  return { secret: fromEnvironment, generated: false };
-}
-
-function checkAdminSecret(secret: string): void {
-  if (!secret.startsWith(TOKEN_PREFIX) || secret.length < MIN_SECRET_LENGTH) {
-    throw new ValidationError(
-      `FEATURESTORE_ADMIN_TOKEN must be "${TOKEN_PREFIX}" followed by at least 32 random characters, e.g. ${TOKEN_PREFIX}$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')`,
-      { details: { field: 'FEATURESTORE_ADMIN_TOKEN' } },
-    );
-  }
+  const created = await engine.access
+    .createToken(admin, {
+      name:
+        fromEnvironment === undefined ? 'admin (first start)' : 'admin (FEATURESTORE_ADMIN_TOKEN)',
+      ...(fromEnvironment === undefined ? {} : { secret: fromEnvironment }),
+    })
+    .catch((error: unknown) => {
+      // Name the variable the secret came from, not the engine's parameter.
+      if (error instanceof ValidationError && fromEnvironment !== undefined) {
+        throw new ValidationError(`FEATURESTORE_ADMIN_TOKEN: ${error.message}`, {
+          cause: error,
+          details: { field: 'FEATURESTORE_ADMIN_TOKEN' },
+        });
+      }
+      throw error;
+    });
+  return { secret: created.secret, generated: fromEnvironment === undefined };
 }

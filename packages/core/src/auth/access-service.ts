@@ -8,7 +8,7 @@ import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore, PageRequest } from '../ports/metadata-store.js';
 import type { Authorizer } from './authorizer.js';
 import { parseRole } from './roles.js';
-import { generateTokenSecret, hashTokenSecret } from './token-secrets.js';
+import { generateTokenSecret, hashTokenSecret, TOKEN_PREFIX } from './token-secrets.js';
 
 /** A token as shown to users: never its hash. */
 export type TokenInfo = Omit<AccessToken, 'secretHash'>;
@@ -106,10 +106,15 @@ export class AccessService {
     return toPrincipal(user, 'oidc');
   }
 
-  /** Creates a token for the caller (or, for admins, for `user`). */
+  /**
+   * Creates a token for the caller (or, for admins, for `user`). Its secret is generated,
+   * unless `secret` brings one chosen outside (a scripted set-up's `FEATURESTORE_ADMIN_TOKEN`):
+   * it must look like the ones made here (`fst_` and at least 32 random characters), and is
+   * stored, like them, by its hash only.
+   */
   async createToken(
     principal: Principal,
-    input: { name: string; expiresIn?: string; user?: string },
+    input: { name: string; expiresIn?: string; user?: string; secret?: string },
   ): Promise<CreatedToken> {
     const owner =
       input.user === undefined
@@ -129,7 +134,7 @@ export class AccessService {
       });
     }
     const now = new Date();
-    const secret = generateTokenSecret();
+    const secret = input.secret === undefined ? generateTokenSecret() : checkedSecret(input.secret);
     const token: AccessToken = {
       id: randomUUID(),
       userId,
@@ -260,4 +265,19 @@ function userNameFrom(raw: string): string {
     .replace(/^[^a-z]+/, '')
     .slice(0, 60);
   return cleaned === '' ? 'user' : cleaned;
+}
+
+/** A secret chosen outside must be as hard to guess as a generated one. */
+function checkedSecret(secret: string): string {
+  if (
+    typeof secret !== 'string' ||
+    !secret.startsWith(TOKEN_PREFIX) ||
+    secret.length < TOKEN_PREFIX.length + 32
+  ) {
+    throw new ValidationError(
+      `a token secret must be "${TOKEN_PREFIX}" followed by at least 32 random characters, e.g. ${TOKEN_PREFIX}$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')`,
+      { details: { field: 'secret' } },
+    );
+  }
+  return secret;
 }
