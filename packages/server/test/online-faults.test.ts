@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OFFLINE_SYNC_SOURCE, UnavailableError } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { RedisOnlineStore } from '@featurestore/driver-redis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type FeatureStore, type FeatureStoreConfigInput, openFeatureStore } from '../src/index.js';
 import { FAULT_KEYS, FAULT_ROUNDS, faultRows } from './fixtures/fault-rows.js';
 import {
@@ -224,6 +224,8 @@ describe('online → offline sync under faults', () => {
     const exited = once(redis, 'exit');
     await redisCli(port, 'shutdown', 'save');
     await exited;
+    // The apply worker's writes from now on: the real ones, watched.
+    const writes = vi.spyOn(fs.engine.drivers.online!.store, 'write');
     const started = Date.now();
     await expect(
       fs.engine.online!.getOnlineFeatures(fs.principal, {
@@ -235,7 +237,11 @@ describe('online → offline sync under faults', () => {
     for (const rows of pushes.slice(half)) {
       await fs.engine.online!.push(fs.principal, 'faults', 'customers', rows);
     }
-    await sleep(500);
+    await until(
+      () => writes.mock.settledResults.some((result) => result.type === 'rejected'),
+      'the apply worker to meet the outage (a write Redis refused)',
+      30_000,
+    );
 
     redis = await startRedis(port, redisDir);
     await expectComplete(fs);
