@@ -143,6 +143,8 @@ export {
 export type { AsOf } from './offline/time-travel.js';
 
 // Online: pushes, reads, materialization, the apply worker and the sync to offline storage.
+export { ApplyWorker } from './online/apply-worker.js';
+export { MaterializeJobs } from './online/materialize-jobs.js';
 export type { MaterializeResult, RevertOnlineResult } from './online/materializer.js';
 export { MemoryOnlineStore } from './online/memory-online-store.js';
 export {
@@ -164,6 +166,9 @@ export {
   type OnlineFeaturesRequest,
   type PushResult,
 } from './online/online-engine.js';
+export { OnlineFeatureSets, type OnlineLookupCache } from './online/online-feature-sets.js';
+export { OnlinePushes } from './online/online-pushes.js';
+export { OnlineReads } from './online/online-reads.js';
 export { ONLINE_INGEST_TOPIC, type PushedRow } from './online/pushed-row.js';
 export { RowValidator, type ValidatedRow } from './online/row-validator.js';
 

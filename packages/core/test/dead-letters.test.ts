@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  ApplyWorker,
   ConflictError,
   DEAD_LETTER_HEADERS,
   type DeadLetter,
@@ -19,7 +20,6 @@ import {
   OfflineSyncWorker,
   ONLINE_APPLY_GROUP,
   ONLINE_INGEST_TOPIC,
-  OnlineEngine,
   type OnlineStore,
   PermissionDeniedError,
   UnavailableError,
@@ -185,26 +185,16 @@ describe('DeadLetters', () => {
   });
 });
 
-/** An apply worker alone (no metadata, compute or storage is called), on `queue`. */
+/** An apply worker alone (it needs only the queue and the online store), on `queue`. */
 async function applyWorker(
   queue: MessageQueue,
   online: OnlineStore,
   letters: DeadLetter[] = [],
-): Promise<OnlineEngine> {
-  const absent = undefined as never;
-  const engine = new OnlineEngine({
-    store: absent,
-    authorizer: absent,
-    online,
-    queue,
-    jobs: absent,
-    materializer: absent,
-    compute: absent,
-    storage: absent,
-  });
-  await engine.startWorker({ onDeadLetter: (letter) => letters.push(letter) });
-  cleanups.push(() => engine.stopWorker());
-  return engine;
+): Promise<ApplyWorker> {
+  const worker = new ApplyWorker({ queue, online });
+  await worker.start({ onDeadLetter: (letter) => letters.push(letter) });
+  cleanups.push(() => worker.stop());
+  return worker;
 }
 
 const ref = { featureSetId: 'fs_1', major: 1 };
@@ -239,10 +229,10 @@ describe('the apply worker', () => {
     ]);
     await queue.publish([push('c2', 2)]);
     const letters: DeadLetter[] = [];
-    const engine = await applyWorker(queue, online, letters);
+    const worker = await applyWorker(queue, online, letters);
     await until(async () => (await amounts('c2'))[0] === 2, 'the second push');
     expect(await amounts('c1', 'c2')).toEqual([1, 2]);
-    expect(engine.deadLettered).toBe(2);
+    expect(worker.deadLettered).toBe(2);
     expect(letters.map((letter) => letter.error.code)).toEqual(['VALIDATION', 'VALIDATION']);
 
     const dead = await readAll(queue, `${ONLINE_INGEST_TOPIC}.dead`);
@@ -265,7 +255,7 @@ describe('the apply worker', () => {
     );
 
     // A restart on the same log: the dead letters were committed with their batch.
-    await engine.stopWorker();
+    await worker.stop();
     await queue.close();
     queue = openQueue(directory);
     const restarted = await applyWorker(queue, online);
@@ -294,14 +284,14 @@ describe('the apply worker', () => {
       },
     });
     const queue = openQueue();
-    const engine = await applyWorker(queue, online);
+    const worker = await applyWorker(queue, online);
     await queue.publish([push('c1', 7)]);
     const read = async () =>
       (await memory.read({ featureSet: ref, keys: [['c1']], features: ['amount'] }))[0]?.values
         .amount;
     await until(async () => (await read()) === 7, 'the push');
     expect(writes).toBe(3);
-    expect(engine.deadLettered).toBe(0);
+    expect(worker.deadLettered).toBe(0);
     expect(await readAll(queue, `${ONLINE_INGEST_TOPIC}.dead`)).toEqual([]);
   });
 });

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalLogQueue } from '../src/index.js';
+import { ApplyWorker, LocalLogQueue } from '../src/index.js';
 import { MemoryOnlineStore } from '../src/online/memory-online-store.js';
-import { OnlineEngine } from '../src/online/online-engine.js';
 import type { PushedRow } from '../src/online/pushed-row.js';
 import { ONLINE_INGEST_TOPIC } from '../src/online/pushed-row.js';
 import { PushedRowsWriter } from '../src/online/pushed-row-codec.js';
@@ -13,27 +12,14 @@ afterEach(async () => {
   close = undefined;
 });
 
-/**
- * The apply worker alone: it needs only the queue and the online store, so the engine's other
- * parts (metadata, authorization, jobs, compute, storage) are left out; none of them is called.
- */
+/** The apply worker alone: it needs only the queue and the online store. */
 async function worker() {
   const queue = new LocalLogQueue();
   const online = new MemoryOnlineStore();
-  const absent = undefined as never;
-  const engine = new OnlineEngine({
-    store: absent,
-    authorizer: absent,
-    online,
-    queue,
-    jobs: absent,
-    materializer: absent,
-    compute: absent,
-    storage: absent,
-  });
-  await engine.startWorker();
+  const applyWorker = new ApplyWorker({ queue, online });
+  await applyWorker.start();
   close = async () => {
-    await engine.stopWorker();
+    await applyWorker.stop();
     await queue.close();
   };
   return { queue, online };
@@ -82,5 +68,28 @@ describe('the apply worker', () => {
       { eventTime: 1500, values: { amount: 20 } },
       { eventTime: 1500, values: { amount: 30 } },
     ]);
+  });
+
+  it('built without an offline sync, refuses to start one before it joins the apply group', async () => {
+    const queue = new LocalLogQueue();
+    const subscribe = queue.subscribe.bind(queue);
+    const groups: string[] = [];
+    queue.subscribe = (options) => {
+      groups.push(options.group);
+      return subscribe(options);
+    };
+    const applyWorker = new ApplyWorker({ queue, online: new MemoryOnlineStore() });
+    close = async () => {
+      await applyWorker.stop();
+      await queue.close();
+    };
+    await expect(applyWorker.start({ offlineSync: true })).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(/without an offline sync: pass offlineSync/),
+      details: { field: 'offlineSync' },
+    });
+    expect(groups).toEqual([]);
+    await applyWorker.start();
+    expect(groups).toEqual(['featurestore.online.apply']);
   });
 });
