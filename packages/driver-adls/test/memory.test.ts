@@ -28,6 +28,8 @@ describe('AdlsObjectStorage memory', () => {
     const growth = await streamingRssGrowth(storage, SIZE);
     console.log(`rss growth ${(growth / MiB).toFixed(1)} MiB streaming ${SIZE / MiB} MiB`);
     // maxBuffers × bufferSize = 16 MiB of pooled buffers, plus the SDK's own.
-    expect(growth).toBeLessThan(SIZE / 2);
+    // Holding the object would take 64 MiB or more; the process's own allocations (the test
+    // runner's, the other worker threads') add noise up to ~20 MiB on a busy machine.
+    expect(growth).toBeLessThan(SIZE * 0.75);
   }, 60_000);
 });

@@ -29,7 +29,9 @@ describe('S3ObjectStorage memory', () => {
     const growth = await streamingRssGrowth(storage, SIZE);
     console.log(`rss growth ${(growth / MiB).toFixed(1)} MiB streaming ${SIZE / MiB} MiB`);
     // (queueSize + 1) × partSize = 15 MiB of parts, plus the SDK's own buffers.
-    expect(growth).toBeLessThan(SIZE / 2);
+    // Holding the object would take 64 MiB or more; the process's own allocations (the test
+    // runner's, the other worker threads') add noise up to ~20 MiB on a busy machine.
+    expect(growth).toBeLessThan(SIZE * 0.75);
     await storage.close();
   }, 60_000);
 });
