@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +69,8 @@ describe('scripts/services', () => {
         );
         expect(failed?.code).toBe(1);
         expect(failed?.stderr).toContain(
-          `services: ${service} cannot start: port ${free[name]} is already taken by node (pid ${process.pid}); stop that program, or move ${service} with FEATURESTORE_SERVICES_${name}_PORT=<free port>`,
+          // ss names the process by its thread's name: `node` on Node 20, `MainThread` on 24.
+          `services: ${service} cannot start: port ${free[name]} is already taken by ${(await readFile(`/proc/${process.pid}/comm`, 'utf8')).trim()} (pid ${process.pid}); stop that program, or move ${service} with FEATURESTORE_SERVICES_${name}_PORT=<free port>`,
         );
       } finally {
         await close(taken);
