@@ -21,6 +21,11 @@ export default defineConfig({
     // Tests run against the sources: no build step between an edit and a test run.
     alias: [
       {
+        // Generated gRPC code: one module per proto file (`@featurestore/protocol/<path>`).
+        find: /^@featurestore\/protocol\/(.+)$/,
+        replacement: `${root}packages/protocol/src/gen/$1.ts`,
+      },
+      {
         find: /^@featurestore\/([a-z0-9-]+)\/testing$/,
         replacement: `${root}packages/$1/src/testing/index.ts`,
       },

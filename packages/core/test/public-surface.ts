@@ -506,6 +506,11 @@ export const PUBLIC_SURFACE: Record<string, { values: string[]; types: string[] 
       'S3UrlOptions',
     ],
   },
+  // Generated from proto/, one module per proto file: its names are the proto files' own.
+  '@featurestore/protocol/*': {
+    values: [],
+    types: [],
+  },
   '@featurestore/server': {
     values: [
       'DriverRegistry',

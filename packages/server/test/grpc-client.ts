@@ -1,4 +1,13 @@
 import {
+  type CoreServiceServer,
+  CoreServiceService,
+} from '@featurestore/protocol/featurestore/v1/core';
+import {
+  type HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+  HealthService,
+} from '@featurestore/protocol/grpc/health/v1/health';
+import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
@@ -7,12 +16,6 @@ import {
   Metadata,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { type CoreServiceServer, CoreServiceService } from '../src/gen/featurestore/v1/core.js';
-import {
-  type HealthCheckResponse,
-  HealthCheckResponse_ServingStatus,
-  HealthService,
-} from '../src/gen/grpc/health/v1/health.js';
 
 type RequestOf<K extends keyof CoreServiceServer> =
   CoreServiceServer[K] extends handleUnaryCall<infer Request, unknown> ? Request : never;

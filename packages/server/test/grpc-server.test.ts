@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FeatureSetSchema } from '@featurestore/protocol/featurestore/v1/core';
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFirstAdminToken } from '../src/first-admin-token.js';
-import { FeatureSetSchema } from '../src/gen/featurestore/v1/core.js';
 import { engineErrorOf } from '../src/grpc/error-status.js';
 import { FeatureStoreServer } from '../src/grpc/featurestore-server.js';
 import { type FeatureStore, openFeatureStore } from '../src/index.js';

@@ -17,7 +17,7 @@ import type {
   Project,
   TagFilter,
   User,
-} from '../gen/featurestore/v1/core.js';
+} from '@featurestore/protocol/featurestore/v1/core';
 
 /*
  * Engine records ↔ protobuf messages. Proto3 has no "unset" for scalars: an empty string or

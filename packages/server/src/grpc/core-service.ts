@@ -1,6 +1,6 @@
 import type { FeatureStoreEngine, Principal } from '@featurestore/core';
+import type { CoreServiceServer } from '@featurestore/protocol/featurestore/v1/core';
 import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
-import type { CoreServiceServer } from '../gen/featurestore/v1/core.js';
 import type { CallAuthenticator } from './call-authenticator.js';
 import {
   accessTokenMessage,

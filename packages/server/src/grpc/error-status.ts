@@ -1,8 +1,8 @@
 import { type ErrorCode, type FeatureStoreError, isFeatureStoreError } from '@featurestore/core';
+import { Any } from '@featurestore/protocol/google/protobuf/any';
+import { ErrorInfo } from '@featurestore/protocol/google/rpc/error_details';
+import { Status } from '@featurestore/protocol/google/rpc/status';
 import { Metadata, type ServiceError, type StatusObject, status } from '@grpc/grpc-js';
-import { Any } from '../gen/google/protobuf/any.js';
-import { ErrorInfo } from '../gen/google/rpc/error_details.js';
-import { Status } from '../gen/google/rpc/status.js';
 
 /**
  * The one mapping from the engine's error codes to gRPC status codes. Every engine error

@@ -1,7 +1,7 @@
 import { ValidationError } from '@featurestore/core';
+import { CoreServiceService } from '@featurestore/protocol/featurestore/v1/core';
+import { HealthService } from '@featurestore/protocol/grpc/health/v1/health';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { CoreServiceService } from '../gen/featurestore/v1/core.js';
-import { HealthService } from '../gen/grpc/health/v1/health.js';
 import { OidcIdentityProvider, type OidcOptions } from '../oidc-identity-provider.js';
 import type { FeatureStore } from '../open-feature-store.js';
 import { CallAuthenticator } from './call-authenticator.js';

@@ -1,8 +1,8 @@
-import { status } from '@grpc/grpc-js';
 import {
   type HealthServer,
   HealthCheckResponse_ServingStatus as ServingStatus,
-} from '../gen/grpc/health/v1/health.js';
+} from '@featurestore/protocol/grpc/health/v1/health';
+import { status } from '@grpc/grpc-js';
 
 interface Watcher {
   send(status: ServingStatus): void;

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const committed = join(root, 'packages/server/src/gen');
+const committed = join(root, 'packages/protocol/src/gen');
 
 /** Every file under `dir`, relative to it, sorted. */
 async function filesUnder(dir: string): Promise<string[]> {
@@ -28,7 +28,7 @@ describe('generated gRPC code', () => {
     await promisify(execFile)(join(root, 'node_modules/.bin/buf'), ['generate', '-o', out], {
       cwd: root,
     });
-    const fresh = join(out, 'packages/server/src/gen');
+    const fresh = join(out, 'packages/protocol/src/gen');
     const files = await filesUnder(fresh);
     expect(files.length).toBeGreaterThan(0);
     expect(await filesUnder(committed)).toEqual(files);
