@@ -195,9 +195,17 @@ describe('packaging', () => {
       const bins =
         typeof manifest.bin === 'string' ? [manifest.bin] : Object.values(manifest.bin ?? {});
       for (const bin of bins) {
-        const target = resolve(dir, bin);
+        // A committed launcher (linked by `npm install` before any build) that imports the built
+        // entry, or the built entry itself.
+        const launcher = resolve(dir, bin);
+        const imported = /new URL\('([^']+)', import\.meta\.url\)/.exec(
+          existsSync(launcher) ? readFileSync(launcher, 'utf8') : '',
+        )?.[1];
+        const target =
+          outputs.has(launcher) || !imported ? launcher : resolve(dirname(launcher), imported);
         expect(outputs.has(target), `${manifest.name} bin: the build writes ${target}`).toBe(true);
-        expect(published(target), `${manifest.name} bin ${bin} is in "files"`).toBe(true);
+        expect(published(launcher), `${manifest.name} bin ${bin} is in "files"`).toBe(true);
+        expect(published(target), `${manifest.name} bin's ${target} is in "files"`).toBe(true);
       }
     });
 
