@@ -27,6 +27,9 @@ async function serve(store: string, env: Record<string, string> = {}): Promise<S
       'serve',
       '--listen',
       '127.0.0.1:0',
+      // Not the default 8080: test files run side by side.
+      '--http-listen',
+      '127.0.0.1:0',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );

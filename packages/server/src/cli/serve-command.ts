@@ -4,10 +4,12 @@ import { type Command, Option } from 'commander';
 import { createFirstAdminToken } from '../first-admin-token.js';
 import { FeatureStoreServer, type TlsFiles } from '../grpc/featurestore-server.js';
 import { DEFAULT_LISTEN } from '../grpc/listen-address.js';
+import { DEFAULT_HTTP_LISTEN } from '../http/http-server.js';
 import type { OidcOptions } from '../oidc-identity-provider.js';
 import { withStore } from './context.js';
 import type { CliIo } from './io.js';
 import { seconds } from './options.js';
+import { loggerFor } from './workers-command.js';
 
 interface ServeOptions {
   role: 'core' | 'online' | 'all';
@@ -21,6 +23,8 @@ interface ServeOptions {
   oidcJwksUri?: string;
   oidcAdminGroup?: string;
   drainTimeout: number;
+  httpListen: string;
+  logLevel: string;
 }
 
 /** Resolves on the first SIGINT or SIGTERM: how a service manager stops the server. */
@@ -144,6 +148,12 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       ),
     )
     .option(
+      '--http-listen <host:port>',
+      'where to serve /metrics, /healthz and /readyz over HTTP (same TLS as gRPC; off: none)',
+      DEFAULT_HTTP_LISTEN,
+    )
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (stderr)', 'info')
+    .option(
       '--drain-timeout <seconds>',
       'on SIGTERM, how long calls in flight may finish before they are cancelled',
       seconds('--drain-timeout'),
@@ -162,7 +172,9 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         const { engine } = ctx.store;
         const server = await FeatureStoreServer.start(ctx.store, {
           listen: options.listen,
+          logger: loggerFor(options.logLevel),
           drainTimeoutMs: options.drainTimeout * 1000,
+          ...(options.httpListen === 'off' ? {} : { httpListen: options.httpListen }),
           ...(tls === undefined ? {} : { tls }),
           ...(options.insecure ? { insecure: true } : {}),
           ...(oidc === undefined ? {} : { oidc }),
@@ -193,6 +205,11 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         io.stdout(
           `featurestore serving CoreService on ${server.address} (${tls ? 'TLS' : 'plaintext'}, role ${options.role})\n`,
         );
+        if (server.httpAddress !== undefined) {
+          io.stdout(
+            `featurestore HTTP (/metrics, /healthz, /readyz) on ${server.httpAddress} (${tls ? 'HTTPS' : 'plaintext'})\n`,
+          );
+        }
         const signal = await stop;
         io.stdout(`${signal}: draining calls in flight, then closing the store\n`);
         await server.shutdown();

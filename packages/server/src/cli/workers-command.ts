@@ -21,7 +21,8 @@ function stopRequested(): Promise<NodeJS.Signals> {
   });
 }
 
-function loggerFor(level: unknown): Logger {
+/** A logger at `--log-level`, refusing a level pino does not know. */
+export function loggerFor(level: unknown): Logger {
   if (typeof level !== 'string' || !(level in pino.levels.values)) {
     throw new ValidationError(
       `--log-level ${JSON.stringify(level)} is not a level: use ${Object.keys(pino.levels.values).join(', ')}`,

@@ -2,11 +2,16 @@ import { ValidationError } from '@featurestore/core';
 import { CoreServiceService } from '@featurestore/protocol/featurestore/v1/core';
 import { HealthService } from '@featurestore/protocol/grpc/health/v1/health';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { BackendHealth } from '../backend-health.js';
+import { type HttpRoute, type RunningHttpServer, startHttpServer } from '../http/http-server.js';
+import { serverProbes, serverReadiness } from '../observability/readiness.js';
 import { OidcIdentityProvider, type OidcOptions } from '../oidc-identity-provider.js';
 import type { FeatureStore } from '../open-feature-store.js';
+import { createLogger, type Logger } from '../worker-log.js';
 import { CallAuthenticator } from './call-authenticator.js';
 import { coreService } from './core-service.js';
-import { HealthStatus } from './health-service.js';
+import { HealthStatus, ServingStatus } from './health-service.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
 
 /** The PEM files of `--tls-cert`, `--tls-key` and `--tls-client-ca`. */
@@ -28,6 +33,17 @@ export interface ServerOptions {
   oidc?: OidcOptions;
   /** How long a shutdown waits for calls in flight before cancelling them (default 30 s). */
   drainTimeoutMs?: number;
+  /**
+   * `HOST:PORT` of the HTTP port (`/metrics`, `/healthz`, `/readyz`, the JSON API); none
+   * when undefined. Same TLS and loopback rule as `listen`.
+   */
+  httpListen?: string;
+  /** Further HTTP endpoints besides metrics and health. */
+  httpRoutes?: readonly HttpRoute[];
+  /** Where the server logs (default: JSON lines on stderr at info). */
+  logger?: Logger;
+  /** Time between two probes of the backends `/readyz` reports on (default 5,000 ms). */
+  backendProbeIntervalMs?: number;
 }
 
 const CORE_SERVICE = 'featurestore.v1.CoreService';
@@ -40,15 +56,31 @@ export class FeatureStoreServer {
   readonly #server: Server;
   readonly #health: HealthStatus;
   readonly #drainTimeoutMs: number;
+  readonly #http: RunningHttpServer | undefined;
+  readonly #backends: BackendHealth;
   /** The address bound, with the port the system chose when 0 was asked. */
   readonly address: string;
   #stopped: Promise<void> | undefined;
 
-  private constructor(server: Server, health: HealthStatus, address: string, drainMs: number) {
+  private constructor(
+    server: Server,
+    health: HealthStatus,
+    address: string,
+    drainMs: number,
+    http: RunningHttpServer | undefined,
+    backends: BackendHealth,
+  ) {
     this.#server = server;
     this.#health = health;
     this.address = address;
     this.#drainTimeoutMs = drainMs;
+    this.#http = http;
+    this.#backends = backends;
+  }
+
+  /** Where the HTTP port listens (`HOST:PORT`), or undefined without one. */
+  get httpAddress(): string | undefined {
+    return this.#http?.address;
   }
 
   /** Binds and starts serving; refuses plaintext on a non-loopback address without `insecure`. */
@@ -87,11 +119,39 @@ export class FeatureStoreServer {
         { cause: error, details: { field: 'listen', value: options.listen } },
       );
     });
+    const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    const logger = options.logger ?? createLogger();
+    const backends = BackendHealth.start(serverProbes(engine.drivers), logger, {
+      ...(options.backendProbeIntervalMs === undefined
+        ? {}
+        : { intervalMs: options.backendProbeIntervalMs }),
+    });
+    const metrics = new Registry();
+    let http: RunningHttpServer | undefined;
+    if (options.httpListen !== undefined) {
+      try {
+        http = await startHttpServer({
+          listen: options.httpListen,
+          metrics,
+          readiness: serverReadiness(() => health.get('') === ServingStatus.SERVING, backends),
+          drainTimeoutMs,
+          ...(options.tls === undefined ? {} : { tls: options.tls }),
+          ...(options.insecure ? { insecure: true } : {}),
+          ...(options.httpRoutes === undefined ? {} : { routes: options.httpRoutes }),
+        });
+      } catch (error) {
+        server.forceShutdown();
+        await backends.stop();
+        throw error;
+      }
+    }
     return new FeatureStoreServer(
       server,
       health,
       formatListenAddress({ host: listen.host, port }),
-      options.drainTimeoutMs ?? 30_000,
+      drainTimeoutMs,
+      http,
+      backends,
     );
   }
 
@@ -100,14 +160,18 @@ export class FeatureStoreServer {
    * finish (cancelled after the drain timeout). Safe to call more than once.
    */
   shutdown(): Promise<void> {
-    this.#stopped ??= new Promise<void>((resolve) => {
-      this.#health.drain();
-      const timer = setTimeout(() => this.#server.forceShutdown(), this.#drainTimeoutMs);
-      this.#server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    this.#stopped ??= Promise.all([
+      new Promise<void>((resolve) => {
+        this.#health.drain();
+        const timer = setTimeout(() => this.#server.forceShutdown(), this.#drainTimeoutMs);
+        this.#server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+      // Both ports drain together; the backend probes stop once nothing is served.
+      this.#http?.close(),
+    ]).then(() => this.#backends.stop());
     return this.#stopped;
   }
 }

@@ -4,6 +4,8 @@ import {
 } from '@featurestore/protocol/grpc/health/v1/health';
 import { status } from '@grpc/grpc-js';
 
+export { ServingStatus };
+
 interface Watcher {
   send(status: ServingStatus): void;
   end(): void;

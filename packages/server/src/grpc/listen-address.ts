@@ -13,8 +13,8 @@ export interface ListenAddress {
 /** The default of `featurestore serve`: this machine only. */
 export const DEFAULT_LISTEN = '127.0.0.1:50051';
 
-/** Parses `HOST:PORT` (`[::1]:PORT` for IPv6), naming the value in the error. */
-export function parseListenAddress(value: string): ListenAddress {
+/** Parses `HOST:PORT` (`[::1]:PORT` for IPv6), naming the option and value in the error. */
+export function parseListenAddress(value: string, option = '--listen'): ListenAddress {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
   const host = match?.[1] ?? match?.[2];
   const port = Number(match?.[3]);
@@ -25,8 +25,8 @@ export function parseListenAddress(value: string): ListenAddress {
     (match[1] !== undefined && isIP(host) !== 6)
   ) {
     throw new ValidationError(
-      `--listen ${JSON.stringify(value)} is not HOST:PORT: use e.g. ${DEFAULT_LISTEN}, 0.0.0.0:50051 or [::1]:50051`,
-      { details: { field: 'listen', value } },
+      `${option} ${JSON.stringify(value)} is not HOST:PORT: use e.g. ${DEFAULT_LISTEN}, 0.0.0.0:50051 or [::1]:50051`,
+      { details: { field: option.replace(/^--/, ''), value } },
     );
   }
   return { host, port, loopback: isLoopback(host) };
