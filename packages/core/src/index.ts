@@ -164,6 +164,7 @@ export {
   ONLINE_APPLY_GROUP,
   OnlineEngine,
   type OnlineFeaturesRequest,
+  type OnlineFeaturesResult,
   type PushResult,
 } from './online/online-engine.js';
 export { OnlineFeatureSets, type OnlineLookupCache } from './online/online-feature-sets.js';

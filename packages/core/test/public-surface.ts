@@ -220,6 +220,7 @@ export const PUBLIC_SURFACE: Record<string, { values: string[]; types: string[] 
       'OnlineApplyOutcome',
       'OnlineApplyState',
       'OnlineFeaturesRequest',
+      'OnlineFeaturesResult',
       'OnlineLookupCache',
       'OnlineReadRequest',
       'OnlineRecord',

@@ -14,11 +14,15 @@ import type { MaterializeResult, OnlineMaterializer } from './materializer.js';
 import { type OfflineSyncOptions, OfflineSyncWorker } from './offline-sync.js';
 import { OnlineFeatureSets } from './online-feature-sets.js';
 import { OnlinePushes, type PushResult } from './online-pushes.js';
-import { type OnlineFeaturesRequest, OnlineReads } from './online-reads.js';
+import {
+  type OnlineFeaturesRequest,
+  type OnlineFeaturesResult,
+  OnlineReads,
+} from './online-reads.js';
 
 export { ONLINE_APPLY_GROUP } from './apply-worker.js';
 export { nextWriteSequence, type PushResult } from './online-pushes.js';
-export type { OnlineFeaturesRequest } from './online-reads.js';
+export type { OnlineFeaturesRequest, OnlineFeaturesResult } from './online-reads.js';
 export { ONLINE_INGEST_TOPIC } from './pushed-row.js';
 
 const DEFAULT_METADATA_CACHE_MS = 1000;
@@ -215,5 +219,13 @@ export class OnlineEngine {
     request: OnlineFeaturesRequest,
   ): Promise<Record<string, unknown>[]> {
     return this.reads.getOnlineFeatures(principal, request);
+  }
+
+  /** `getOnlineFeatures` and which of its `null` values are past their time to live. */
+  readOnlineFeatures(
+    principal: Principal,
+    request: OnlineFeaturesRequest,
+  ): Promise<OnlineFeaturesResult> {
+    return this.reads.readOnlineFeatures(principal, request);
   }
 }

@@ -24,6 +24,18 @@ export interface OnlineFeaturesRequest {
   entities: readonly Record<string, unknown>[];
 }
 
+/** The rows of an online read, and which of their values are past their time to live. */
+export interface OnlineFeaturesResult {
+  /** As `getOnlineFeatures` returns them: an expired value is `null` there. */
+  rows: Record<string, unknown>[];
+  /**
+   * The rows (0-based, in request order) that have values past their feature set's time to
+   * live, with those columns; rows without any are not listed. A key with no record at all is
+   * missing, not expired; so is one a store dropped after its time to live.
+   */
+  expired: { row: number; columns: string[] }[];
+}
+
 /**
  * The online reads: features of several feature sets for many keys in one round trip, with
  * the lookups and authorizations they need cached (see `OnlineFeatureSets`).
@@ -64,13 +76,29 @@ export class OnlineReads {
     principal: Principal,
     request: OnlineFeaturesRequest,
   ): Promise<Record<string, unknown>[]> {
+    return (await this.readOnlineFeatures(principal, request)).rows;
+  }
+
+  /**
+   * `getOnlineFeatures`, saying also which values are `null` because they are past their time
+   * to live (a client can then tell "expired" from "never written").
+   */
+  async readOnlineFeatures(
+    principal: Principal,
+    request: OnlineFeaturesRequest,
+  ): Promise<OnlineFeaturesResult> {
     const refs = parseFeatureRefs(request.features);
     const groups = new Map<string, FeatureRef[]>();
     for (const ref of refs) {
       const id = `${ref.project}/${ref.featureSet}@${ref.version ?? ''}`;
       groups.set(id, [...(groups.get(id) ?? []), ref]);
     }
-    const plans: { featureSet: FeatureSet; features: string[]; read: OnlineReadRequest }[] = [];
+    const plans: {
+      featureSet: FeatureSet;
+      features: string[];
+      read: OnlineReadRequest;
+      ttlMs?: number;
+    }[] = [];
     const now = Date.now();
     for (const group of groups.values()) {
       const { project, featureSet: name, version } = group[0]!;
@@ -99,6 +127,8 @@ export class OnlineReads {
           return keyComponent(toOnlineValue(`entity ${index + 1}`, spec, entity[column]));
         }),
       );
+      // The store is asked without the time to live, which is applied below: the same rule
+      // (expired at or before now - ttl), and the engine then knows which values expired.
       plans.push({
         featureSet,
         features,
@@ -107,15 +137,28 @@ export class OnlineReads {
           keys,
           features,
           now,
-          ...(featureSet.timeToLive === undefined
-            ? {}
-            : { ttlMs: parseDuration('timeToLive', featureSet.timeToLive) }),
         },
+        ...(featureSet.timeToLive === undefined
+          ? {}
+          : { ttlMs: parseDuration('timeToLive', featureSet.timeToLive) }),
       });
     }
-    const results = this.#online.readMany
+    const stored = this.#online.readMany
       ? await this.#online.readMany(plans.map((plan) => plan.read))
       : await Promise.all(plans.map((plan) => this.#online.read(plan.read)));
+    const expiredColumns = new Map<number, string[]>();
+    const results = stored.map((records, read) => {
+      const { ttlMs, featureSet, features } = plans[read]!;
+      if (ttlMs === undefined) return records;
+      const oldestLive = now - ttlMs;
+      return records.map((record, row) => {
+        if (record === undefined || record.eventTime > oldestLive) return record;
+        const names = expiredColumns.get(row) ?? [];
+        for (const feature of features) names.push(`${featureSet.name}__${feature}`);
+        expiredColumns.set(row, names);
+        return undefined;
+      });
+    });
     const columns = plans.flatMap((plan, read) =>
       plan.features.map((feature) => ({
         read,
@@ -123,7 +166,12 @@ export class OnlineReads {
         name: `${plan.featureSet.name}__${feature}`,
       })),
     );
-    return resultRows(request.entities, columns, results);
+    return {
+      rows: resultRows(request.entities, columns, results),
+      expired: [...expiredColumns]
+        .sort(([a], [b]) => a - b)
+        .map(([row, names]) => ({ row, columns: names })),
+    };
   }
 
   /** A data read's feature set with its lineage's access rules, cached like the lookup. */

@@ -73,17 +73,30 @@ export function registerOnlineCommands(program: Command, io: CliIo): void {
           const features = (opts.features?.split(',') ?? ['*']).map(
             (name) => `${project}/${featureSet}:${name.trim()}`,
           );
-          const { schema } = await ctx.store.engine.featureSets.get(
+          const { schema, timeToLive } = await ctx.store.engine.featureSets.get(
             ctx.store.principal,
             project,
             featureSet,
           );
-          const rows = await onlineOf(ctx).getOnlineFeatures(ctx.store.principal, {
+          const { rows, expired } = await onlineOf(ctx).readOnlineFeatures(ctx.store.principal, {
             features,
             entities: opts.key.map((key) => parseEntityKey(key, schema)),
           });
           const columns = Object.keys(rows[0] ?? {});
-          ctx.table(rows, columns);
+          // Empty cells are either never written or past the time to live: say which.
+          ctx.table(rows, columns, {
+            expired: expired.map(({ row, columns: names }) => ({ row: row + 1, columns: names })),
+          });
+          if (expired.length > 0 && !ctx.options.json) {
+            ctx.message(
+              `empty because past the time to live (${timeToLive}): ${expired
+                .map(
+                  ({ row, columns: names }) =>
+                    `row ${row + 1} (${opts.key[row]}): ${names.join(', ')}`,
+                )
+                .join('; ')}`,
+            );
+          }
         },
       ),
     );
