@@ -13,7 +13,11 @@ export const postgresMetadataDriver = defineDriver({
   schemes: SCHEMES,
   options: z.object({}).strict().default({}),
   open: (url, _options, context) =>
-    PostgresMetadataStore.open({ connectionString: url, schema: context.metadataSchema }),
+    PostgresMetadataStore.open({
+      connectionString: url,
+      schema: context.metadataSchema,
+      ...(context.migrations === undefined ? {} : { migrations: context.migrations }),
+    }),
 });
 
 /** The `drivers.postgres-online` block of a configuration. */
@@ -40,5 +44,6 @@ export const postgresOnlineDriver = defineDriver({
       connectionString: url,
       ...options,
       schema: options.schema ?? context.metadataSchema,
+      ...(context.migrations === undefined ? {} : { migrations: context.migrations }),
     }),
 });

@@ -18,3 +18,4 @@ export {
   PostgresMetadataStore,
   type PostgresMetadataStoreOptions,
 } from './postgres-metadata-store.js';
+export { MIGRATIONS_PENDING, type MigrationPolicy } from './schema-version.js';

@@ -1,4 +1,4 @@
-import { FeatureStoreError } from '@featurestore/core/driver';
+import { type MigrationsTable, newerSchemaError } from './schema-version.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /**
@@ -219,11 +219,7 @@ export async function migrate(
     const current = Number(rows[0]?.version ?? 0);
     const newest = migrations.at(-1)?.version ?? 0;
     if (current > newest) {
-      throw new FeatureStoreError(
-        'INTERNAL',
-        `schema "${schema}" in ${client.target} is at migration ${current}, newer than this driver knows (${newest}): upgrade @featurestore/driver-postgres`,
-        { details: { schema, current, newest } },
-      );
+      throw newerSchemaError(client, schema, metadataMigrations(migrations, schema), current);
     }
     const applied: number[] = [];
     for (const migration of migrations) {
@@ -233,6 +229,14 @@ export async function migrate(
     }
     return applied;
   });
+}
+
+/** The metadata store's migrations table, for `requireMigrated` and messages. */
+export function metadataMigrations(
+  migrations: readonly Migration[] = MIGRATIONS,
+  schema = 'featurestore',
+): MigrationsTable {
+  return { table: 'schema_migrations', subject: `schema "${schema}"`, migrations };
 }
 
 async function applyMigration(tx: SqlExecutor, migration: Migration): Promise<void> {

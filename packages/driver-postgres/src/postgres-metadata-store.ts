@@ -2,9 +2,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MetadataOperations, MetadataStore } from '@featurestore/core/driver';
 import { FeatureStoreError } from '@featurestore/core/driver';
 import { PostgresMetadataOperations } from './metadata-operations.js';
-import { migrate } from './migrations.js';
+import { MIGRATIONS, metadataMigrations, migrate } from './migrations.js';
 import { openPgClient, type PgPoolLike } from './pg-client.js';
 import { openPGliteClient, type PGliteLike } from './pglite-client.js';
+import { type MigrationPolicy, recordedVersion, requireMigrated } from './schema-version.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import { tablesOf, validateSchemaName } from './sql-text.js';
 
@@ -25,6 +26,12 @@ export type PostgresMetadataStoreOptions = PostgresConnection & {
    * schemas keep separate stores in one database, e.g. one per test suite.
    */
   schema?: string;
+  /**
+   * `apply` (default) migrates the schema on open; `require` only checks it is current and
+   * fails otherwise (an older schema: an `UnavailableError` saying to run `featurestore
+   * migrate`), for deployments that migrate as a step of their own.
+   */
+  migrations?: MigrationPolicy;
 };
 
 export const DEFAULT_SCHEMA = 'featurestore';
@@ -80,12 +87,35 @@ export class PostgresMetadataStore extends PostgresMetadataOperations implements
     const pglite = 'pgliteDir' in options || 'pglite' in options;
     const client = pglite ? await openPGliteClient(options) : await openPgClient(options);
     try {
-      await migrate(client, schema);
+      if (options.migrations === 'require') {
+        await requireMigrated(client, schema, metadataMigrations(MIGRATIONS, schema));
+      } else {
+        await migrate(client, schema);
+      }
     } catch (error) {
       await client.close().catch(() => {});
       throw error;
     }
     return new PostgresMetadataStore(client, schema, pglite ? 'pglite' : 'postgres');
+  }
+
+  /**
+   * Brings the schema up to the newest migration and disconnects: `featurestore migrate`.
+   * Safe when several run at once (they take turns on an advisory lock). Returns the versions
+   * it applied (none when the schema was current) and the version the schema is now at.
+   */
+  static async migrate(
+    options: PostgresConnection & { schema?: string },
+  ): Promise<{ applied: number[]; version: number }> {
+    const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
+    const pglite = 'pgliteDir' in options || 'pglite' in options;
+    const client = pglite ? await openPGliteClient(options) : await openPgClient(options);
+    try {
+      const applied = await migrate(client, schema);
+      return { applied, version: await recordedVersion(client, schema, 'schema_migrations') };
+    } finally {
+      await client.close();
+    }
   }
 
   /**

@@ -30,6 +30,17 @@ export const configSchema = z
       .regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be a lowercase identifier')
       .default('featurestore'),
     /**
+     * What opening does with the database schemas (metadata, PostgreSQL online store): `apply`
+     * (default) migrates them; `require` only checks they are current and refuses to open
+     * otherwise, for deployments that run `featurestore migrate` as a step of their own.
+     */
+    migrations: z.enum(['apply', 'require']).default('apply'),
+    /**
+     * With `migrations: "require"`, how long opening waits for `featurestore migrate` to bring
+     * an older schema up to date, in seconds (default 0: fail at once).
+     */
+    migrationWaitSeconds: z.coerce.number().int().min(0).max(86_400).default(0),
+    /**
      * `redis://…`, `rediss://…` (TLS), `redis-cluster://…`, `rediss-cluster://…` or
      * `postgres://…`; default: the metadata database.
      */
@@ -141,6 +152,8 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_STORE: 'store',
   FEATURESTORE_METADATA_URL: 'metadata',
   FEATURESTORE_METADATA_SCHEMA: 'metadataSchema',
+  FEATURESTORE_MIGRATIONS: 'migrations',
+  FEATURESTORE_MIGRATION_WAIT_SECONDS: 'migrationWaitSeconds',
   FEATURESTORE_STORAGE_URL: 'storage',
   FEATURESTORE_ONLINE_URL: 'online',
   FEATURESTORE_QUEUE_URL: 'queue',

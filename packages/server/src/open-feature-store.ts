@@ -30,6 +30,7 @@ import {
   parseConfig,
 } from './config.js';
 import { DriverRegistry } from './driver-registry.js';
+import { openWhenMigrated } from './migration-wait.js';
 import { redactSecrets } from './redact-secrets.js';
 import { defaultStorageUrl, StorageRegistry } from './storage-urls.js';
 import { StoreLock } from './store-lock.js';
@@ -123,6 +124,7 @@ export async function openFeatureStore(
       storeDir,
       clientId: 'featurestore',
       metadataSchema: config.metadataSchema,
+      migrations: config.migrations,
     };
     const open = async <P extends DriverPort>(port: P, url: string): Promise<DriverPorts[P]> => {
       const part = await registry.open(port, url, drivers, context, port);
@@ -137,18 +139,34 @@ export async function openFeatureStore(
       await makePrivateFolder(dir);
       pglite = await PGlite.create(dir);
     }
-    const metadata: MetadataStore = pglite
-      ? await PostgresMetadataStore.open({ pglite, schema: config.metadataSchema })
-      : await open('metadata', config.metadata!);
+    // With migrations "require", an older schema may be waited for (featurestore migrate).
+    const migrated = <T>(openPart: () => Promise<T>) =>
+      openWhenMigrated(openPart, {
+        waitSeconds: config.migrationWaitSeconds,
+        onWait: (message) => process.stderr.write(`${message}\n`),
+      });
+    const embedded = pglite;
+    const metadata: MetadataStore = embedded
+      ? await migrated(() =>
+          PostgresMetadataStore.open({
+            pglite: embedded,
+            schema: config.metadataSchema,
+            migrations: config.migrations,
+          }),
+        )
+      : await migrated(() => open('metadata', config.metadata!));
     if (pglite) opened.push(metadata);
     const online: OnlineStore =
       config.online !== undefined
-        ? await open('online', config.online)
-        : await PostgresOnlineStore.open({
-            // By default online values live in the metadata database.
-            ...(pglite ? { pglite } : { connectionString: config.metadata! }),
-            schema: config.metadataSchema,
-          });
+        ? await migrated(() => open('online', config.online!))
+        : await migrated(() =>
+            PostgresOnlineStore.open({
+              // By default online values live in the metadata database.
+              ...(embedded ? { pglite: embedded } : { connectionString: config.metadata! }),
+              schema: config.metadataSchema,
+              migrations: config.migrations,
+            }),
+          );
     if (config.online === undefined) opened.push(online);
     const queue = withNamespace(
       config.queue !== undefined

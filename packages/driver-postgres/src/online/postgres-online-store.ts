@@ -13,10 +13,11 @@ import {
 import { openPgClient } from '../pg-client.js';
 import { openPGliteClient } from '../pglite-client.js';
 import { DEFAULT_SCHEMA, type PostgresConnection } from '../postgres-metadata-store.js';
+import { type MigrationPolicy, recordedVersion, requireMigrated } from '../schema-version.js';
 import type { SqlClient, SqlRow } from '../sql-client.js';
 import { validateSchemaName } from '../sql-text.js';
 import { decodeKey, decodeValues, encodeKey, encodeValues, toNumber } from './online-codec.js';
-import { migrateOnline } from './online-migrations.js';
+import { migrateOnline, onlineMigrations } from './online-migrations.js';
 
 export type PostgresOnlineStoreOptions = PostgresConnection & {
   /**
@@ -29,6 +30,11 @@ export type PostgresOnlineStoreOptions = PostgresConnection & {
   writeBatchSize?: number;
   /** Records per page of `scan` (default 1000). */
   scanPageSize?: number;
+  /**
+   * `apply` (default) migrates the online tables on open; `require` only checks they are
+   * current (deployments migrate with `featurestore migrate`).
+   */
+  migrations?: MigrationPolicy;
 };
 
 /**
@@ -91,12 +97,35 @@ export class PostgresOnlineStore implements OnlineStore {
     const pglite = 'pgliteDir' in options || 'pglite' in options;
     const client = pglite ? await openPGliteClient(options) : await openPgClient(options);
     try {
-      await migrateOnline(client, schema);
+      if (options.migrations === 'require') {
+        await requireMigrated(client, schema, onlineMigrations(schema));
+      } else {
+        await migrateOnline(client, schema);
+      }
     } catch (error) {
       await client.close().catch(() => {});
       throw error;
     }
     return new PostgresOnlineStore(client, schema, pglite ? 'pglite' : 'postgres', options);
+  }
+
+  /**
+   * Brings the online tables up to the newest migration and disconnects (`featurestore
+   * migrate`); safe when several run at once. Returns the versions applied and the version
+   * the tables are now at.
+   */
+  static async migrate(
+    options: PostgresConnection & { schema?: string },
+  ): Promise<{ applied: number[]; version: number }> {
+    const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
+    const pglite = 'pgliteDir' in options || 'pglite' in options;
+    const client = pglite ? await openPGliteClient(options) : await openPgClient(options);
+    try {
+      const applied = await migrateOnline(client, schema);
+      return { applied, version: await recordedVersion(client, schema, 'online_migrations') };
+    } finally {
+      await client.close();
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import { registerAccessCommands } from './access-commands.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
 import { registerGcCommand } from './gc-command.js';
 import { type CliIo, formatError, formatJsonError, processIo } from './io.js';
+import { registerMigrateCommand } from './migrate-command.js';
 import { registerOfflineCommands } from './offline-commands.js';
 import { registerOnlineCommands } from './online-commands.js';
 import { registerProjectCommands } from './project-commands.js';
@@ -70,6 +71,7 @@ function buildProgram(io: CliIo, json: boolean): Command {
   registerGcCommand(program, io);
   registerQuickstart(program, io);
   registerServeCommand(program, io);
+  registerMigrateCommand(program, io);
   return program;
 }
 
