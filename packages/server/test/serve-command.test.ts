@@ -44,7 +44,7 @@ async function serve(store: string, env: Record<string, string> = {}): Promise<S
   child.once('exit', () => {
     exited = true;
   });
-  const listening = /serving CoreService on (\S+) /;
+  const listening = /serving (?:CoreService|OnlineService)[ a-zA-Z]* on (\S+) /;
   await until(
     () => {
       if (exited) throw new Error(`featurestore serve exited: ${output.stderr}`);

@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { NotSupportedError, ValidationError } from '@featurestore/core';
+import { type OnlineEngine, ValidationError } from '@featurestore/core';
 import { type Command, Option } from 'commander';
 import { createFirstAdminToken } from '../first-admin-token.js';
 import { FeatureStoreServer, type TlsFiles } from '../grpc/featurestore-server.js';
 import { DEFAULT_LISTEN } from '../grpc/listen-address.js';
 import { DEFAULT_HTTP_LISTEN } from '../http/http-server.js';
 import type { OidcOptions } from '../oidc-identity-provider.js';
-import { withStore } from './context.js';
+import { PendingApplyRepair } from '../pending-apply-repair.js';
+import { type Logger, workerReports } from '../worker-log.js';
+import { type CommandContext, withStore } from './context.js';
 import type { CliIo } from './io.js';
 import { seconds } from './options.js';
 import { loggerFor } from './workers-command.js';
@@ -25,6 +27,34 @@ interface ServeOptions {
   drainTimeout: number;
   httpListen: string;
   logLevel: string;
+  workers: boolean;
+}
+
+/** Services by role, as the start line names them. */
+const SERVICES_OF = {
+  core: 'CoreService',
+  online: 'OnlineService',
+  all: 'CoreService and OnlineService',
+} as const;
+
+/**
+ * The online role's workers, as `featurestore online workers` runs them: the apply and
+ * offline-sync group members, and the repair of applies a dead process left pending. The
+ * result stops them.
+ */
+async function startOnlineWorkers(
+  online: OnlineEngine,
+  store: CommandContext['store'],
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  await online.startWorker({ offlineSync: true, onDeadLetter: workerReports(logger).onDeadLetter });
+  const repair = store.engine.onlineApplies
+    ? await PendingApplyRepair.start(store.engine.onlineApplies, logger)
+    : undefined;
+  return async () => {
+    await repair?.stop();
+    await online.stopWorker();
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM: how a service manager stops the server. */
@@ -109,10 +139,13 @@ export function registerServeCommand(program: Command, io: CliIo): void {
   program
     .command('serve')
     .description(
-      'run the gRPC server (CoreService and health checking) until SIGINT or SIGTERM; the first start prints an admin token',
+      'run the gRPC server (CoreService, OnlineService and health checking; --role picks) until SIGINT or SIGTERM; the first start prints an admin token',
     )
     .addOption(
-      new Option('--role <role>', 'which services to serve (online: not built yet)')
+      new Option(
+        '--role <role>',
+        'which services to serve: core (CoreService), online (OnlineService, its HTTP/JSON mapping and the online workers) or all',
+      )
         .choices(['core', 'online', 'all'])
         .default('all'),
     )
@@ -154,6 +187,10 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (stderr)', 'info')
     .option(
+      '--no-workers',
+      'the online role without its apply and offline-sync workers (featurestore online workers runs them elsewhere)',
+    )
+    .option(
       '--drain-timeout <seconds>',
       'on SIGTERM, how long calls in flight may finish before they are cancelled',
       seconds('--drain-timeout'),
@@ -161,18 +198,14 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     )
     .action(
       withStore(io, async (ctx, options: ServeOptions) => {
-        if (options.role === 'online') {
-          throw new NotSupportedError(
-            'the online service is not served yet: use --role core or all (CoreService), and featurestore online workers for the workers',
-            { details: { field: '--role', value: options.role } },
-          );
-        }
         const tls = await tlsOf(options);
         const oidc = oidcOf(options);
         const { engine } = ctx.store;
+        const logger = loggerFor(options.logLevel);
         const server = await FeatureStoreServer.start(ctx.store, {
           listen: options.listen,
-          logger: loggerFor(options.logLevel),
+          logger,
+          role: options.role,
           drainTimeoutMs: options.drainTimeout * 1000,
           ...(options.httpListen === 'off' ? {} : { httpListen: options.httpListen }),
           ...(tls === undefined ? {} : { tls }),
@@ -202,17 +235,29 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           }
         }
         const stop = stopRequested();
+        const stopWorkers =
+          options.role !== 'core' && options.workers && engine.online
+            ? await startOnlineWorkers(engine.online, ctx.store, logger).catch(
+                async (error: unknown) => {
+                  await server.shutdown();
+                  throw error;
+                },
+              )
+            : undefined;
         io.stdout(
-          `featurestore serving CoreService on ${server.address} (${tls ? 'TLS' : 'plaintext'}, role ${options.role})\n`,
+          `featurestore serving ${SERVICES_OF[options.role]} on ${server.address} (${tls ? 'TLS' : 'plaintext'}, role ${options.role})\n`,
         );
         if (server.httpAddress !== undefined) {
           io.stdout(
-            `featurestore HTTP (/metrics, /healthz, /readyz) on ${server.httpAddress} (${tls ? 'HTTPS' : 'plaintext'})\n`,
+            `featurestore HTTP (/metrics, /healthz, /readyz${options.role === 'core' ? '' : ', /v1/online'}) on ${server.httpAddress} (${tls ? 'HTTPS' : 'plaintext'})\n`,
           );
         }
         const signal = await stop;
-        io.stdout(`${signal}: draining calls in flight, then closing the store\n`);
+        io.stdout(
+          `${signal}: draining calls in flight, then ${stopWorkers ? 'stopping the online workers and ' : ''}closing the store\n`,
+        );
         await server.shutdown();
+        await stopWorkers?.();
       }),
     );
 }

@@ -20,7 +20,7 @@ import { toGrpcStatus } from './error-status.js';
  * A unary handler that authenticates the call, runs `method` as the caller, and ends the
  * call with its result or with the engine error mapped to a status.
  */
-function unary<Request, Response>(
+export function unary<Request, Response>(
   authenticator: CallAuthenticator,
   method: (principal: Principal, request: Request) => Promise<Response>,
 ): handleUnaryCall<Request, Response> {

@@ -1,18 +1,25 @@
 import { ValidationError } from '@featurestore/core';
 import { CoreServiceService } from '@featurestore/protocol/featurestore/v1/core';
+import { OnlineServiceService } from '@featurestore/protocol/featurestore/v1/online';
 import { HealthService } from '@featurestore/protocol/grpc/health/v1/health';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
 import { BackendHealth } from '../backend-health.js';
 import { type HttpRoute, type RunningHttpServer, startHttpServer } from '../http/http-server.js';
+import { onlineJsonRoutes } from '../http/online-json-routes.js';
+import { callInterceptor } from '../observability/call-interceptor.js';
+import { callLog } from '../observability/call-log.js';
 import { serverProbes, serverReadiness } from '../observability/readiness.js';
+import { ServerMetrics } from '../observability/server-metrics.js';
 import { OidcIdentityProvider, type OidcOptions } from '../oidc-identity-provider.js';
+import { OnlineOperations } from '../online-operations.js';
 import type { FeatureStore } from '../open-feature-store.js';
 import { createLogger, type Logger } from '../worker-log.js';
 import { CallAuthenticator } from './call-authenticator.js';
 import { coreService } from './core-service.js';
 import { HealthStatus, ServingStatus } from './health-service.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
+import { DEFAULT_MESSAGE_LIMITS, limitOptions, type MessageLimits } from './message-limits.js';
+import { onlineService } from './online-service.js';
 
 /** The PEM files of `--tls-cert`, `--tls-key` and `--tls-client-ca`. */
 export interface TlsFiles {
@@ -34,6 +41,11 @@ export interface ServerOptions {
   /** How long a shutdown waits for calls in flight before cancelling them (default 30 s). */
   drainTimeoutMs?: number;
   /**
+   * Which services to serve: `core` (CoreService), `online` (OnlineService and its HTTP/JSON
+   * mapping) or `all` (default; the online service only when the store has an online store).
+   */
+  role?: 'core' | 'online' | 'all';
+  /**
    * `HOST:PORT` of the HTTP port (`/metrics`, `/healthz`, `/readyz`, the JSON API); none
    * when undefined. Same TLS and loopback rule as `listen`.
    */
@@ -44,9 +56,17 @@ export interface ServerOptions {
   logger?: Logger;
   /** Time between two probes of the backends `/readyz` reports on (default 5,000 ms). */
   backendProbeIntervalMs?: number;
+  /** Message sizes and concurrent calls per connection (default `DEFAULT_MESSAGE_LIMITS`). */
+  limits?: Partial<MessageLimits>;
+  /**
+   * The metrics served at `/metrics` (default: new ones). Made before the store opens, they
+   * also count the workers' reports (`ServerMetrics.countingReports`).
+   */
+  metrics?: ServerMetrics;
 }
 
 const CORE_SERVICE = 'featurestore.v1.CoreService';
+const ONLINE_SERVICE = 'featurestore.v1.OnlineService';
 
 /**
  * The packaged server: gRPC services over an open feature store. It does not own the store:
@@ -97,9 +117,27 @@ export class FeatureStoreServer {
       engine.tokens,
       ...(options.oidc ? [new OidcIdentityProvider(options.oidc, engine.access)] : []),
     ]);
-    const health = new HealthStatus([CORE_SERVICE]);
-    const server = new Server();
-    server.addService(CoreServiceService, coreService(engine, authenticator));
+    const role = options.role ?? 'all';
+    // `online` needs an online store (OnlineOperations says how to configure one).
+    const online =
+      role === 'online' || (role === 'all' && engine.online)
+        ? new OnlineOperations(engine)
+        : undefined;
+    const health = new HealthStatus([
+      ...(role === 'online' ? [] : [CORE_SERVICE]),
+      ...(online ? [ONLINE_SERVICE] : []),
+    ]);
+    const logger = options.logger ?? createLogger();
+    const metrics = options.metrics ?? new ServerMetrics();
+    const server = new Server({
+      ...limitOptions({ ...DEFAULT_MESSAGE_LIMITS, ...options.limits }),
+      // Every call of every service is logged, counted and given its signal.
+      interceptors: [callInterceptor([callLog(logger), metrics])],
+    });
+    if (role !== 'online') {
+      server.addService(CoreServiceService, coreService(engine, authenticator));
+    }
+    if (online) server.addService(OnlineServiceService, onlineService(online, authenticator));
     server.addService(HealthService, health.service());
     const credentials = options.tls
       ? ServerCredentials.createSsl(
@@ -120,24 +158,26 @@ export class FeatureStoreServer {
       );
     });
     const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-    const logger = options.logger ?? createLogger();
     const backends = BackendHealth.start(serverProbes(engine.drivers), logger, {
       ...(options.backendProbeIntervalMs === undefined
         ? {}
         : { intervalMs: options.backendProbeIntervalMs }),
     });
-    const metrics = new Registry();
+    metrics.observe({ engine, backends });
     let http: RunningHttpServer | undefined;
     if (options.httpListen !== undefined) {
       try {
         http = await startHttpServer({
           listen: options.httpListen,
-          metrics,
+          metrics: metrics.registry,
           readiness: serverReadiness(() => health.get('') === ServingStatus.SERVING, backends),
           drainTimeoutMs,
           ...(options.tls === undefined ? {} : { tls: options.tls }),
           ...(options.insecure ? { insecure: true } : {}),
-          ...(options.httpRoutes === undefined ? {} : { routes: options.httpRoutes }),
+          routes: [
+            ...(online ? onlineJsonRoutes(online, authenticator) : []),
+            ...(options.httpRoutes ?? []),
+          ],
         });
       } catch (error) {
         server.forceShutdown();
