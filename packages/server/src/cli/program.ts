@@ -1,5 +1,6 @@
 import { ValidationError } from '@featurestore/core';
 import { Command, CommanderError } from 'commander';
+import { configSchema } from '../config.js';
 import { VERSION } from '../version.js';
 import { registerAccessCommands } from './access-commands.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
@@ -12,7 +13,8 @@ import { registerProjectCommands } from './project-commands.js';
 import { registerQuickstart } from './quickstart.js';
 import { registerServeCommand } from './serve-command.js';
 
-function buildProgram(io: CliIo, json: boolean): Command {
+/** The `featurestore` command tree (also read by `npm run docs` for docs/cli.md). */
+export function buildProgram(io: CliIo, json: boolean): Command {
   const program = new Command('featurestore')
     .description(
       `Featurestore ${VERSION}: define, ingest, version and serve ML features (featurestore --version prints the version)`,
@@ -20,7 +22,7 @@ function buildProgram(io: CliIo, json: boolean): Command {
     .option('--store <dir>', 'embedded store folder', process.env.FEATURESTORE_STORE)
     .option(
       '--config <file>',
-      'JSON config file (fields: store, metadata, metadataSchema, online, queue, queueNamespace, storage, compute, plugins, drivers, sources, outputRetention, onlineMetadataCacheMs, s3, azure)',
+      `JSON config file (fields: ${Object.keys(configSchema.shape).join(', ')}; docs/configuration.md)`,
     )
     .option('--metadata <url>', 'postgres://… metadata store instead of the embedded PGlite')
     .option(
