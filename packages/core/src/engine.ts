@@ -3,6 +3,11 @@ import { Authorizer } from './auth/authorizer.js';
 import { TokenIdentityProvider } from './auth/token-identity-provider.js';
 import { JobService } from './jobs/job-service.js';
 import { FeatureSetService } from './metadata/feature-set-service.js';
+import {
+  LastKnownLookups,
+  type MetadataOutageEvent,
+  type MetadataOutageStatus,
+} from './metadata/last-known-lookups.js';
 import { MetadataChanges } from './metadata/metadata-changes.js';
 import { ProjectService } from './metadata/project-service.js';
 import { SchemaInference } from './metadata/schema-inference.js';
@@ -40,8 +45,23 @@ export interface EngineDrivers {
   offlineSync?: OfflineSyncOptions;
   /** How long online reads and pushes reuse a metadata lookup (default 1,000 ms; 0: never). */
   onlineMetadataCacheMs?: number;
-  /** The clock that cache expires by, in epoch ms (default `Date.now`): tests advance theirs. */
+  /**
+   * The clock that cache expires by, and the age of last known lookups is measured by, in
+   * epoch ms (default `Date.now`): tests advance theirs.
+   */
   onlineMetadataClock?: () => number;
+  /**
+   * How long an online read's metadata lookup (token, feature set, permission) may take, in
+   * ms, before its last known answer is served instead (default 500, `LastKnownLookups`).
+   */
+  onlineMetadataTimeoutMs?: number;
+  /**
+   * How old a last known lookup may be, in ms, and still serve online reads while the
+   * metadata store is unreachable (default 300,000: 5 minutes); older ones fail UNAVAILABLE.
+   */
+  onlineMetadataMaxStalenessMs?: number;
+  /** Told when online reads begin and stop being served from last known lookups (default: a line on stderr). */
+  onMetadataOutage?: (event: MetadataOutageEvent) => void;
   /**
    * How long the output of a `retrieve` or `historical` job is kept in storage after the job
    * finished, in ms (default 7 days, `DEFAULT_OUTPUT_RETENTION`).
@@ -62,6 +82,11 @@ export class FeatureStoreEngine {
   readonly schemaInference: SchemaInference;
   readonly access: AccessService;
   readonly tokens: TokenIdentityProvider;
+  /**
+   * Whether online reads and token authentication are being served from last known lookups
+   * because the metadata store does not answer, since when, and how many were: for metrics.
+   */
+  readonly metadataOutage: MetadataOutageStatus;
   readonly jobs: JobService;
   readonly offline: OfflineEngine;
   /** Present when the drivers include an online store and a queue. */
@@ -91,7 +116,18 @@ export class FeatureStoreEngine {
     this.projects = new ProjectService(store, this.authorizer, this.deletedData);
     this.featureSets = new FeatureSetService(store, this.authorizer, this.deletedData);
     this.access = new AccessService(store, this.authorizer);
-    this.tokens = new TokenIdentityProvider(store);
+    const lastKnown = new LastKnownLookups({
+      ...(drivers.onlineMetadataTimeoutMs === undefined
+        ? {}
+        : { timeoutMs: drivers.onlineMetadataTimeoutMs }),
+      ...(drivers.onlineMetadataMaxStalenessMs === undefined
+        ? {}
+        : { maxStalenessMs: drivers.onlineMetadataMaxStalenessMs }),
+      ...(drivers.onlineMetadataClock === undefined ? {} : { now: drivers.onlineMetadataClock }),
+      ...(drivers.onMetadataOutage === undefined ? {} : { onChange: drivers.onMetadataOutage }),
+    });
+    this.metadataOutage = lastKnown;
+    this.tokens = new TokenIdentityProvider(store, lastKnown);
     this.jobs = new JobService(store, this.authorizer);
     this.outputs = new JobOutputs({
       store,
@@ -150,6 +186,7 @@ export class FeatureStoreEngine {
               ? {}
               : { metadataCacheClock: drivers.onlineMetadataClock }),
             changes,
+            lastKnown,
           })
         : undefined;
     this.collector = new StorageCollector({

@@ -56,6 +56,12 @@ export {
   type UpdateFeatureSetInput,
 } from './metadata/feature-set-service.js';
 export {
+  LastKnownLookups,
+  type LastKnownLookupsOptions,
+  type MetadataOutageEvent,
+  type MetadataOutageStatus,
+} from './metadata/last-known-lookups.js';
+export {
   type CreateProjectInput,
   type ListProjectsInput,
   ProjectService,

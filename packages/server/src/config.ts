@@ -62,6 +62,17 @@ export const configSchema = z
      */
     onlineMetadataCacheMs: z.coerce.number().int().min(0).optional(),
     /**
+     * How long an online read's metadata lookup may take, in ms, before the last known answer
+     * is served instead (default 500): a hung metadata database does not stall reads.
+     */
+    onlineMetadataTimeoutMs: z.coerce.number().int().min(1).optional(),
+    /**
+     * How old a last known lookup may be, in ms, and still serve online reads while the
+     * metadata database is unreachable (default 300000, 5 minutes); past it reads fail
+     * UNAVAILABLE.
+     */
+    onlineMetadataMaxStalenessMs: z.coerce.number().int().min(0).optional(),
+    /**
      * How long the output of a `retrieve` or `historical` job stays in storage after the job
      * finished (an ISO 8601 duration, default P7D); `featurestore jobs clean`, `featurestore gc`
      * and the embedded store's open remove older ones. Outputs the CLI copied to `--out` are
@@ -159,6 +170,8 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_QUEUE_URL: 'queue',
   FEATURESTORE_QUEUE_NAMESPACE: 'queueNamespace',
   FEATURESTORE_ONLINE_METADATA_CACHE_MS: 'onlineMetadataCacheMs',
+  FEATURESTORE_ONLINE_METADATA_TIMEOUT_MS: 'onlineMetadataTimeoutMs',
+  FEATURESTORE_ONLINE_METADATA_MAX_STALENESS_MS: 'onlineMetadataMaxStalenessMs',
   FEATURESTORE_OUTPUT_RETENTION: 'outputRetention',
   FEATURESTORE_SOURCE_ROOTS: 'sources.roots',
   FEATURESTORE_S3_ENDPOINT: 's3.endpoint',

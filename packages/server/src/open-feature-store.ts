@@ -10,6 +10,7 @@ import {
   FeatureStoreError,
   LocalLogQueue,
   type MessageQueue,
+  type MetadataOutageEvent,
   type MetadataStore,
   makePrivateFolder,
   NamespacedQueue,
@@ -81,6 +82,17 @@ export interface OpenOptions {
   offlineSyncIntervalMs?: number;
   /** Where the online workers report failed batches and dead letters (see `workerReports`). */
   reports?: WorkerReports;
+  /**
+   * Told when online reads begin and stop being served from last known lookups because the
+   * metadata database is unreachable (default: a line on stderr); `engine.metadataOutage`
+   * holds the state.
+   */
+  onMetadataOutage?: (event: MetadataOutageEvent) => void;
+  /**
+   * The clock the online metadata cache and the staleness of last known lookups go by, in
+   * epoch ms (default `Date.now`): tests move theirs instead of waiting.
+   */
+  metadataClock?: () => number;
 }
 
 /**
@@ -215,6 +227,18 @@ export async function openFeatureStore(
       ...(config.onlineMetadataCacheMs === undefined
         ? {}
         : { onlineMetadataCacheMs: config.onlineMetadataCacheMs }),
+      ...(config.onlineMetadataTimeoutMs === undefined
+        ? {}
+        : { onlineMetadataTimeoutMs: config.onlineMetadataTimeoutMs }),
+      ...(config.onlineMetadataMaxStalenessMs === undefined
+        ? {}
+        : { onlineMetadataMaxStalenessMs: config.onlineMetadataMaxStalenessMs }),
+      ...(options.metadataClock === undefined
+        ? {}
+        : { onlineMetadataClock: options.metadataClock }),
+      ...(options.onMetadataOutage === undefined
+        ? {}
+        : { onMetadataOutage: options.onMetadataOutage }),
       outputRetentionMs: parseDuration('outputRetention', config.outputRetention),
     });
     // From here the engine closes every driver it was given.

@@ -1,5 +1,6 @@
 import type { Authorizer } from '../auth/authorizer.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
+import type { LastKnownLookups } from '../metadata/last-known-lookups.js';
 import type { MetadataChanges } from '../metadata/metadata-changes.js';
 import type { ComputeEngine } from '../ports/compute-engine.js';
 import type { Principal } from '../ports/identity-provider.js';
@@ -64,6 +65,11 @@ export class OnlineEngine {
     metadataCacheClock?: () => number;
     /** The access-changing writes of this process (see `MetadataChanges`). */
     changes?: MetadataChanges;
+    /**
+     * Serves reads from their last known lookups while the metadata store is unreachable
+     * (default: none, reads fail with it). Pushes always look up afresh.
+     */
+    lastKnown?: LastKnownLookups;
   }) {
     const cache = {
       ttlMs: deps.metadataCacheMs ?? DEFAULT_METADATA_CACHE_MS,
@@ -98,6 +104,7 @@ export class OnlineEngine {
       online: deps.online,
       featureSets,
       cache,
+      ...(deps.lastKnown ? { lastKnown: deps.lastKnown } : {}),
     });
     this.materializeJobs = new MaterializeJobs({
       store: deps.store,

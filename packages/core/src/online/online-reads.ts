@@ -6,6 +6,7 @@ import {
   selectFeatures,
 } from '../auth/feature-access.js';
 import { ValidationError } from '../errors.js';
+import type { LastKnownLookups } from '../metadata/last-known-lookups.js';
 import { ReadThroughCache } from '../metadata/read-through-cache.js';
 import { parseDuration } from '../model/duration.js';
 import type { FeatureSet } from '../model/records.js';
@@ -49,6 +50,8 @@ export class OnlineReads {
   readonly #guarded: ReadThroughCache<GuardedFeatureSet>;
   /** Principals allowed to read a project's sensitive features. */
   readonly #sensitive: ReadThroughCache<void>;
+  /** What the lookups above answered last, served while the metadata store is down. */
+  readonly #lastKnown: LastKnownLookups | undefined;
 
   constructor(deps: {
     /** For each feature set's lineage (its sensitive features). */
@@ -58,6 +61,8 @@ export class OnlineReads {
     online: OnlineStore;
     featureSets: OnlineFeatureSets;
     cache: OnlineLookupCache;
+    /** Serves the last known lookups through a metadata outage (default: no fallback). */
+    lastKnown?: LastKnownLookups;
   }) {
     this.#store = deps.store;
     this.#authorizer = deps.authorizer;
@@ -65,6 +70,7 @@ export class OnlineReads {
     this.#featureSets = deps.featureSets;
     this.#guarded = new ReadThroughCache(deps.cache);
     this.#sensitive = new ReadThroughCache(deps.cache);
+    this.#lastKnown = deps.lastKnown;
   }
 
   /**
@@ -109,9 +115,13 @@ export class OnlineReads {
         group.map((ref) => ref.feature),
       );
       if (selection.sensitive.length > 0) {
-        await this.#sensitive.get(
-          `${principal.userId}\n${principal.admin}\n${featureSet.projectId}`,
-          () => authorizeSelection(this.#authorizer, principal, featureSet, selection),
+        const key = `${principal.userId}\n${principal.admin}\n${featureSet.projectId}`;
+        await this.#sensitive.get(key, () =>
+          this.#orLastKnown(
+            `sensitive\n${key}`,
+            `the permission of user "${principal.name}" to read sensitive features of project "${project}"`,
+            () => authorizeSelection(this.#authorizer, principal, featureSet, selection),
+          ),
         );
       }
       const { features } = selection;
@@ -182,17 +192,28 @@ export class OnlineReads {
     version?: string,
   ): Promise<GuardedFeatureSet> {
     const key = [principal.userId, principal.admin, projectName, featureSetName, version];
-    return this.#guarded.get(key.join('\n'), async () =>
-      guardFeatureSet(
-        this.#store,
-        await this.#featureSets.resolve(
-          principal,
-          projectName,
-          featureSetName,
-          'data.read',
-          version,
-        ),
+    const shown = `${projectName}/${featureSetName}${version === undefined ? '' : `@${version}`}`;
+    return this.#guarded.get(key.join('\n'), () =>
+      this.#orLastKnown(
+        `read\n${key.join('\n')}`,
+        `feature set ${shown} for user "${principal.name}"`,
+        async () =>
+          guardFeatureSet(
+            this.#store,
+            await this.#featureSets.resolve(
+              principal,
+              projectName,
+              featureSetName,
+              'data.read',
+              version,
+            ),
+          ),
       ),
     );
+  }
+
+  /** `load`, or its last known answer while the metadata store does not answer. */
+  #orLastKnown<T>(key: string, what: string, load: () => Promise<T>): Promise<T> {
+    return this.#lastKnown ? this.#lastKnown.get(key, what, load) : load();
   }
 }
