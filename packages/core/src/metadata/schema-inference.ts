@@ -3,6 +3,7 @@ import { NotSupportedError, ValidationError } from '../errors.js';
 import { validateName } from '../identifiers.js';
 import type { Tags } from '../model/records.js';
 import type { ResolvedSource } from '../offline/sources.js';
+import { type StagedUpload, sourceDescription } from '../offline/staged-uploads.js';
 import type { ComputeEngine, DataFormat, InferSchemaJobResult } from '../ports/compute-engine.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
@@ -123,7 +124,7 @@ export function inferredDefinition(
  */
 export type SourceResolver = (
   principal: Principal,
-  source: string,
+  source: string | StagedUpload,
   format: DataFormat | undefined,
 ) => Promise<ResolvedSource>;
 
@@ -165,7 +166,7 @@ export class SchemaInference {
   async infer(
     principal: Principal,
     projectName: string,
-    source: string,
+    source: string | StagedUpload,
     options: InferSchemaOptions,
   ): Promise<InferredSchema> {
     // Authorized before anything says whether the project exists (see `authorizedProject`).
@@ -195,7 +196,7 @@ export class SchemaInference {
       { signal: options.signal ?? new AbortController().signal, reportProgress: () => undefined },
     );
     return {
-      definition: inferredDefinition(source, result, options),
+      definition: inferredDefinition(sourceDescription(source), result, options),
       notes: result.notes,
       rowCount: result.rowCount,
       source: { uris: resolved.uris, format: resolved.format },

@@ -33,6 +33,7 @@ import { listAll } from '../storage/object-keys.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
 import { SourceAccess, type SourceAccessOptions } from './source-access.js';
 import { type ResolvedSource, resolveSource } from './sources.js';
+import { StagedUpload, sourceDescription } from './staged-uploads.js';
 import { FEATURE_SETS_PREFIX, ingestionPrefix, jobOutputKey } from './storage-layout.js';
 import { type StorageLocator, storageRoot } from './storage-locator.js';
 import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
@@ -73,8 +74,8 @@ export interface RetrieveOptions {
 }
 
 export interface HistoricalOptions {
-  /** The entity file: key columns and a timestamp column (a path or file:// URL). */
-  entities: string;
+  /** The entity file: key columns and a timestamp column (a path, URL or staged upload). */
+  entities: string | StagedUpload;
   entityFormat?: DataFormat;
   entityTime: string;
   features: string | readonly string[] | readonly FeatureRef[];
@@ -192,14 +193,10 @@ export class OfflineEngine {
    */
   resolveSource(
     principal: Principal,
-    source: string,
+    source: string | StagedUpload,
     format: DataFormat | undefined,
   ): Promise<ResolvedSource> {
-    return resolveSource(
-      source,
-      { principal, access: this.#sourceAccess },
-      { format, locate: this.#locate },
-    );
+    return this.#resolveInput(principal, source, 'source', format);
   }
 
   /**
@@ -211,9 +208,11 @@ export class OfflineEngine {
     principal: Principal,
     projectName: string,
     featureSetName: string,
-    source: string,
+    source: string | StagedUpload,
     options: IngestOptions = {},
   ): Promise<RunningJob<IngestResult>> {
+    // Records and job requests name an upload (`upload:<name>`), never its staging object.
+    const sourceName = sourceDescription(source);
     const { project, featureSet } = await this.#resolve(
       principal,
       projectName,
@@ -231,23 +230,24 @@ export class OfflineEngine {
           ? this.#finishPending(principal, project, earlier, featureSet, {
               project: projectName,
               featureSet: featureSetName,
-              source,
+              source: sourceName,
               ...options,
             })
           : this.#reuse(earlier, featureSet);
       }
     }
-    const resolved = await resolveSource(
-      source,
-      { principal, access: this.#sourceAccess },
-      { format: options.format, locate: this.#locate },
-    );
+    const resolved = await this.#resolveInput(principal, source, 'source', options.format);
     return this.#jobs.start(
       principal,
       {
         type: 'ingest',
         projectId: project.id,
-        request: { project: projectName, featureSet: featureSetName, source, ...options },
+        request: {
+          project: projectName,
+          featureSet: featureSetName,
+          source: sourceName,
+          ...options,
+        },
       },
       async (context, job) => {
         context.reportProgress({ fraction: 0, message: 'reading the source' });
@@ -275,7 +275,7 @@ export class OfflineEngine {
               ...(options.idempotencyKey === undefined
                 ? {}
                 : { idempotencyKey: options.idempotencyKey }),
-              source,
+              source: sourceName,
               format: resolved.format,
               rowCount: result.rowCount,
               files: result.files.map((uri) => `${prefix}${uri.slice(prefixUri.length)}`),
@@ -509,14 +509,16 @@ export class OfflineEngine {
           : { timeToLiveMs: parseDuration('timeToLive', featureSet.timeToLive) }),
       });
     }
-    const entities = await resolveSource(
+    const entitiesName = sourceDescription(options.entities);
+    const entities = await this.#resolveInput(
+      principal,
       options.entities,
-      { principal, access: this.#sourceAccess, role: 'entity file' },
-      { format: options.entityFormat, locate: this.#locate },
+      'entity file',
+      options.entityFormat,
     );
     if (entities.uris.length !== 1) {
-      throw new ValidationError(`entities ${options.entities} must be one file, not a folder`, {
-        details: { field: 'entities', value: options.entities },
+      throw new ValidationError(`entities ${entitiesName} must be one file, not a folder`, {
+        details: { field: 'entities', value: entitiesName },
       });
     }
     const format = options.format ?? 'csv';
@@ -525,7 +527,11 @@ export class OfflineEngine {
       {
         type: 'historical',
         ...(projectId === undefined ? {} : { projectId }),
-        request: { ...serializable(options), features: refs.map(formatRef) },
+        request: {
+          ...serializable(options),
+          entities: entitiesName,
+          features: refs.map(formatRef),
+        },
       },
       async (context, job) => {
         const outputKey = jobOutputKey(job.id, `training-set.${format}`);
@@ -585,6 +591,26 @@ export class OfflineEngine {
         await this.#storage.delete(doomed.slice(i, i + 1000));
     }
     return { deleted: doomed, bytes };
+  }
+
+  /**
+   * A source or entity file under the caller's source access rules; an upload the store staged
+   * is the caller's own bytes and is read as it is.
+   */
+  #resolveInput(
+    principal: Principal,
+    source: string | StagedUpload,
+    role: 'source' | 'entity file',
+    format: DataFormat | undefined,
+  ): Promise<ResolvedSource> {
+    if (source instanceof StagedUpload) {
+      return Promise.resolve({ uris: [source.uri], format: source.format });
+    }
+    return resolveSource(
+      source,
+      { principal, access: this.#sourceAccess, role },
+      { format, locate: this.#locate },
+    );
   }
 
   #resolve(

@@ -1,7 +1,7 @@
 import type { FeatureStoreEngine, Principal } from '@featurestore/core';
 import type { CoreServiceServer } from '@featurestore/protocol/featurestore/v1/core';
-import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import type { CallAuthenticator } from './call-authenticator.js';
+import { unary } from './call-handlers.js';
 import {
   accessTokenMessage,
   featureSetMessage,
@@ -14,31 +14,15 @@ import {
   updatedTags,
   userMessage,
 } from './core-messages.js';
-import { toGrpcStatus } from './error-status.js';
+import { dataService } from './data-service.js';
 
-/**
- * A unary handler that authenticates the call, runs `method` as the caller, and ends the
- * call with its result or with the engine error mapped to a status.
- */
-export function unary<Request, Response>(
-  authenticator: CallAuthenticator,
-  method: (principal: Principal, request: Request) => Promise<Response>,
-): handleUnaryCall<Request, Response> {
-  return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => {
-    authenticator
-      .authenticate(call.metadata)
-      .then((principal) => method(principal, call.request))
-      .then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toGrpcStatus(error)),
-      );
-  };
-}
+/** The unary handler shape (authenticate, run as the caller, map errors), for other services. */
+export { unary } from './call-handlers.js';
 
 /**
  * `featurestore.v1.CoreService`: projects, feature sets and their versions, users, tokens and
- * permissions, each RPC one call of the engine as the authenticated caller. The engine
- * decides what the caller may do; nothing here checks permissions.
+ * permissions, each RPC one call of the engine as the authenticated caller, and the data RPCs
+ * (`dataService`). The engine decides what the caller may do; nothing here checks permissions.
  */
 export function coreService(
   engine: FeatureStoreEngine,
@@ -49,6 +33,7 @@ export function coreService(
     method: (principal: Principal, request: Request) => Promise<Response>,
   ) => unary(authenticator, method);
   return {
+    ...dataService(engine, authenticator),
     createProject: handle(async (principal, request) =>
       projectMessage(
         await projects.create(principal, {

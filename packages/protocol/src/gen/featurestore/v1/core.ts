@@ -11,7 +11,11 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -19,14 +23,36 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import {
+  CancelJobRequest,
+  DataChunk,
+  DataFormat,
+  DownloadOutputRequest,
+  GetIngestionRequest,
+  GetJobRequest,
+  HistoricalRequest,
+  Ingestion,
+  IngestRequest,
+  IngestUploadRequest,
+  Job,
+  JobEvent,
+  JobResponse,
+  ListIngestionsRequest,
+  ListIngestionsResponse,
+  ListJobsRequest,
+  ListJobsResponse,
+  RetrieveRequest,
+  RevertIngestionRequest,
+  WatchJobRequest,
+} from "./data.js";
 
 export const protobufPackage = "featurestore.v1";
 
 export const protobufFileName = "featurestore/v1/core.proto";
 
 /**
- * The Featurestore core API (first cut): metadata, versioning and access. Long operations
- * (ingest, retrieve, historical, materialize) arrive with the offline engine as jobs.
+ * The Featurestore core API: metadata, versioning and access, and the data RPCs (ingestion,
+ * jobs, history, retrieve, historical, downloads; their messages are in data.proto).
  * Every call carries `authorization: Bearer <token>` metadata (an OIDC JWT or a personal
  * access token); errors map the engine's codes onto gRPC status codes.
  */
@@ -338,6 +364,44 @@ export interface ListUsersResponse {
 export interface SetUserAdminRequest {
   name: string;
   admin: boolean;
+}
+
+export interface InferSchemaHeader {
+  project: string;
+  primaryKey: string[];
+  eventTime: string;
+  format: DataFormat;
+  fileName: string;
+  timeToLive: string;
+  description: string;
+  tags: { [key: string]: string };
+}
+
+export interface InferSchemaHeader_TagsEntry {
+  key: string;
+  value: string;
+}
+
+/** The header first, then the sample file's bytes in chunks. */
+export interface InferSchemaRequest {
+  header?: InferSchemaHeader | undefined;
+  chunk?: Buffer | undefined;
+}
+
+export interface InferSchemaResponse {
+  /** What `RegisterFeatureSet` takes as it is. */
+  schema: FeatureSetSchema | undefined;
+  timeToLive: string;
+  description: string;
+  tags: { [key: string]: string };
+  /** What a reviewer should know about the values behind the types. */
+  notes: string[];
+  rowCount: number;
+}
+
+export interface InferSchemaResponse_TagsEntry {
+  key: string;
+  value: string;
 }
 
 function createBaseProject(): Project {
@@ -4328,6 +4392,498 @@ export const SetUserAdminRequest: MessageFns<SetUserAdminRequest> = {
   },
 };
 
+function createBaseInferSchemaHeader(): InferSchemaHeader {
+  return {
+    project: "",
+    primaryKey: [],
+    eventTime: "",
+    format: 0,
+    fileName: "",
+    timeToLive: "",
+    description: "",
+    tags: {},
+  };
+}
+
+export const InferSchemaHeader: MessageFns<InferSchemaHeader> = {
+  encode(message: InferSchemaHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    for (const v of message.primaryKey) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.eventTime !== "") {
+      writer.uint32(26).string(message.eventTime);
+    }
+    if (message.format !== 0) {
+      writer.uint32(32).int32(message.format);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(42).string(message.fileName);
+    }
+    if (message.timeToLive !== "") {
+      writer.uint32(50).string(message.timeToLive);
+    }
+    if (message.description !== "") {
+      writer.uint32(58).string(message.description);
+    }
+    globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
+      InferSchemaHeader_TagsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InferSchemaHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInferSchemaHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.primaryKey.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventTime = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.timeToLive = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = InferSchemaHeader_TagsEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.tags[entry8.key] = entry8.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InferSchemaHeader>, I>>(base?: I): InferSchemaHeader {
+    return InferSchemaHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InferSchemaHeader>, I>>(object: I): InferSchemaHeader {
+    const message = createBaseInferSchemaHeader();
+    message.project = object.project ?? "";
+    message.primaryKey = object.primaryKey?.map((e) => e) || [];
+    message.eventTime = object.eventTime ?? "";
+    message.format = object.format ?? 0;
+    message.fileName = object.fileName ?? "";
+    message.timeToLive = object.timeToLive ?? "";
+    message.description = object.description ?? "";
+    message.tags = (globalThis.Object.entries(object.tags ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseInferSchemaHeader_TagsEntry(): InferSchemaHeader_TagsEntry {
+  return { key: "", value: "" };
+}
+
+export const InferSchemaHeader_TagsEntry: MessageFns<InferSchemaHeader_TagsEntry> = {
+  encode(message: InferSchemaHeader_TagsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InferSchemaHeader_TagsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInferSchemaHeader_TagsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InferSchemaHeader_TagsEntry>, I>>(base?: I): InferSchemaHeader_TagsEntry {
+    return InferSchemaHeader_TagsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InferSchemaHeader_TagsEntry>, I>>(object: I): InferSchemaHeader_TagsEntry {
+    const message = createBaseInferSchemaHeader_TagsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseInferSchemaRequest(): InferSchemaRequest {
+  return { header: undefined, chunk: undefined };
+}
+
+export const InferSchemaRequest: MessageFns<InferSchemaRequest> = {
+  encode(message: InferSchemaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      InferSchemaHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.chunk !== undefined) {
+      writer.uint32(18).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InferSchemaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInferSchemaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = InferSchemaHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InferSchemaRequest>, I>>(base?: I): InferSchemaRequest {
+    return InferSchemaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InferSchemaRequest>, I>>(object: I): InferSchemaRequest {
+    const message = createBaseInferSchemaRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? InferSchemaHeader.fromPartial(object.header)
+      : undefined;
+    message.chunk = object.chunk ?? undefined;
+    return message;
+  },
+};
+
+function createBaseInferSchemaResponse(): InferSchemaResponse {
+  return { schema: undefined, timeToLive: "", description: "", tags: {}, notes: [], rowCount: 0 };
+}
+
+export const InferSchemaResponse: MessageFns<InferSchemaResponse> = {
+  encode(message: InferSchemaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.schema !== undefined) {
+      FeatureSetSchema.encode(message.schema, writer.uint32(10).fork()).join();
+    }
+    if (message.timeToLive !== "") {
+      writer.uint32(18).string(message.timeToLive);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
+      InferSchemaResponse_TagsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    for (const v of message.notes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.rowCount !== 0) {
+      writer.uint32(48).int64(message.rowCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InferSchemaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInferSchemaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schema = FeatureSetSchema.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.timeToLive = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = InferSchemaResponse_TagsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.tags[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.notes.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rowCount = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InferSchemaResponse>, I>>(base?: I): InferSchemaResponse {
+    return InferSchemaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InferSchemaResponse>, I>>(object: I): InferSchemaResponse {
+    const message = createBaseInferSchemaResponse();
+    message.schema = (object.schema !== undefined && object.schema !== null)
+      ? FeatureSetSchema.fromPartial(object.schema)
+      : undefined;
+    message.timeToLive = object.timeToLive ?? "";
+    message.description = object.description ?? "";
+    message.tags = (globalThis.Object.entries(object.tags ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.notes = object.notes?.map((e) => e) || [];
+    message.rowCount = object.rowCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseInferSchemaResponse_TagsEntry(): InferSchemaResponse_TagsEntry {
+  return { key: "", value: "" };
+}
+
+export const InferSchemaResponse_TagsEntry: MessageFns<InferSchemaResponse_TagsEntry> = {
+  encode(message: InferSchemaResponse_TagsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InferSchemaResponse_TagsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInferSchemaResponse_TagsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InferSchemaResponse_TagsEntry>, I>>(base?: I): InferSchemaResponse_TagsEntry {
+    return InferSchemaResponse_TagsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InferSchemaResponse_TagsEntry>, I>>(
+    object: I,
+  ): InferSchemaResponse_TagsEntry {
+    const message = createBaseInferSchemaResponse_TagsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
 export type CoreServiceService = typeof CoreServiceService;
 export const CoreServiceService = {
   createProject: {
@@ -4531,6 +5087,132 @@ export const CoreServiceService = {
     responseSerialize: (value: User): Buffer => Buffer.from(User.encode(value).finish()),
     responseDeserialize: (value: Buffer): User => User.decode(value),
   },
+  /** Ingestion from a storage URI or from a file uploaded by client streaming. */
+  ingest: {
+    path: "/featurestore.v1.CoreService/Ingest" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IngestRequest): Buffer => Buffer.from(IngestRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IngestRequest => IngestRequest.decode(value),
+    responseSerialize: (value: JobResponse): Buffer => Buffer.from(JobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobResponse => JobResponse.decode(value),
+  },
+  ingestUpload: {
+    path: "/featurestore.v1.CoreService/IngestUpload" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: IngestUploadRequest): Buffer => Buffer.from(IngestUploadRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IngestUploadRequest => IngestUploadRequest.decode(value),
+    responseSerialize: (value: JobResponse): Buffer => Buffer.from(JobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobResponse => JobResponse.decode(value),
+  },
+  /** Jobs: get, list (yours; everyone's for admins), cancel, and their progress until they end. */
+  getJob: {
+    path: "/featurestore.v1.CoreService/GetJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetJobRequest): Buffer => Buffer.from(GetJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetJobRequest => GetJobRequest.decode(value),
+    responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Job => Job.decode(value),
+  },
+  listJobs: {
+    path: "/featurestore.v1.CoreService/ListJobs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListJobsRequest): Buffer => Buffer.from(ListJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListJobsRequest => ListJobsRequest.decode(value),
+    responseSerialize: (value: ListJobsResponse): Buffer => Buffer.from(ListJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListJobsResponse => ListJobsResponse.decode(value),
+  },
+  cancelJob: {
+    path: "/featurestore.v1.CoreService/CancelJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelJobRequest): Buffer => Buffer.from(CancelJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelJobRequest => CancelJobRequest.decode(value),
+    responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Job => Job.decode(value),
+  },
+  watchJob: {
+    path: "/featurestore.v1.CoreService/WatchJob" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchJobRequest): Buffer => Buffer.from(WatchJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchJobRequest => WatchJobRequest.decode(value),
+    responseSerialize: (value: JobEvent): Buffer => Buffer.from(JobEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobEvent => JobEvent.decode(value),
+  },
+  /** Ingestion history (oldest first), one ingestion with its statistics, and revert. */
+  listIngestions: {
+    path: "/featurestore.v1.CoreService/ListIngestions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListIngestionsRequest): Buffer =>
+      Buffer.from(ListIngestionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListIngestionsRequest => ListIngestionsRequest.decode(value),
+    responseSerialize: (value: ListIngestionsResponse): Buffer =>
+      Buffer.from(ListIngestionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListIngestionsResponse => ListIngestionsResponse.decode(value),
+  },
+  getIngestion: {
+    path: "/featurestore.v1.CoreService/GetIngestion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetIngestionRequest): Buffer => Buffer.from(GetIngestionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetIngestionRequest => GetIngestionRequest.decode(value),
+    responseSerialize: (value: Ingestion): Buffer => Buffer.from(Ingestion.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Ingestion => Ingestion.decode(value),
+  },
+  revertIngestion: {
+    path: "/featurestore.v1.CoreService/RevertIngestion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevertIngestionRequest): Buffer =>
+      Buffer.from(RevertIngestionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevertIngestionRequest => RevertIngestionRequest.decode(value),
+    responseSerialize: (value: JobResponse): Buffer => Buffer.from(JobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobResponse => JobResponse.decode(value),
+  },
+  /** Retrieve and historical write an output file; DownloadOutput streams it back. */
+  retrieve: {
+    path: "/featurestore.v1.CoreService/Retrieve" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetrieveRequest): Buffer => Buffer.from(RetrieveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetrieveRequest => RetrieveRequest.decode(value),
+    responseSerialize: (value: JobResponse): Buffer => Buffer.from(JobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobResponse => JobResponse.decode(value),
+  },
+  historical: {
+    path: "/featurestore.v1.CoreService/Historical" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: HistoricalRequest): Buffer => Buffer.from(HistoricalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HistoricalRequest => HistoricalRequest.decode(value),
+    responseSerialize: (value: JobResponse): Buffer => Buffer.from(JobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobResponse => JobResponse.decode(value),
+  },
+  downloadOutput: {
+    path: "/featurestore.v1.CoreService/DownloadOutput" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: DownloadOutputRequest): Buffer =>
+      Buffer.from(DownloadOutputRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DownloadOutputRequest => DownloadOutputRequest.decode(value),
+    responseSerialize: (value: DataChunk): Buffer => Buffer.from(DataChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DataChunk => DataChunk.decode(value),
+  },
+  /** A feature set schema from an uploaded sample of the data (registers nothing). */
+  inferSchema: {
+    path: "/featurestore.v1.CoreService/InferSchema" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: InferSchemaRequest): Buffer => Buffer.from(InferSchemaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InferSchemaRequest => InferSchemaRequest.decode(value),
+    responseSerialize: (value: InferSchemaResponse): Buffer => Buffer.from(InferSchemaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InferSchemaResponse => InferSchemaResponse.decode(value),
+  },
 } as const;
 
 export interface CoreServiceServer extends UntypedServiceImplementation {
@@ -4554,6 +5236,24 @@ export interface CoreServiceServer extends UntypedServiceImplementation {
   createUser: handleUnaryCall<CreateUserRequest, User>;
   listUsers: handleUnaryCall<ListUsersRequest, ListUsersResponse>;
   setUserAdmin: handleUnaryCall<SetUserAdminRequest, User>;
+  /** Ingestion from a storage URI or from a file uploaded by client streaming. */
+  ingest: handleUnaryCall<IngestRequest, JobResponse>;
+  ingestUpload: handleClientStreamingCall<IngestUploadRequest, JobResponse>;
+  /** Jobs: get, list (yours; everyone's for admins), cancel, and their progress until they end. */
+  getJob: handleUnaryCall<GetJobRequest, Job>;
+  listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
+  cancelJob: handleUnaryCall<CancelJobRequest, Job>;
+  watchJob: handleServerStreamingCall<WatchJobRequest, JobEvent>;
+  /** Ingestion history (oldest first), one ingestion with its statistics, and revert. */
+  listIngestions: handleUnaryCall<ListIngestionsRequest, ListIngestionsResponse>;
+  getIngestion: handleUnaryCall<GetIngestionRequest, Ingestion>;
+  revertIngestion: handleUnaryCall<RevertIngestionRequest, JobResponse>;
+  /** Retrieve and historical write an output file; DownloadOutput streams it back. */
+  retrieve: handleUnaryCall<RetrieveRequest, JobResponse>;
+  historical: handleClientStreamingCall<HistoricalRequest, JobResponse>;
+  downloadOutput: handleServerStreamingCall<DownloadOutputRequest, DataChunk>;
+  /** A feature set schema from an uploaded sample of the data (registers nothing). */
+  inferSchema: handleClientStreamingCall<InferSchemaRequest, InferSchemaResponse>;
 }
 
 export interface CoreServiceClient extends Client {
@@ -4857,6 +5557,185 @@ export interface CoreServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: User) => void,
   ): ClientUnaryCall;
+  /** Ingestion from a storage URI or from a file uploaded by client streaming. */
+  ingest(
+    request: IngestRequest,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  ingest(
+    request: IngestRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  ingest(
+    request: IngestRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  ingestUpload(
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<IngestUploadRequest>;
+  ingestUpload(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<IngestUploadRequest>;
+  ingestUpload(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<IngestUploadRequest>;
+  ingestUpload(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<IngestUploadRequest>;
+  /** Jobs: get, list (yours; everyone's for admins), cancel, and their progress until they end. */
+  getJob(request: GetJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
+  getJob(
+    request: GetJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  getJob(
+    request: GetJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  listJobs(
+    request: ListJobsRequest,
+    callback: (error: ServiceError | null, response: ListJobsResponse) => void,
+  ): ClientUnaryCall;
+  listJobs(
+    request: ListJobsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListJobsResponse) => void,
+  ): ClientUnaryCall;
+  listJobs(
+    request: ListJobsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListJobsResponse) => void,
+  ): ClientUnaryCall;
+  cancelJob(request: CancelJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
+  cancelJob(
+    request: CancelJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  cancelJob(
+    request: CancelJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  watchJob(request: WatchJobRequest, options?: Partial<CallOptions>): ClientReadableStream<JobEvent>;
+  watchJob(
+    request: WatchJobRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<JobEvent>;
+  /** Ingestion history (oldest first), one ingestion with its statistics, and revert. */
+  listIngestions(
+    request: ListIngestionsRequest,
+    callback: (error: ServiceError | null, response: ListIngestionsResponse) => void,
+  ): ClientUnaryCall;
+  listIngestions(
+    request: ListIngestionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListIngestionsResponse) => void,
+  ): ClientUnaryCall;
+  listIngestions(
+    request: ListIngestionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListIngestionsResponse) => void,
+  ): ClientUnaryCall;
+  getIngestion(
+    request: GetIngestionRequest,
+    callback: (error: ServiceError | null, response: Ingestion) => void,
+  ): ClientUnaryCall;
+  getIngestion(
+    request: GetIngestionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Ingestion) => void,
+  ): ClientUnaryCall;
+  getIngestion(
+    request: GetIngestionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Ingestion) => void,
+  ): ClientUnaryCall;
+  revertIngestion(
+    request: RevertIngestionRequest,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  revertIngestion(
+    request: RevertIngestionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  revertIngestion(
+    request: RevertIngestionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  /** Retrieve and historical write an output file; DownloadOutput streams it back. */
+  retrieve(
+    request: RetrieveRequest,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  retrieve(
+    request: RetrieveRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  retrieve(
+    request: RetrieveRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientUnaryCall;
+  historical(
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<HistoricalRequest>;
+  historical(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<HistoricalRequest>;
+  historical(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<HistoricalRequest>;
+  historical(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobResponse) => void,
+  ): ClientWritableStream<HistoricalRequest>;
+  downloadOutput(request: DownloadOutputRequest, options?: Partial<CallOptions>): ClientReadableStream<DataChunk>;
+  downloadOutput(
+    request: DownloadOutputRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<DataChunk>;
+  /** A feature set schema from an uploaded sample of the data (registers nothing). */
+  inferSchema(
+    callback: (error: ServiceError | null, response: InferSchemaResponse) => void,
+  ): ClientWritableStream<InferSchemaRequest>;
+  inferSchema(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InferSchemaResponse) => void,
+  ): ClientWritableStream<InferSchemaRequest>;
+  inferSchema(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InferSchemaResponse) => void,
+  ): ClientWritableStream<InferSchemaRequest>;
+  inferSchema(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InferSchemaResponse) => void,
+  ): ClientWritableStream<InferSchemaRequest>;
 }
 
 export const CoreServiceClient = makeGenericClientConstructor(
