@@ -485,7 +485,6 @@ describe('CoreService data RPCs on the embedded default', () => {
           admin,
         );
         running = jobs.find((job) => JSON.parse(job.requestJson).project === 'slow');
-        if (jobs.length > 0 && !running) console.log(jobs);
         return running !== undefined;
       },
       'the ingest job running',
