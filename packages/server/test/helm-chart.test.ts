@@ -248,9 +248,20 @@ describe('Helm chart deploy/helm/featurestore', () => {
       ]),
     );
     expect(container.args).not.toContain('--insecure');
-    expect(container.readinessProbe.exec.command).toEqual(
-      expect.arrayContaining(['featurestore', 'health', '--tls-ca']),
-    );
+    expect(container.readinessProbe.exec.command).toEqual([
+      'featurestore',
+      'health',
+      '--address',
+      '127.0.0.1:50051',
+      '--ca',
+      '/etc/featurestore/tls/ca.crt',
+      '--server-name',
+      'fs-featurestore-core.ml.svc',
+      '--cert',
+      '/etc/featurestore/tls/tls.crt',
+      '--key',
+      '/etc/featurestore/tls/tls.key',
+    ]);
     expect(pod.volumes).toEqual(
       expect.arrayContaining([
         { name: 'tls', secret: { secretName: 'featurestore-tls' } },

@@ -193,30 +193,34 @@ what to set. Included by every workload, so `helm template` and `helm install` s
 {{- end -}}
 
 {{/*
-Probes on the gRPC health protocol. Without TLS the kubelet asks it itself (grpc probes); the
-kubelet's gRPC probe has no TLS, so with TLS `featurestore health` asks it from inside the pod,
-trusting the server's own certificate (and presenting it as client certificate under mutual
-TLS).
+Probes on the gRPC health protocol: call with (dict "root" $ "role" "core"). Without TLS the
+kubelet asks it itself (grpc probes); the kubelet's gRPC probe has no TLS, so with TLS
+`featurestore health` asks it from inside the pod, trusting the CA of the TLS Secret
+(tls.caKey) for the Service's name (and presenting the server's own certificate under mutual
+TLS, which then needs the clientAuth usage).
 */}}
 {{- define "featurestore.grpcProbe" -}}
-{{- if .Values.tls.enabled }}
+{{- $values := .root.Values -}}
+{{- if $values.tls.enabled }}
 exec:
   command:
     - featurestore
     - health
     - --address
-    - 127.0.0.1:{{ .Values.server.grpcPort }}
-    - --tls-ca
+    - 127.0.0.1:{{ $values.server.grpcPort }}
+    - --ca
+    - /etc/featurestore/tls/{{ $values.tls.caKey }}
+    - --server-name
+    - {{ default (printf "%s-%s.%s.svc" (include "featurestore.fullname" .root) .role .root.Release.Namespace) $values.tls.serverName }}
+    {{- if $values.tls.clientCaSecret }}
+    - --cert
     - /etc/featurestore/tls/tls.crt
-    {{- if .Values.tls.clientCaSecret }}
-    - --tls-cert
-    - /etc/featurestore/tls/tls.crt
-    - --tls-key
+    - --key
     - /etc/featurestore/tls/tls.key
     {{- end }}
 {{- else }}
 grpc:
-  port: {{ .Values.server.grpcPort }}
+  port: {{ $values.server.grpcPort }}
 {{- end }}
 {{- end -}}
 
@@ -336,17 +340,17 @@ spec:
               protocol: TCP
           # Opening the store may wait for the migrate Job (migrations.waitSeconds).
           startupProbe:
-            {{- include "featurestore.grpcProbe" $root | nindent 12 }}
+            {{- include "featurestore.grpcProbe" (dict "root" $root "role" .role) | nindent 12 }}
             periodSeconds: 5
             timeoutSeconds: 5
             failureThreshold: {{ add 6 (div $root.Values.migrations.waitSeconds 5) }}
           readinessProbe:
-            {{- include "featurestore.grpcProbe" $root | nindent 12 }}
+            {{- include "featurestore.grpcProbe" (dict "root" $root "role" .role) | nindent 12 }}
             periodSeconds: 10
             timeoutSeconds: 5
             failureThreshold: 2
           livenessProbe:
-            {{- include "featurestore.grpcProbe" $root | nindent 12 }}
+            {{- include "featurestore.grpcProbe" (dict "root" $root "role" .role) | nindent 12 }}
             periodSeconds: 20
             timeoutSeconds: 5
             failureThreshold: 3

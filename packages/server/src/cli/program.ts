@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { registerAccessCommands } from './access-commands.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
 import { registerGcCommand } from './gc-command.js';
+import { registerHealthCommand } from './health-command.js';
 import { type CliIo, formatError, formatJsonError, processIo } from './io.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerOfflineCommands } from './offline-commands.js';
@@ -74,6 +75,7 @@ export function buildProgram(io: CliIo, json: boolean): Command {
   registerQuickstart(program, io);
   registerServeCommand(program, io);
   registerMigrateCommand(program, io);
+  registerHealthCommand(program, io);
   return program;
 }
 
