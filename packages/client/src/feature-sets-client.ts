@@ -76,7 +76,10 @@ export class FeatureSetsClient {
   ): Promise<FeatureSet> {
     // A new definition brings its own description, tags and time to live, unless given.
     const definition = input.schema === undefined ? undefined : definitionMessage(input.schema);
-    const tags = input.tags ?? definition?.tags;
+    // As the engine: a definition's tags apply only when it has some.
+    const definitionTags =
+      definition && Object.keys(definition.tags).length > 0 ? definition.tags : undefined;
+    const tags = input.tags ?? definitionTags;
     const timeToLive =
       input.timeToLive === undefined
         ? definition?.timeToLive || undefined

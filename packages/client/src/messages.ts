@@ -128,13 +128,14 @@ export function tokenOf(message: AccessTokenMessage | undefined): TokenInfo {
 export function userOf(message: UserMessage): User {
   const email = present(message.email);
   const oidcSubject = present(message.oidcSubject);
+  // In the order the engine's records have them, so output is the same remote and embedded.
   return {
     id: message.id,
     name: message.name,
-    ...(email === undefined ? {} : { email }),
-    ...(oidcSubject === undefined ? {} : { oidcSubject }),
     admin: message.admin,
     createdAt: required(message.createdAt, 'createdAt'),
+    ...(oidcSubject === undefined ? {} : { oidcSubject }),
+    ...(email === undefined ? {} : { email }),
   };
 }
 

@@ -118,6 +118,8 @@ describe('FeatureStoreClient against a real server on loopback', () => {
       },
     });
     expect(reshaped.version).toEqual({ major: 2, minor: 0 });
+    // A definition without tags keeps the feature set's, as the engine's update does.
+    expect(reshaped.tags).toEqual({ tier: 'gold' });
     expect(reshaped.schema.features.map((feature) => feature.name)).toContain('merchant');
 
     const old = await client.featureSets.get('shop', 'payments', '1.0');

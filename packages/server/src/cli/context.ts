@@ -6,6 +6,7 @@ import { loadConfig } from '../config.js';
 import { type FeatureStore, type OpenOptions, openFeatureStore } from '../open-feature-store.js';
 import type { CliIo } from './io.js';
 import { formatRecord, formatTable } from './io.js';
+import { checkRemoteOptions, openRemoteStore } from './remote-store.js';
 
 export interface GlobalOptions {
   store?: string;
@@ -17,6 +18,9 @@ export interface GlobalOptions {
   plugin?: string[];
   token?: string;
   tokenFile?: string;
+  /** A server (`HOST:PORT`) to send the command to instead of opening a store. */
+  endpoint?: string;
+  tlsCa?: string;
   rebind?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -49,26 +53,9 @@ export function withStore<A extends unknown[]>(
   return async (...args: unknown[]): Promise<void> => {
     const command = args.at(-1) as Command;
     const options = command.optsWithGlobals<GlobalOptions>();
-    const config = await loadConfig({
-      ...(options.config === undefined ? {} : { file: options.config }),
-      overrides: {
-        store: options.store,
-        metadata: options.metadata,
-        storage: options.storage,
-        online: options.online,
-        queue: options.queue,
-        // Paths on the command line are relative to where the command runs.
-        plugins: options.plugin?.map((plugin) =>
-          /^\.{1,2}[\\/]/.test(plugin) ? resolve(plugin) : plugin,
-        ),
-      },
-    });
-    const token = await tokenOf(options, io);
-    const store = await openFeatureStore(config, {
-      ...openOptions?.(options as Record<string, unknown>),
-      ...(token === undefined ? {} : { token }),
-      ...(options.rebind ? { rebind: true } : {}),
-    });
+    const store = options.endpoint
+      ? await openRemote(options, io)
+      : await openLocal(options, io, openOptions);
     const json = (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
     const context: CommandContext = {
       store,
@@ -95,6 +82,45 @@ export function withStore<A extends unknown[]>(
       await store.close();
     }
   };
+}
+
+/** The store of the command's options: embedded or self-hosted, opened in this process. */
+async function openLocal(
+  options: GlobalOptions,
+  io: CliIo,
+  openOptions: ((options: Record<string, unknown>) => OpenOptions) | undefined,
+): Promise<FeatureStore> {
+  const config = await loadConfig({
+    ...(options.config === undefined ? {} : { file: options.config }),
+    overrides: {
+      store: options.store,
+      metadata: options.metadata,
+      storage: options.storage,
+      online: options.online,
+      queue: options.queue,
+      // Paths on the command line are relative to where the command runs.
+      plugins: options.plugin?.map((plugin) =>
+        /^\.{1,2}[\\/]/.test(plugin) ? resolve(plugin) : plugin,
+      ),
+    },
+  });
+  const token = await tokenOf(options, io);
+  return openFeatureStore(config, {
+    ...openOptions?.(options as Record<string, unknown>),
+    ...(token === undefined ? {} : { token }),
+    ...(options.rebind ? { rebind: true } : {}),
+  });
+}
+
+/** `--endpoint`: a server answers the command through the client (see remote-store.ts). */
+async function openRemote(options: GlobalOptions, io: CliIo): Promise<FeatureStore> {
+  checkRemoteOptions(options);
+  const token = await tokenOf(options, io);
+  return openRemoteStore({
+    endpoint: options.endpoint!,
+    ...(token === undefined ? {} : { token }),
+    ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),
+  });
 }
 
 /**

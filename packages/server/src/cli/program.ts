@@ -49,6 +49,12 @@ export function buildProgram(io: CliIo, json: boolean): Command {
     )
     .option('--token-file <file>', 'act as the owner of the access token on the first line of FILE')
     .option(
+      '--endpoint <host:port>',
+      'send the command to a featurestore server instead of opening a store (default FEATURESTORE_ENDPOINT)',
+      process.env.FEATURESTORE_ENDPOINT || undefined,
+    )
+    .option('--tls-ca <file>', 'with --endpoint: the CA (PEM) that signed the server certificate')
+    .option(
       '--rebind',
       'let an embedded store use other --online, --queue or --storage parts than it was opened with before, from now on',
     )
