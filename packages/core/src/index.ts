@@ -15,6 +15,11 @@ export { ACTION_REQUIREMENTS, ACTIONS, type Action } from './auth/actions.js';
 export { type ActionTarget, Authorizer } from './auth/authorizer.js';
 export { TokenIdentityProvider } from './auth/token-identity-provider.js';
 
+// In-process data: rows, streams and Arrow in (`ingest`); rows, Arrow and files out.
+export type { IngestData, IngestDataFormat } from './data/ingest-data.js';
+export { OutputData, type OutputRow } from './data/output-data.js';
+export type { IngestRow } from './data/row-lines.js';
+
 // Driver descriptors: an application may register a driver, and load one by name.
 export {
   type AnyDriverDescriptor,
@@ -49,7 +54,10 @@ export {
 } from './errors.js';
 export { validateName } from './identifiers.js';
 export { isTerminal, JobService, type RunningJob, type StartJobInput } from './jobs/job-service.js';
-export type { FeatureSetDefinition } from './metadata/feature-set-definition.js';
+export {
+  type FeatureSetDefinition,
+  parseFeatureSetDefinition,
+} from './metadata/feature-set-definition.js';
 export {
   FeatureSetService,
   type ListFeatureSetsInput,
@@ -119,6 +127,7 @@ export {
 } from './offline/job-outputs.js';
 export {
   type HistoricalOptions,
+  type IngestDataOptions,
   type IngestionView,
   type IngestOptions,
   type IngestResult,

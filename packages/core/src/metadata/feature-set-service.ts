@@ -49,12 +49,31 @@ export class FeatureSetService {
     this.#deletedData = deletedData;
   }
 
-  /** Registers version 1.0 from a definition (validated here, whatever its source). */
+  /**
+   * Registers version 1.0 from a typed definition, checked again here whatever its source
+   * (names, types, key and event time). A definition read from a file or a request is
+   * `unknown` until `parseFeatureSetDefinition` has checked it.
+   *
+   * @example
+   * await fs.engine.featureSets.register(fs.principal, 'fraud', 'transactions', {
+   *   primaryKey: ['transaction_id'],
+   *   eventTime: 'ts',
+   *   features: [
+   *     { name: 'transaction_id', type: 'string' },
+   *     { name: 'ts', type: 'timestamp' },
+   *     { name: 'amount', type: 'float64' },
+   *   ],
+   * });
+   * // From a schema file:
+   * const json: unknown = JSON.parse(await readFile('transactions.schema.json', 'utf8'));
+   * await fs.engine.featureSets.register(fs.principal, 'fraud', 'transactions',
+   *   parseFeatureSetDefinition(json));
+   */
   async register(
     principal: Principal,
     projectName: string,
     name: string,
-    definition: unknown,
+    definition: FeatureSetDefinition,
   ): Promise<FeatureSet> {
     const project = await authorizedProject(
       this.#store,

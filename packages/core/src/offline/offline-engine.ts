@@ -30,10 +30,14 @@ import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
 import { listAll } from '../storage/object-keys.js';
+import { type IngestData, type IngestDataFormat, isIngestData } from '../data/ingest-data.js';
+import { OutputData } from '../data/output-data.js';
+import type { ColumnType } from '../data/output-values.js';
+import { namedByData, stageData } from '../data/staged-data.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
 import { SourceAccess, type SourceAccessOptions } from './source-access.js';
 import { type ResolvedSource, resolveSource } from './sources.js';
-import { StagedUpload, sourceDescription } from './staged-uploads.js';
+import { StagedUpload, StagedUploads, sourceDescription } from './staged-uploads.js';
 import { FEATURE_SETS_PREFIX, ingestionPrefix, jobOutputKey } from './storage-layout.js';
 import { type StorageLocator, storageRoot } from './storage-locator.js';
 import { type AsOf, toInputs, visibleIngestions } from './time-travel.js';
@@ -44,6 +48,17 @@ export interface IngestOptions {
   idempotencyKey?: string;
   /** Ignore source columns the schema lacks instead of refusing the file. */
   ignoreExtraColumns?: boolean;
+}
+
+/**
+ * `ingest` options for data in memory (`IngestData`): `format` says how to read bytes (`csv`,
+ * `json` for JSON Lines, `parquet`, or `arrow` for an Arrow IPC stream) and is left out for
+ * rows and Arrow tables; `sourceName` is what the ingestion records as its source.
+ */
+export interface IngestDataOptions extends Omit<IngestOptions, 'format'> {
+  format?: IngestDataFormat;
+  /** Recorded as the ingestion's source (`upload:<name>`); default `rows`, `arrow table`… */
+  sourceName?: string;
 }
 
 export interface IngestResult extends Record<string, unknown> {
@@ -203,14 +218,45 @@ export class OfflineEngine {
    * Ingests a source into the latest version of a feature set. The rows become visible only
    * when the ingestion commits; on any error nothing is visible and the written files are
    * removed.
+   *
+   * The source is a path or URL, or data in memory (`IngestData`, docs/in-process-api.md):
+   * an array or (async) iterable of rows, an apache-arrow `Table`, or bytes (a `Uint8Array`
+   * or a Node stream) in `options.format` (`csv`, `json`, `parquet`, or `arrow` for an Arrow
+   * IPC stream). Data is staged as a file in the store's storage while it is read (memory
+   * stays bounded) and checked by the very rules files are: a bad value fails the whole
+   * ingestion, naming its row and column. The staged file is removed when the job ends.
+   *
+   * @example
+   * const { result } = await fs.engine.offline.ingest(fs.principal, 'fraud', 'transactions', [
+   *   { transaction_id: 't1', ts: new Date('2024-05-01T10:00:00Z'), amount: 12.5 },
+   *   { transaction_id: 't2', ts: '2024-05-01T12:00:00+02:00', amount: null },
+   * ]);
+   * console.log((await result).rowCount); // 2
    */
   async ingest(
     principal: Principal,
     projectName: string,
     featureSetName: string,
     source: string | StagedUpload,
+    options?: IngestOptions,
+  ): Promise<RunningJob<IngestResult>>;
+  async ingest(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    source: IngestData,
+    options?: IngestDataOptions,
+  ): Promise<RunningJob<IngestResult>>;
+  async ingest(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    source: string | StagedUpload | IngestData,
     options: IngestOptions = {},
   ): Promise<RunningJob<IngestResult>> {
+    if (isIngestData(source)) {
+      return this.#ingestData(principal, projectName, featureSetName, source, options);
+    }
     // Records and job requests name an upload (`upload:<name>`), never its staging object.
     const sourceName = sourceDescription(source);
     const { project, featureSet } = await this.#resolve(
@@ -414,13 +460,22 @@ export class OfflineEngine {
     );
   }
 
-  /** All rows, an event-time range, or the latest row per key, written to a job output file. */
+  /**
+   * All rows, an event-time range, or the latest row per key, written to a job output file.
+   * The result reads it as rows, as an Arrow table, or copies it to a file (`OutputData`).
+   *
+   * @example
+   * const { result } = await fs.engine.offline.retrieve(fs.principal, 'fraud', 'transactions', {
+   *   latest: true,
+   * });
+   * for await (const row of (await result).rows()) console.log(row);
+   */
   async retrieve(
     principal: Principal,
     projectName: string,
     featureSetName: string,
     options: RetrieveOptions = {},
-  ): Promise<RunningJob<OutputResult>> {
+  ): Promise<RunningJob<OutputData>> {
     const { project, featureSet } = await this.#resolve(
       principal,
       projectName,
@@ -432,7 +487,10 @@ export class OfflineEngine {
     await authorizeSelection(this.#authorizer, principal, featureSet, selectAllColumns(guarded));
     const inputs = await this.#inputs(featureSet, options.asOf);
     const format = options.format ?? 'csv';
-    return this.#jobs.start(
+    const types = new Map<string, ColumnType>(
+      featureSet.schema.features.map((feature) => [feature.name, feature.type]),
+    );
+    const running = await this.#jobs.start(
       principal,
       {
         type: 'retrieve',
@@ -456,6 +514,7 @@ export class OfflineEngine {
         return { outputKey, rowCount: result.rowCount, format };
       },
     );
+    return this.#outputData(running, types);
   }
 
   /**
@@ -465,7 +524,7 @@ export class OfflineEngine {
   async historical(
     principal: Principal,
     options: HistoricalOptions,
-  ): Promise<RunningJob<OutputResult>> {
+  ): Promise<RunningJob<OutputData>> {
     const refs =
       typeof options.features === 'string' || typeof options.features[0] === 'string'
         ? parseFeatureRefs(options.features as string | string[])
@@ -522,7 +581,15 @@ export class OfflineEngine {
       });
     }
     const format = options.format ?? 'csv';
-    return this.#jobs.start(
+    const types = new Map<string, ColumnType>();
+    for (const spec of specs) {
+      for (const feature of spec.schema.features) {
+        if (spec.features.includes(feature.name)) {
+          types.set(`${spec.name}__${feature.name}`, feature.type);
+        }
+      }
+    }
+    const running = await this.#jobs.start(
       principal,
       {
         type: 'historical',
@@ -551,6 +618,66 @@ export class OfflineEngine {
         return { outputKey, rowCount: result.rowCount, format };
       },
     );
+    return this.#outputData(running, types);
+  }
+
+  /** The result of a retrieve or historical job as `OutputData` (rows, Arrow, a file). */
+  #outputData(
+    running: RunningJob<OutputResult>,
+    types: ReadonlyMap<string, ColumnType>,
+  ): RunningJob<OutputData> {
+    const result = running.result.then(
+      (output) => new OutputData(output, { storage: this.#storage, job: running.job, types }),
+    );
+    // The caller may only want the record; never leave an unhandled rejection behind.
+    result.catch(() => undefined);
+    return { job: running.job, result };
+  }
+
+  /**
+   * Ingests data from memory (`IngestData`): staged as a file in the store's storage (read
+   * as it arrives: memory stays bounded), ingested from there like any file, and removed
+   * once the job ends, whatever its outcome. Errors name the data's rows, not the file.
+   */
+  async #ingestData(
+    principal: Principal,
+    projectName: string,
+    featureSetName: string,
+    data: IngestData,
+    options: IngestDataOptions,
+  ): Promise<RunningJob<IngestResult>> {
+    const { featureSet } = await this.#resolve(
+      principal,
+      projectName,
+      featureSetName,
+      'data.write',
+    );
+    const { format, sourceName, ...rest } = options;
+    const uploads = new StagedUploads(this.#storage);
+    const staged = await stageData(uploads, data, featureSet.schema, {
+      format,
+      name: sourceName,
+    });
+    const remove = () => uploads.remove(staged.upload).catch(() => undefined);
+    let running: RunningJob<IngestResult>;
+    try {
+      running = await this.ingest(principal, projectName, featureSetName, staged.upload, rest);
+    } catch (error) {
+      await remove();
+      throw namedByData(error, staged);
+    }
+    const result = running.result.then(
+      async (ingested) => {
+        await remove();
+        return ingested;
+      },
+      async (error: unknown) => {
+        await remove();
+        throw namedByData(error, staged);
+      },
+    );
+    result.catch(() => undefined);
+    return { job: running.job, result };
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   type FeatureSetVersion,
   formatVersion,
   NotFoundError,
+  parseFeatureSetDefinition,
   parseTagAssignments,
   ValidationError,
   validateName,
@@ -249,7 +250,7 @@ export function registerFeatureSetCommands(program: Command, io: CliIo): void {
           ctx.store.principal,
           project,
           name,
-          definition,
+          parseFeatureSetDefinition(definition),
         );
         ctx.record(registered, showFeatureSet(registered));
       }),

@@ -1,4 +1,8 @@
-import type { FeatureStoreEngine, Principal } from '@featurestore/core';
+import {
+  type FeatureStoreEngine,
+  type Principal,
+  parseFeatureSetDefinition,
+} from '@featurestore/core';
 import type { CoreServiceServer } from '@featurestore/protocol/featurestore/v1/core';
 import type { CallAuthenticator } from './call-authenticator.js';
 import { unary } from './call-handlers.js';
@@ -81,12 +85,18 @@ export function coreService(
 
     registerFeatureSet: handle(async (principal, request) =>
       featureSetMessage(
-        await featureSets.register(principal, request.project, request.name, {
-          ...(request.schema === undefined ? {} : schemaDefinitionOf(request.schema)),
-          ...(request.description === '' ? {} : { description: request.description }),
-          ...(Object.keys(request.tags).length === 0 ? {} : { tags: request.tags }),
-          ...(request.timeToLive === '' ? {} : { timeToLive: request.timeToLive }),
-        }),
+        await featureSets.register(
+          principal,
+          request.project,
+          request.name,
+          // A request is untrusted input: checked like a schema file.
+          parseFeatureSetDefinition({
+            ...(request.schema === undefined ? {} : schemaDefinitionOf(request.schema)),
+            ...(request.description === '' ? {} : { description: request.description }),
+            ...(Object.keys(request.tags).length === 0 ? {} : { tags: request.tags }),
+            ...(request.timeToLive === '' ? {} : { timeToLive: request.timeToLive }),
+          }),
+        ),
       ),
     ),
     getFeatureSet: handle(async (principal, request) =>
