@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import {
   type CallOptions,
@@ -91,10 +92,8 @@ export class CallRunner {
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<Response> {
-    const metadata = new Metadata();
-    const token = await this.#token();
-    if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
-    const name = method.path.slice(method.path.lastIndexOf('/') + 1);
+    const metadata = await this.#metadata();
+    const name = methodName(method);
     return new Promise<Response>((resolve, reject) => {
       const call = this.#client.makeUnaryRequest(
         method.path,
@@ -116,10 +115,102 @@ export class CallRunner {
     });
   }
 
+  /**
+   * A client stream (an upload): `messages` written in order with backpressure, the answer
+   * once the server has them all. Sent once, never retried; no deadline unless given (an
+   * upload takes as long as the file is big). A failing source cancels the call.
+   */
+  async clientStream<Request, Response>(
+    method: UnaryMethod<Request, Response>,
+    messages: AsyncIterable<Request>,
+    options: CallOptions = {},
+  ): Promise<Response> {
+    const metadata = await this.#metadata();
+    const name = methodName(method);
+    const ended = new AbortController();
+    return new Promise<Response>((resolve, reject) => {
+      const call = this.#client.makeClientStreamRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        metadata,
+        options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs },
+        (error: ServiceError | null, response?: Response) => {
+          ended.abort();
+          options.signal?.removeEventListener('abort', cancel);
+          if (error) reject(errorFromStatus(error, name));
+          else resolve(response as Response);
+        },
+      );
+      const cancel = () => call.cancel();
+      if (options.signal?.aborted) cancel();
+      else options.signal?.addEventListener('abort', cancel, { once: true });
+      (async () => {
+        for await (const message of messages) {
+          if (ended.signal.aborted) return;
+          // Backpressure: wait for the channel to take more, or for the call to end.
+          if (!call.write(message)) await once(call, 'drain', { signal: ended.signal });
+        }
+        call.end();
+      })().catch((error: unknown) => {
+        if (ended.signal.aborted) return;
+        call.cancel();
+        reject(error);
+      });
+    });
+  }
+
+  /**
+   * A server stream (a download, a job's progress): its messages as they arrive. No deadline
+   * unless given; a failure ends the iteration with the typed error.
+   */
+  async *serverStream<Request, Response>(
+    method: UnaryMethod<Request, Response>,
+    request: Request,
+    options: CallOptions = {},
+  ): AsyncGenerator<Response> {
+    const metadata = await this.#metadata();
+    const call = this.#client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      metadata,
+      options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs },
+    );
+    const cancel = () => call.cancel();
+    if (options.signal?.aborted) cancel();
+    else options.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      for await (const message of call) yield message as Response;
+    } catch (error) {
+      const failure = error as ServiceError;
+      throw typeof failure?.code === 'number'
+        ? errorFromStatus(failure, methodName(method))
+        : error;
+    } finally {
+      options.signal?.removeEventListener('abort', cancel);
+      // A consumer that stops early cancels the rest.
+      call.cancel();
+    }
+  }
+
+  async #metadata(): Promise<Metadata> {
+    const metadata = new Metadata();
+    const token = await this.#token();
+    if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+    return metadata;
+  }
+
   /** Closes the channel; calls made afterwards fail. */
   close(): void {
     this.#client.close();
   }
+}
+
+/** `GetProject` of `/featurestore.v1.CoreService/GetProject`, for messages. */
+function methodName(method: { path: string }): string {
+  return method.path.slice(method.path.lastIndexOf('/') + 1);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

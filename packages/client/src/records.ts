@@ -176,3 +176,96 @@ export interface UpdateFeatureSetInput {
   schema?: unknown;
   expectedRevision?: number;
 }
+
+/** A read of online features: `project/featureset[@version]:feature` refs, one object per entity. */
+export interface OnlineFeaturesRequest {
+  /** `:*` for every feature the caller may read; several feature sets allowed. */
+  features: readonly string[];
+  /** The primary-key columns of every referenced feature set, per entity. */
+  entities: readonly Record<string, unknown>[];
+}
+
+export interface PushOptions {
+  /**
+   * How long the server retries the feature set lookup while its database is unavailable,
+   * and with `waitApplied` how long it waits for the rows online (default 30 s).
+   */
+  timeoutMs?: number;
+  /** Answer once every row is readable online. */
+  waitApplied?: boolean;
+}
+
+export interface PushResult {
+  pushId: string;
+  rows: number;
+  /** `project/featureset` */
+  featureSet: string;
+  /** Where each row sits on the queue, in row order. */
+  positions: { partition: number; offset: string }[];
+}
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** Every long operation is a job: ingest, revert, retrieve, historical, materialize. */
+export interface Job {
+  id: string;
+  /** `ingest`, `retrieve`, `historical`, `revert`, `materialize`… */
+  type: string;
+  state: JobState;
+  /** 0…1 */
+  progress: number;
+  message?: string;
+  /** The request as the caller made it. */
+  request: Record<string, unknown>;
+  /** The result once succeeded (ingest: ingestionId, rowCount…; retrieve: rowCount, format…). */
+  result?: Record<string, unknown>;
+  error?: { code: string; message: string };
+  cancelRequested: boolean;
+  /** The id of the user who started it. */
+  createdBy: string;
+  projectId?: string;
+  createdAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+export interface ListJobsInput extends PageRequest {
+  state?: JobState;
+  type?: string;
+}
+
+export type DataFormat = 'csv' | 'parquet' | 'json';
+export type OutputFormat = 'csv' | 'parquet';
+
+export interface FeatureStatistics {
+  count: number;
+  nulls: number;
+  min?: unknown;
+  max?: unknown;
+  mean?: number;
+  stddev?: number;
+  approxDistinct?: number;
+}
+
+/** One committed batch of rows of a feature set's major version. */
+export interface Ingestion {
+  id: string;
+  sequence: number;
+  state: 'committed' | 'reverted';
+  /** Where the rows came from (`upload:<file name>` for uploads). */
+  source: string;
+  format?: DataFormat;
+  rowCount: number;
+  idempotencyKey?: string;
+  major: number;
+  jobId?: string;
+  committedBy: string;
+  committedAt: Date;
+  revertedAt?: Date;
+  /** Per feature; features the caller may not read are left out and named in `statisticsWithheld`. */
+  statistics: Record<string, FeatureStatistics>;
+  statisticsWithheld: string[];
+}
+
+/** Time travel: the data as it was right after an ingestion, or at a time. */
+export type AsOf = { ingestionId: string } | { time: Date };

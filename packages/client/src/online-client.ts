@@ -1,0 +1,89 @@
+import { OnlineServiceService as Online } from '@featurestore/protocol/featurestore/v1/online';
+import type { CallRunner } from './call-runner.js';
+import type { CallOptions } from './client-options.js';
+import { resultRow, rowMessage } from './online-values.js';
+import type { OnlineFeaturesRequest, PushOptions, PushResult } from './records.js';
+
+/** Online reads, pushes and materializations, as the engine's `online` service. */
+export class OnlineClient {
+  readonly #calls: CallRunner;
+
+  constructor(calls: CallRunner) {
+    this.#calls = calls;
+  }
+
+  /**
+   * The latest values of features of one or more feature sets for many entities, in one
+   * round trip: one row per entity, in order, holding its keys then `<featureset>__<feature>`
+   * columns (null where there is no value, or it is past the time to live).
+   */
+  async getOnlineFeatures(
+    request: OnlineFeaturesRequest,
+    options?: CallOptions,
+  ): Promise<Record<string, unknown>[]> {
+    const entities = request.entities.map((entity) => ({ ...entity }));
+    const answer = await this.#calls.unary(
+      Online.getOnlineFeatures,
+      {
+        features: [...request.features],
+        entities: entities.map((entity, index) => rowMessage(entity, `entity ${index + 1}`)),
+      },
+      'idempotent',
+      options,
+    );
+    return answer.rows.map((vector, index) =>
+      resultRow(entities[index] ?? {}, answer.columns, vector.values),
+    );
+  }
+
+  /**
+   * Pushes rows of one feature set, validated whole (a bad row fails the call and nothing is
+   * pushed); with `waitApplied`, answers once they are readable online. Sent once: a push
+   * whose answer was lost may have been applied.
+   */
+  async push(
+    project: string,
+    featureSet: string,
+    rows: readonly Record<string, unknown>[],
+    pushOptions: PushOptions = {},
+    options?: CallOptions,
+  ): Promise<PushResult> {
+    const answer = await this.#calls.unary(
+      Online.push,
+      {
+        project,
+        featureSet,
+        rows: rows.map((row, index) => rowMessage(row, `row ${index + 1}`)),
+        timeoutMs: pushOptions.timeoutMs ?? 0,
+        waitApplied: pushOptions.waitApplied === true,
+      },
+      'once',
+      options,
+    );
+    return {
+      pushId: answer.pushId,
+      rows: answer.rows,
+      featureSet: answer.featureSet,
+      positions: answer.positions.map(({ partition, offset }) => ({ partition, offset })),
+    };
+  }
+
+  /**
+   * Starts a materialization (offline data to the online store) and returns its job id:
+   * follow it with `jobs.wait` or `jobs.watch`.
+   */
+  async materialize(
+    project: string,
+    featureSet: string,
+    input: { version?: string; rebuild?: boolean } = {},
+    options?: CallOptions,
+  ): Promise<{ jobId: string }> {
+    const { jobId } = await this.#calls.unary(
+      Online.materialize,
+      { project, featureSet, version: input.version ?? '', rebuild: input.rebuild === true },
+      'once',
+      options,
+    );
+    return { jobId };
+  }
+}
