@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   type FeatureSetDefinition,
   type IngestRow,
@@ -503,4 +506,32 @@ describe('the in-process data API', () => {
     expect(await ingestionCount()).toBe(before);
     expect(await stagedObjects()).toEqual([]);
   });
+});
+
+describe('docs/in-process-api.md', () => {
+  it('runs its complete example and prints what it says', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const doc = await readFile(join(root, 'docs/in-process-api.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## A complete example'));
+    const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+    const printed = /```text\n([\s\S]*?)```/.exec(section)![1]!;
+    // An empty ES module project whose packages are the repository's (sources, through tsx).
+    const project = await tempStore();
+    try {
+      await writeFile(join(project.dir, 'package.json'), '{ "type": "module" }\n');
+      await writeFile(join(project.dir, 'example.ts'), code);
+      await symlink(join(root, 'node_modules'), join(project.dir, 'node_modules'));
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--conditions=@featurestore/source', '--import', 'tsx', 'example.ts'],
+        { cwd: project.dir, env: { ...process.env, TZ: 'UTC' } },
+      );
+      expect(stdout).toBe(printed);
+      expect(await readFile(join(project.dir, 'training-set.csv'), 'utf8')).toMatch(
+        /^customer_id,at,customers__age,customers__account\n/,
+      );
+    } finally {
+      await project.remove();
+    }
+  }, 120_000);
 });
