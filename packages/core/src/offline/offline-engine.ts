@@ -7,6 +7,10 @@ import {
   selectAllColumns,
   selectFeatures,
 } from '../auth/feature-access.js';
+import { type IngestData, type IngestDataFormat, isIngestData } from '../data/ingest-data.js';
+import { OutputData } from '../data/output-data.js';
+import type { ColumnType } from '../data/output-values.js';
+import { namedByData, stageData } from '../data/staged-data.js';
 import {
   AlreadyExistsError,
   FeatureStoreError,
@@ -30,10 +34,6 @@ import type { Principal } from '../ports/identity-provider.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 import type { ObjectStorage } from '../ports/object-storage.js';
 import { listAll } from '../storage/object-keys.js';
-import { type IngestData, type IngestDataFormat, isIngestData } from '../data/ingest-data.js';
-import { OutputData } from '../data/output-data.js';
-import type { ColumnType } from '../data/output-values.js';
-import { namedByData, stageData } from '../data/staged-data.js';
 import { type FeatureRef, parseFeatureRefs } from './feature-ref.js';
 import { SourceAccess, type SourceAccessOptions } from './source-access.js';
 import { type ResolvedSource, resolveSource } from './sources.js';
@@ -520,6 +520,15 @@ export class OfflineEngine {
   /**
    * A point-in-time-correct training set: one row per entity row, in input order, with
    * `<featureset>__<feature>` columns (docs/architecture.md, "The point-in-time contract").
+   * The result reads it as rows, as an Arrow table, or copies it to a file (`OutputData`).
+   *
+   * @example
+   * const { result } = await fs.engine.offline.historical(fs.principal, {
+   *   entities: 'labels.csv',
+   *   entityTime: 'at',
+   *   features: ['fraud/customers:age', 'fraud/transactions:*'],
+   * });
+   * const table = await (await result).toArrow();
    */
   async historical(
     principal: Principal,
