@@ -17,6 +17,7 @@ import { coreService } from './core-service.js';
 import { HealthStatus, ServingStatus } from './health-service.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
 import { onlineService } from './online-service.js';
+import { RecentPrincipals } from './recent-principals.js';
 
 /** The PEM files of `--tls-cert`, `--tls-key` and `--tls-client-ca`. */
 export interface TlsFiles {
@@ -103,10 +104,17 @@ export class FeatureStoreServer {
       );
     }
     const { engine } = store;
-    const authenticator = new CallAuthenticator([
+    const providers = [
       engine.tokens,
       ...(options.oidc ? [new OidcIdentityProvider(options.oidc, engine.access)] : []),
-    ]);
+    ];
+    const authenticator = new CallAuthenticator(providers);
+    // Online calls authenticate from memory for as long as the engine reuses its online
+    // lookups: a token lookup is two metadata queries, more than the read itself.
+    const onlineTtlMs = store.config.onlineMetadataCacheMs ?? 1000;
+    const onlineAuthenticator = new CallAuthenticator(
+      providers.map((provider) => new RecentPrincipals(provider, { ttlMs: onlineTtlMs })),
+    );
     const role = options.role ?? 'all';
     // `online` needs an online store (OnlineOperations says how to configure one).
     const online =
@@ -121,7 +129,7 @@ export class FeatureStoreServer {
     if (role !== 'online') {
       server.addService(CoreServiceService, coreService(engine, authenticator));
     }
-    if (online) server.addService(OnlineServiceService, onlineService(online, authenticator));
+    if (online) server.addService(OnlineServiceService, onlineService(online, onlineAuthenticator));
     server.addService(HealthService, health.service());
     const credentials = options.tls
       ? ServerCredentials.createSsl(
@@ -160,7 +168,7 @@ export class FeatureStoreServer {
           ...(options.tls === undefined ? {} : { tls: options.tls }),
           ...(options.insecure ? { insecure: true } : {}),
           routes: [
-            ...(online ? onlineJsonRoutes(online, authenticator) : []),
+            ...(online ? onlineJsonRoutes(online, onlineAuthenticator) : []),
             ...(options.httpRoutes ?? []),
           ],
         });
