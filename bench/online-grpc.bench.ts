@@ -5,7 +5,7 @@
  *   - the in-process engine call (`engine.online.getOnlineFeatures`, no transport),
  *   - a bare grpc-js server returning a prebuilt response of the same size (the same
  *     generated service code, no authentication, no engine), and
- *   - a bare node:http server returning the same JSON.
+ *   - a bare node:http server returning the same JSON (stringified per call).
  * Both servers run in one child process (the real one `--role online` as `featurestore serve`
  * composes it; the bare ones beside it), the callers in this one: p50/p99 latency in ms and
  * requests per second over the whole run of each case.
@@ -103,7 +103,7 @@ async function serve(configText: string, token: string): Promise<void> {
   // Responses of the same sizes as the real ones, built once by the same code.
   const operations = new OnlineOperations(store.engine);
   const principal = await store.authenticate(token);
-  const prebuilt = new Map<number, { message: GetOnlineFeaturesResponse; json: string }>();
+  const prebuilt = new Map<number, { message: GetOnlineFeaturesResponse; json: object }>();
   for (const count of SHAPES) {
     const output = await operations.get(principal, {
       features: FEATURE_REFS,
@@ -111,7 +111,7 @@ async function serve(configText: string, token: string): Promise<void> {
     });
     prebuilt.set(count, {
       message: { columns: output.columns, rows: featureVectorsOf(output.rows, output.columns) },
-      json: JSON.stringify(output),
+      json: output,
     });
   }
   const bare = new Server();
@@ -131,7 +131,8 @@ async function serve(configText: string, token: string): Promise<void> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { entities: unknown[] };
-      const text = prebuilt.get(body.entities.length)!.json;
+      // Serialized on every call, as the bare gRPC server encodes its message on every call.
+      const text = JSON.stringify(prebuilt.get(body.entities.length)!.json);
       response.writeHead(200, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(text),
