@@ -94,6 +94,7 @@ export {
   type IngestionState,
   JOB_STATES,
   type Job,
+  type JobPhaseProgress,
   type JobState,
   TERMINAL_JOB_STATES,
 } from './model/offline-records.js';

@@ -226,6 +226,7 @@ export const PUBLIC_SURFACE: Record<string, { values: string[]; types: string[] 
       'Job',
       'JobFilter',
       'JobPatch',
+      'JobPhaseProgress',
       'JobProgress',
       'JobResultOf',
       'JobRunContext',

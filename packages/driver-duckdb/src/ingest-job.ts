@@ -14,6 +14,7 @@ import {
 } from '@featurestore/core/driver';
 import { shownName } from './column-names.js';
 import { isList } from './column-types.js';
+import { IngestProgress } from './ingest-progress.js';
 import type { JobRun, Row } from './job-run.js';
 import { joinUri, localPath } from './local-paths.js';
 import { ensureFolder, PARQUET_OPTIONS } from './output-files.js';
@@ -283,12 +284,17 @@ async function writeTypedRows(
   run: JobRun,
   plans: readonly PlannedFile[],
   copy: (plan: PlannedFile) => string,
+  progress: IngestProgress,
 ): Promise<WrittenPart[]> {
   const written: WrittenPart[] = [];
   try {
-    for (const plan of plans) {
-      const [result] = await run.query(copy(plan));
-      written.push(writtenPartOf(result));
+    for (const [i, plan] of plans.entries()) {
+      const [result] = await run.queryWithProgress(copy(plan), (fraction) =>
+        progress.reading(i, fraction),
+      );
+      const part = writtenPartOf(result);
+      progress.written(i, part.rows);
+      written.push(part);
     }
     return written;
   } catch (error) {
@@ -326,10 +332,11 @@ async function partFiles(folder: string): Promise<string[]> {
 export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<IngestJobResult> {
   checkSchema(spec.schema);
   const prefix = localPath(spec.outputPrefix);
-  run.progress(0, 'reading the source headers');
+  run.report({ fraction: 0, phase: 'read source', phaseFraction: 0 });
   const files: SourceFile[] = [];
   for (const uri of spec.sources) files.push(await openSource(run, uri, spec.format));
   checkColumns(files, spec);
+  const progress = await IngestProgress.of(run, files);
   const plans = files.map((file, index) => planFile(file, index, spec.schema));
 
   await ensureFolder(run, prefix);
@@ -339,7 +346,7 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
   const named = spec.schema.features.map((feature, i) => `__p${i} AS ${ident(feature.name)}`);
   const part = (plan: PlannedFile) => `part-${plan.index}.parquet`;
 
-  run.progress(0.05, `reading and validating ${files.length} file(s)`);
+  progress.start();
   // RETURN_STATS: the writer's own count, nulls, min and max per column, so that the
   // statistics need not scan for them again.
   const written = await writeTypedRows(
@@ -348,6 +355,7 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
     (plan) =>
       `COPY (SELECT ${named.join(', ')} FROM (${typedRowsSql(plan)})) ` +
       `TO ${literal(join(staging, part(plan)))} (${PARQUET_OPTIONS}, RETURN_STATS)`,
+    progress,
   );
   const total = written.reduce((sum, part) => sum + part.rows, 0);
   if (total === 0) {
@@ -362,7 +370,7 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
   );
   const parts = kept.map(({ name }) => name);
 
-  run.progress(0.8, 'computing statistics');
+  progress.statistics(0, total);
   const { rowCount, statistics } = await computeStatistics(
     run,
     parts.map((name) => join(staging, name)),
@@ -381,7 +389,7 @@ export async function runIngest(run: JobRun, spec: IngestJobSpec): Promise<Inges
     run.onFailure(() => rm(join(prefix, name), { force: true }));
   }
   await rm(staging, { recursive: true, force: true });
-  run.progress(1, `ingested ${rowCount} rows`);
+  progress.statistics(1, rowCount);
   return {
     rowCount,
     files: parts.map((name) => joinUri(spec.outputPrefix, name)),

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { CancelledError, type JobRunContext } from '@featurestore/core/driver';
+import { CancelledError, type JobProgress, type JobRunContext } from '@featurestore/core/driver';
 import {
   convertDuckDbError,
   corruptPartError,
@@ -10,6 +10,9 @@ import {
 import { literal } from './sql.js';
 
 export type Row = Record<string, unknown>;
+
+/** How often a long statement's progress is read from DuckDB. */
+const PROGRESS_POLL_MS = 250;
 
 /**
  * One job on its own DuckDB connection: runs SQL with errors converted (and cancellation
@@ -23,6 +26,7 @@ export class JobRun {
   readonly #label: string;
 
   readonly #tempDirectory: string | undefined;
+  #progressOn = false;
 
   /** `tempDirectory`: where DuckDB spills, named when the disk is full. */
   constructor(
@@ -53,6 +57,33 @@ export class JobRun {
       const converted = await convertDuckDbError(error, this.#files, this.#tempDirectory);
       if (isUnexplained(converted)) throw (await this.#unreadablePart(error)) ?? converted;
       throw converted;
+    }
+  }
+
+  /**
+   * `query`, calling `onProgress` with DuckDB's estimate of how far the statement is (0…1,
+   * for a file scan the share of its bytes read) every `everyMs` while it runs.
+   */
+  async queryWithProgress(
+    sql: string,
+    onProgress: (fraction: number) => void,
+    everyMs = PROGRESS_POLL_MS,
+  ): Promise<Row[]> {
+    if (!this.#progressOn) {
+      // DuckDB tracks a statement's progress only with its progress bar on (printed nowhere).
+      await this.query(
+        'SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET progress_bar_time = 0',
+      );
+      this.#progressOn = true;
+    }
+    const poll = setInterval(() => {
+      const { percentage } = this.#connection.progress;
+      if (percentage >= 0) onProgress(Math.min(1, percentage / 100));
+    }, everyMs);
+    try {
+      return await this.query(sql);
+    } finally {
+      clearInterval(poll);
     }
   }
 
@@ -105,6 +136,11 @@ export class JobRun {
 
   progress(fraction: number, message: string): void {
     this.#context.reportProgress({ fraction, message });
+  }
+
+  /** Reports the job's `fraction` and the phase it is in, with the phase's own figures. */
+  report(progress: JobProgress): void {
+    this.#context.reportProgress(progress);
   }
 
   throwIfCancelled(): void {

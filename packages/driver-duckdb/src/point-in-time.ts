@@ -385,7 +385,7 @@ export async function runHistorical(
   spec: HistoricalJobSpec,
 ): Promise<OutputJobResult> {
   checkFeatureSets(spec);
-  run.progress(0, 'reading the entity file');
+  run.report({ fraction: 0, phase: 'read entities', phaseFraction: 0 });
   const entities = await openSource(run, spec.entities.uri, spec.entities.format, {
     role: 'entity file',
   });
@@ -423,7 +423,7 @@ export async function runHistorical(
   // Entity problems are reported before problems with the feature sets' files, as ever.
   const validate = () =>
     validateEntities(run, entities, entityRowsSql(entities, time, sets), time, sets);
-  run.progress(0.1, 'planning the join');
+  run.report({ fraction: 0.05, phase: 'plan the join' });
   const joins: { sql: string; on: string }[] = [];
   for (const [s, set] of sets.entries()) {
     const alias = `__fs_f${s}`;
@@ -448,10 +448,17 @@ export async function runHistorical(
   // goes through): the parsed entity rows, then per feature set the features of each entity
   // row (`__fs_r<s>`, by `__fs_erow`), then the output in entity order. Temporary tables
   // belong to the job's connection and go with it; DuckDB spills them beyond its memory limit.
-  run.progress(0.2, 'joining');
   let rowCount: number;
   try {
-    await run.query(`CREATE TEMPORARY TABLE __fs_e AS ${entityJoinRowsSql(entities, time, sets)}`);
+    await run.queryWithProgress(
+      `CREATE TEMPORARY TABLE __fs_e AS ${entityJoinRowsSql(entities, time, sets)}`,
+      (fraction) =>
+        run.report({
+          fraction: 0.1 + 0.1 * fraction,
+          phase: 'read entities',
+          phaseFraction: fraction,
+        }),
+    );
     for (const [s, set] of sets.entries()) {
       const alias = `__fs_f${s}`;
       const ttlUs =
@@ -467,13 +474,23 @@ export async function runHistorical(
         return `${sql} AS __fs_v${m}`;
       });
       const join = joins[s]!;
-      run.progress(0.2 + (0.6 * s) / sets.length, `joining feature set "${set.spec.name}"`);
-      await run.query(
+      // One phase per feature set: its join has its own progress.
+      const phase = `join ${set.spec.name} (${s + 1} of ${sets.length})`;
+      const joined = (fraction: number) =>
+        run.report({
+          fraction: 0.2 + (0.6 * (s + fraction)) / sets.length,
+          phase,
+          phaseFraction: fraction,
+        });
+      joined(0);
+      await run.queryWithProgress(
         `CREATE TEMPORARY TABLE __fs_r${s} AS SELECT ${['__fs_e.__fs_erow', ...values].join(', ')} ` +
           `FROM __fs_e ASOF LEFT JOIN ${join.sql} ON ${join.on}`,
+        joined,
       );
+      joined(1);
     }
-    run.progress(0.8, 'writing the output');
+    run.report({ fraction: 0.8, phase: 'write output', phaseFraction: 0 });
     const results = sets
       .map((_, s) => `LEFT JOIN __fs_r${s} ON __fs_r${s}.__fs_erow = __fs_e.__fs_erow`)
       .join(' ');
@@ -494,6 +511,6 @@ export async function runHistorical(
     }
     throw error;
   }
-  run.progress(1, `wrote ${rowCount} rows`);
+  run.report({ fraction: 1, phase: 'write output', phaseFraction: 1, rows: rowCount });
   return { rowCount, uri: spec.output.uri };
 }

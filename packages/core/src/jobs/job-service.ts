@@ -7,6 +7,7 @@ import type { Page } from '../model/records.js';
 import type { JobProgress, JobRunContext } from '../ports/compute-engine.js';
 import type { Principal } from '../ports/identity-provider.js';
 import type { JobFilter, MetadataStore } from '../ports/metadata-store.js';
+import { progressMessage } from './progress-message.js';
 
 /** Progress is persisted at most this often, so a fast job doesn't become a write storm. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -36,6 +37,9 @@ export class JobService {
   readonly #store: MetadataStore;
   readonly #authorizer: Authorizer;
   readonly #running = new Map<string, AbortController>();
+  /** The latest progress report of each job running in this process. */
+  readonly #latest = new Map<string, JobProgress>();
+  readonly #watchers = new Map<string, Set<(progress: JobProgress) => void>>();
 
   constructor(store: MetadataStore, authorizer: Authorizer) {
     this.#store = store;
@@ -78,7 +82,22 @@ export class JobService {
       });
     }
     await this.#authorizer.require(principal, 'job.read', { userId: job.createdBy });
-    return job;
+    const latest = this.#latest.get(id);
+    if (!latest || isTerminal(job.state)) return job;
+    const { fraction: _fraction, message: _message, ...detail } = latest;
+    return { ...job, detail };
+  }
+
+  /**
+   * Calls `listener` with every progress report of a job running in this process (the
+   * persisted record is written at most every 250 ms), the last one `{ fraction: 1 }` when it
+   * succeeds; returns the function that stops it. Reports never go back.
+   */
+  watch(id: string, listener: (progress: JobProgress) => void): () => void {
+    const listeners = this.#watchers.get(id) ?? new Set();
+    listeners.add(listener);
+    this.#watchers.set(id, listeners);
+    return () => listeners.delete(listener);
   }
 
   /** The caller's jobs (everyone's for admins), newest first. */
@@ -155,14 +174,28 @@ export class JobService {
   ): Promise<T> {
     let lastWrite = 0;
     let pending: Promise<unknown> = Promise.resolve();
-    const reportProgress = (progress: JobProgress) => {
+    let fraction = 0;
+    const notify = (progress: JobProgress) => {
+      for (const listener of this.#watchers.get(job.id) ?? []) listener(progress);
+    };
+    const reportProgress = (reported: JobProgress) => {
+      // A part that starts over (a retry, a phase counted apart) never moves the bar back.
+      fraction = Math.max(fraction, Math.min(1, reported.fraction));
+      const message = progressMessage(reported);
+      const progress = {
+        ...reported,
+        fraction,
+        ...(message === undefined ? {} : { message }),
+      };
+      this.#latest.set(job.id, progress);
+      notify(progress);
       const now = Date.now();
       if (now - lastWrite < PROGRESS_INTERVAL_MS) return;
       lastWrite = now;
       pending = pending.then(async () => {
         const updated = await this.#store
           .updateJob(job.id, {
-            progress: Math.max(0, Math.min(1, progress.fraction)),
+            progress: progress.fraction,
             ...(progress.message === undefined ? {} : { message: progress.message }),
           })
           .catch(() => undefined);
@@ -183,6 +216,7 @@ export class JobService {
         result,
         finishedAt: new Date(),
       });
+      notify({ fraction: 1, message: 'done' });
       return result;
     } catch (error) {
       await pending;
@@ -207,6 +241,9 @@ export class JobService {
       throw cancelled && !(error instanceof CancelledError)
         ? new CancelledError(`job ${job.id} was cancelled`, { cause: error })
         : error;
+    } finally {
+      this.#latest.delete(job.id);
+      this.#watchers.delete(job.id);
     }
   }
 }

@@ -34,6 +34,25 @@ export const JOB_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancell
 export type JobState = (typeof JOB_STATES)[number];
 export const TERMINAL_JOB_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
 
+/**
+ * The phase a job is in and its figures, each when it can be known: a source's bytes read of
+ * its total and the rows per second while an ingestion parses it, the phase's own fraction,
+ * and the seconds it has left at its current pace.
+ */
+export interface JobPhaseProgress {
+  /** `validate and write`, `statistics`, `commit`, `online apply`, `join customers`… */
+  phase?: string;
+  /** 0…1, of this phase alone. */
+  phaseFraction?: number;
+  bytesRead?: number;
+  bytesTotal?: number;
+  /** Rows this phase handled so far (an estimate while a text file is parsed). */
+  rows?: number;
+  rowsPerSecond?: number;
+  /** Seconds this phase has left at its pace so far. */
+  etaSeconds?: number;
+}
+
 /** Every long operation is a job: get, list, wait, cancel. */
 export interface Job {
   id: string;
@@ -42,7 +61,13 @@ export interface Job {
   state: JobState;
   /** 0…1 */
   progress: number;
+  /** What the job does now, with the figures of `detail` in words (`validate and write 40% · …`). */
   message?: string;
+  /**
+   * The figures of the running phase, while the job runs in this process (`JobService.get`);
+   * other processes read them in `message`.
+   */
+  detail?: JobPhaseProgress;
   /** The request as the caller made it (JSON). */
   request: Record<string, unknown>;
   result?: Record<string, unknown>;

@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import type { JobService, RunningJob } from '../jobs/job-service.js';
+import { phaseContext } from '../jobs/phase-context.js';
 import { authorizedFeatureSet } from '../metadata/lookups.js';
 import { parseDuration } from '../model/duration.js';
 import { statisticsLevel } from '../model/feature-set-settings.js';
@@ -296,7 +297,12 @@ export class OfflineEngine {
         },
       },
       async (context, job) => {
-        context.reportProgress({ fraction: 0, message: 'reading the source' });
+        // The job's bar: the compute engine's phases (validate and write, statistics), then
+        // the commit, then the online apply when there is one, each with its share.
+        const applies = this.#afterCommit?.pending(featureSet) === true;
+        const committing = applies ? 0.75 : 0.95;
+        const applying = applies ? 0.8 : 1;
+        context.reportProgress({ fraction: 0, phase: 'read source', phaseFraction: 0 });
         const ingestionId = randomUUID();
         const prefix = ingestionPrefix(featureSet.id, featureSet.version.major, ingestionId);
         const prefixUri = this.#storage.uri(prefix);
@@ -311,8 +317,9 @@ export class OfflineEngine {
               outputPrefix: prefixUri,
               statistics: statisticsLevel(featureSet.tags),
             },
-            context,
+            phaseContext(context, 0, committing),
           );
+          context.reportProgress({ fraction: committing, phase: 'commit', phaseFraction: 0 });
           const ingestion = await this.#store.commitIngestion(
             {
               id: ingestionId,
@@ -333,11 +340,14 @@ export class OfflineEngine {
             this.#afterCommit?.pending(featureSet) ? { onlineApplyPending: true } : {},
           );
           const committed = this.#ingestResult(ingestion, featureSet, false);
+          context.reportProgress({ fraction: applying, phase: 'commit', phaseFraction: 1 });
           if (!this.#afterCommit) return committed;
           try {
+            const online = phaseContext(context, applying, 1, 'online apply');
+            online.reportProgress({ fraction: 0 });
             return {
               ...committed,
-              ...(await this.#afterCommit.run(featureSet, ingestion, context)),
+              ...(await this.#afterCommit.run(featureSet, ingestion, online)),
             };
           } catch (error) {
             // The rows are committed offline; the work stays pending for the next attempt.

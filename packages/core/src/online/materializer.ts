@@ -93,8 +93,25 @@ export class OnlineMaterializer {
   ): Promise<MaterializeResult> {
     const result = emptyResult();
     const ref = refOf(featureSet);
-    await inFlight(this.#latestRows(featureSet, ingestions, context), async (batch) => {
+    // Progress in rows written of the rows committed (the latest per key are at most these);
+    // the engine's own reports of the read would speak of another count.
+    const total = ingestions.reduce((sum, ingestion) => sum + ingestion.rowCount, 0);
+    const started = performance.now();
+    const quiet = { signal: context.signal, reportProgress: () => undefined };
+    await inFlight(this.#latestRows(featureSet, ingestions, quiet), async (batch) => {
       result.rows += batch.length;
+      const seconds = (performance.now() - started) / 1000;
+      const rowsPerSecond = seconds > 0 ? result.rows / seconds : undefined;
+      context.reportProgress({
+        fraction: total > 0 ? Math.min(1, result.rows / total) : 1,
+        rows: result.rows,
+        ...(rowsPerSecond === undefined
+          ? {}
+          : {
+              rowsPerSecond,
+              etaSeconds: Math.max(0, total - result.rows) / rowsPerSecond,
+            }),
+      });
       const stored = await this.#versions(ref, batch);
       const newer: OnlineRecord[] = [];
       batch.forEach((record, i) => {

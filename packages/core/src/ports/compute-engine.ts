@@ -1,5 +1,6 @@
 import type { StatisticsLevel } from '../model/feature-set-settings.js';
 import type { FeatureType } from '../model/feature-types.js';
+import type { JobPhaseProgress } from '../model/offline-records.js';
 import type { FeatureSetSchema } from '../model/records.js';
 
 /*
@@ -172,8 +173,15 @@ export interface JobResultOf {
   'infer-schema': InferSchemaJobResult;
 }
 
-export interface JobProgress {
-  /** 0…1 */
+/**
+ * A progress report of a job: the whole job's `fraction`, and optionally the phase running now
+ * with its own figures (`JobPhaseProgress`). Engines name their phases (ingest: `validate and
+ * write`, `statistics`; historical: `read entities`, `join <feature set>`, `write output`);
+ * the offline engine adds `commit` and `online apply` and scales the engine's fraction into
+ * its share of the job.
+ */
+export interface JobProgress extends JobPhaseProgress {
+  /** 0…1, of the whole job (of the engine's part, from a compute engine). Never goes back. */
   fraction: number;
   message?: string;
 }

@@ -739,6 +739,39 @@ export function computeEngineConformance(
       );
 
       when('ingest').it(
+        'reports progress that never goes back, names its phases, and reaches 1',
+        async () => {
+          const progress: JobProgress[] = [];
+          const rows = Array.from({ length: 2000 }, (_, i) => `c${i},2024-01-01T00:00:00Z,${i}`);
+          await run(
+            {
+              type: 'ingest',
+              sources: [await write(unique('progress.csv'), `id,ts,n\n${rows.join('\n')}\n`)],
+              format: 'csv',
+              schema: {
+                primaryKey: ['id'],
+                eventTime: 'ts',
+                features: [
+                  { name: 'id', type: 'string' },
+                  { name: 'ts', type: 'timestamp' },
+                  { name: 'n', type: 'int64' },
+                ],
+              },
+              outputPrefix: uri(unique('progress')),
+            },
+            context(progress),
+          );
+          assertPhasedProgress(progress, 'ingest');
+          const writing = progress.filter((report) => report.phase === 'validate and write');
+          assert.ok(writing.length > 0, 'a "validate and write" phase is reported');
+          const last = writing.at(-1)!;
+          assert.equal(last.bytesRead, last.bytesTotal, 'the whole source is read');
+          assert.equal(last.rows, 2000, 'the rows written, exactly, once written');
+        },
+        timeout,
+      );
+
+      when('ingest').it(
         'ingests JSON lines with the same values',
         async () => {
           const result = await ingestText('all-types.jsonl', ALL_TYPES_JSONL, ALL_TYPES, 'json');
@@ -1445,35 +1478,56 @@ export function computeEngineConformance(
         entities: string,
         timeColumn = 'event_ts',
         format: 'csv' | 'parquet' = 'csv',
+        ctx: JobRunContext = context(),
       ) => {
         const output = uri(`${unique('training')}.${format}`);
-        const result = await run({
-          type: 'historical',
-          entities: {
-            uri: await write(`${unique('entities')}.csv`, entities),
-            format: 'csv',
-            timeColumn,
+        const result = await run(
+          {
+            type: 'historical',
+            entities: {
+              uri: await write(`${unique('entities')}.csv`, entities),
+              format: 'csv',
+              timeColumn,
+            },
+            featureSets: [
+              {
+                name: 'user_stats',
+                schema: USER_STATS,
+                inputs: userInputs,
+                features: ['clicks', 'country'],
+              },
+              {
+                name: 'merchant_risk',
+                schema: MERCHANT_RISK,
+                inputs: riskInputs,
+                features: ['risk'],
+                timeToLiveMs: 86_400_000,
+              },
+            ],
+            output: { uri: output, format },
           },
-          featureSets: [
-            {
-              name: 'user_stats',
-              schema: USER_STATS,
-              inputs: userInputs,
-              features: ['clicks', 'country'],
-            },
-            {
-              name: 'merchant_risk',
-              schema: MERCHANT_RISK,
-              inputs: riskInputs,
-              features: ['risk'],
-              timeToLiveMs: 86_400_000,
-            },
-          ],
-          output: { uri: output, format },
-        });
+          ctx,
+        );
         assert.equal(result.uri, output);
         return { result, output };
       };
+
+      when('historical').it(
+        'reports progress that never goes back, names its phases (one per feature set), and reaches 1',
+        async () => {
+          const progress: JobProgress[] = [];
+          await historical(ENTITIES, 'event_ts', 'csv', context(progress));
+          assertPhasedProgress(progress, 'historical');
+          const phases = new Set(progress.map((report) => report.phase));
+          for (const name of ['user_stats', 'merchant_risk']) {
+            assert.ok(
+              [...phases].some((phase) => phase?.includes(name)),
+              `a phase names feature set ${name} (phases: ${[...phases].join(', ')})`,
+            );
+          }
+        },
+        timeout,
+      );
 
       when('historical').it(
         'joins each entity row with the newest row at or before its time, exactly',
@@ -2016,4 +2070,25 @@ export function computeEngineConformance(
       );
     });
   });
+}
+
+/**
+ * Progress reports of a successful job: each names its phase, fractions (of the job and of the
+ * phase) stay within 0…1, the job's never goes back, and the last one reaches 1.
+ */
+function assertPhasedProgress(progress: readonly JobProgress[], job: string): void {
+  assert.ok(progress.length > 0, `${job}: progress is reported`);
+  progress.forEach((report, i) => {
+    const where = `${job} report ${i + 1} (${JSON.stringify(report)})`;
+    assert.ok(typeof report.phase === 'string' && report.phase !== '', `${where}: names its phase`);
+    assert.ok(report.fraction >= 0 && report.fraction <= 1, `${where}: fraction within 0…1`);
+    if (report.phaseFraction !== undefined) {
+      assert.ok(
+        report.phaseFraction >= 0 && report.phaseFraction <= 1,
+        `${where}: phase within 0…1`,
+      );
+    }
+    if (i > 0) assert.ok(report.fraction >= progress[i - 1]!.fraction, `${where}: never goes back`);
+  });
+  assert.equal(progress.at(-1)!.fraction, 1, `${job}: the last report reaches 1`);
 }
