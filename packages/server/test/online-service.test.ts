@@ -101,6 +101,8 @@ async function shared(): Promise<Setup> {
     online: serviceEnv('FEATURESTORE_TEST_REDIS_URL'),
     queue: `kafka://${serviceEnv('FEATURESTORE_TEST_KAFKA_BROKERS')}`,
     queueNamespace: run,
+    // Not an outage test: a busy machine's slow answers must not count as one.
+    onlineMetadataTimeoutMs: 10_000,
   };
   // The online role's workers, as `featurestore serve --role online` runs them.
   const store = await openFeatureStore(config, { workers: true });
