@@ -91,9 +91,12 @@ export class JobService {
   /**
    * Calls `listener` with every progress report of a job running in this process (the
    * persisted record is written at most every 250 ms), the last one `{ fraction: 1 }` when it
-   * succeeds; returns the function that stops it. Reports never go back.
+   * succeeds; returns the function that stops it. Reports never go back. A job running in
+   * another process, or finished, reports nothing.
    */
   watch(id: string, listener: (progress: JobProgress) => void): () => void {
+    // A job that ended, or runs elsewhere, reports nothing more here.
+    if (!this.#running.has(id)) return () => undefined;
     const listeners = this.#watchers.get(id) ?? new Set();
     listeners.add(listener);
     this.#watchers.set(id, listeners);
