@@ -483,7 +483,7 @@ describe('the in-process data API', () => {
     );
     await expect(ingest([])).rejects.toThrow(/no rows to ingest/);
     await expect(ingest(Buffer.from(csvText('nofmt')))).rejects.toThrow(
-      /a byte bytes needs its format/,
+      /^bytes \(a Uint8Array\) need a format to be read: pass \{ format:/,
     );
   });
 
@@ -503,6 +503,14 @@ describe('the in-process data API', () => {
       },
     });
     await expect(ingest(cut, { format: 'csv' })).rejects.toThrow('connection reset');
+    const csvBytes = () => [Buffer.from('a,b\n')];
+    await expect(ingest(Readable.from(csvBytes(), { objectMode: false }))).rejects.toThrow(
+      /^a byte stream needs a format to be read/,
+    );
+    // Chunks of bytes in an object stream are taken for rows, and said to be bytes.
+    await expect(ingest(Readable.from(csvBytes()))).rejects.toThrow(
+      /^row 1 \(counted from 1\) is bytes, not an object: to ingest a byte stream, pass its format/,
+    );
     expect(await ingestionCount()).toBe(before);
     expect(await stagedObjects()).toEqual([]);
   });

@@ -103,7 +103,7 @@ function bytesOf(
 ): DataBytes {
   if (format === undefined) {
     throw new ValidationError(
-      `a byte ${what} needs its format: pass { format: 'csv' | 'json' | 'parquet' | 'arrow' } (json: JSON Lines; arrow: an Arrow IPC stream)`,
+      `${what === 'bytes' ? 'bytes (a Uint8Array) need' : 'a byte stream needs'} a format to be read: pass { format: 'csv' | 'json' | 'parquet' | 'arrow' } (json: JSON Lines; arrow: an Arrow IPC stream)`,
       { details: { field: 'format' } },
     );
   }
