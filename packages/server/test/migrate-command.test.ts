@@ -134,6 +134,11 @@ describe('featurestore migrate', () => {
     const opened = await openFeatureStore({ store: dir, migrations: 'require' });
     await opened.close();
   });
+  it('refuses --endpoint: it migrates the database, not through a server', async () => {
+    const result = await cli(store.dir, '--endpoint', '127.0.0.1:1', 'migrate');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('featurestore migrate changes the database itself');
+  });
 });
 
 describe('servers with migrations "require"', () => {

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { makePrivateFolder, tightenModes } from '@featurestore/core';
+import { makePrivateFolder, tightenModes, ValidationError } from '@featurestore/core';
 import { PostgresMetadataStore, PostgresOnlineStore } from '@featurestore/driver-postgres';
 import type { Command } from 'commander';
 import { driverOptions, type FeatureStoreConfig, loadConfig } from '../config.js';
@@ -116,7 +116,13 @@ export function registerMigrateCommand(program: Command, io: CliIo): void {
       "apply the metadata store's schema migrations (and the PostgreSQL online store's) and exit; safe to repeat and to run twice at once",
     )
     .action(async (_options: unknown, command: Command) => {
-      const options = command.optsWithGlobals<GlobalOptions>();
+      const options = command.optsWithGlobals<GlobalOptions & { endpoint?: string }>();
+      if (options.endpoint !== undefined) {
+        throw new ValidationError(
+          'featurestore migrate changes the database itself, not through a server: give the store (--config, --metadata or FEATURESTORE_METADATA_URL) instead of --endpoint',
+          { details: { field: '--endpoint', value: options.endpoint } },
+        );
+      }
       const config = await loadConfig({
         ...(options.config === undefined ? {} : { file: options.config }),
         overrides: {
