@@ -86,21 +86,22 @@ export function jobOf(message: JobMessage | undefined): Job {
     throw new ValidationError("the server's answer has no job: is it a Featurestore server?");
   }
   const result = parsedJson(message.resultJson);
+  // In the order the engine's records have them, so output is the same remote and embedded.
   return {
     id: message.id,
     type: message.type,
     state: keyOf(JOB_STATES, message.state) ?? 'pending',
     progress: message.progress,
-    ...(message.message === '' ? {} : { message: message.message }),
     request: parsedJson(message.requestJson) ?? {},
+    cancelRequested: message.cancelRequested,
+    createdBy: message.createdBy,
+    createdAt: message.createdAt ?? new Date(0),
+    ...(message.message === '' ? {} : { message: message.message }),
     ...(result === undefined ? {} : { result }),
     ...(message.error
       ? { error: { code: message.error.code, message: message.error.message } }
       : {}),
-    cancelRequested: message.cancelRequested,
-    createdBy: message.createdBy,
     ...(message.projectId === '' ? {} : { projectId: message.projectId }),
-    createdAt: message.createdAt ?? new Date(0),
     ...(message.startedAt ? { startedAt: message.startedAt } : {}),
     ...(message.finishedAt ? { finishedAt: message.finishedAt } : {}),
   };

@@ -118,6 +118,8 @@ async function openRemote(options: GlobalOptions, io: CliIo): Promise<FeatureSto
   const token = await tokenOf(options, io);
   return openRemoteStore({
     endpoint: options.endpoint!,
+    // Where the local store folder is: downloads may not be written into it.
+    config: await loadConfig({ overrides: { store: options.store } }),
     ...(token === undefined ? {} : { token }),
     ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),
   });

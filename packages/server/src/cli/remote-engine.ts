@@ -48,14 +48,22 @@ const CORE_ERRORS: Record<string, CoreErrorClass> = {
   CANCELLED: CancelledError,
 };
 
-/** A client error as the core error of the same code (INTERNAL stays a plain one). */
+/** The core error of an engine code (INTERNAL, or a code core does not know, a plain one). */
+export function coreError(
+  code: string,
+  message: string,
+  options: { cause?: unknown; details?: Record<string, unknown> } = {},
+): FeatureStoreError {
+  const ErrorClass = CORE_ERRORS[code];
+  return ErrorClass
+    ? new ErrorClass(message, options)
+    : new FeatureStoreError('INTERNAL', message, options);
+}
+
+/** A client error as the core error of the same code; anything else unchanged. */
 export function coreErrorOf(error: unknown): unknown {
   if (!isClientError(error)) return error;
-  const ErrorClass = CORE_ERRORS[error.code];
-  const options = { cause: error, details: error.details };
-  return ErrorClass
-    ? new ErrorClass(error.message, options)
-    : new FeatureStoreError('INTERNAL', error.message, options);
+  return coreError(error.code, error.message, { cause: error, details: error.details });
 }
 
 /** Runs a client call, rethrowing its failure as a core error. */

@@ -1,7 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { FeatureStoreClient } from '@featurestore/client';
 import { NotSupportedError, ValidationError } from '@featurestore/core';
+import type { FeatureStoreConfig } from '../config.js';
 import type { FeatureStore } from '../open-feature-store.js';
+import {
+  remoteJobs,
+  remoteOffline,
+  remoteOnline,
+  remoteOutputs,
+  remoteSchemaInference,
+} from './remote-data.js';
 import { remoteServices } from './remote-engine.js';
 
 export interface RemoteOptions {
@@ -10,6 +18,11 @@ export interface RemoteOptions {
   token?: string;
   /** A PEM file: the CA that signed the server's certificate (TLS). */
   tlsCa?: string;
+  /**
+   * The local configuration: only where the local store folder is, which downloaded outputs
+   * (`--out`) may not be written into, as embedded.
+   */
+  config: FeatureStoreConfig;
 }
 
 /** Options that configure a store opened in this process: meaningless with `--endpoint`. */
@@ -75,7 +88,14 @@ export async function openRemoteStore(options: RemoteOptions): Promise<FeatureSt
     ...(options.token === undefined ? { token: '' } : { token: options.token }),
     ...(ca === undefined ? {} : { tls: { ca } }),
   });
-  const services = remoteServices(client);
+  const services = {
+    ...remoteServices(client),
+    jobs: remoteJobs(client),
+    offline: remoteOffline(client),
+    outputs: remoteOutputs(client),
+    online: remoteOnline(client),
+    schemaInference: remoteSchemaInference(client),
+  };
   const engine = new Proxy(services, {
     get: (target, property) =>
       property in target || typeof property === 'symbol' || property === 'then'
@@ -86,7 +106,7 @@ export async function openRemoteStore(options: RemoteOptions): Promise<FeatureSt
     engine,
     // The server acts as the token's owner: commands pass this on without reading it.
     principal: unavailable('the caller'),
-    config: unavailable('the store configuration'),
+    config: options.config,
     storage: unavailable('the store storage'),
     authenticate: () => notRemote('authenticate'),
     close: async () => client.close(),
