@@ -319,6 +319,37 @@ describe('the in-process data API', () => {
     expect(await stagedObjects()).toEqual([]);
   });
 
+  it('takes the other spellings docs/in-process-api.md lists', async () => {
+    await ingest([
+      {
+        id: 'spell-a',
+        ts: '2024-05-01 10:00:00',
+        i32: 5n,
+        i64: 12,
+        f32: Number.POSITIVE_INFINITY,
+        f64: Number.NaN,
+        by: Buffer.from(BYTES).toString('base64'),
+        d: '2024-02-29',
+        lf64: [Number.NEGATIVE_INFINITY, Number.NaN],
+        li64: ['9007199254740993'],
+      },
+      { id: 'spell-b', ts: new Date('2024-05-01T10:00:00Z'), i32: '6', i64: '-3', lb: undefined },
+    ]);
+    const rows = await retrieveRows();
+    expect(rows.get('spell-a')).toMatchObject({
+      ts: new Date('2024-05-01T10:00:00Z'),
+      i32: 5,
+      i64: 12n,
+      f32: Number.POSITIVE_INFINITY,
+      f64: Number.NaN,
+      by: BYTES,
+      d: new Date('2024-02-29T00:00:00Z'),
+      lf64: [Number.NEGATIVE_INFINITY, Number.NaN],
+      li64: [BIG],
+    });
+    expect(rows.get('spell-b')).toMatchObject({ i32: 6, i64: -3n, lb: null });
+  });
+
   it('records the data as the ingestion source (named by sourceName when given)', async () => {
     await ingest([fullRow('named-a')], { sourceName: 'scores-2024-05' });
     const ingestions = await fs.engine.offline.ingestions(fs.principal, 'data', 'kinds');
@@ -389,6 +420,9 @@ describe('the in-process data API', () => {
     expect(await readFile(file)).toEqual(await readAll(await fs.storage.get(output.outputKey)));
     await expect(output.writeTo(join(store.dir, 'latest.parquet'))).rejects.toThrow(
       /latest\.parquet names a parquet file, but this output is csv/,
+    );
+    await expect(output.writeTo(join(store.dir, 'no-such-folder', 'x.csv'))).rejects.toThrow(
+      /x\.csv cannot be written \(ENOENT\): check that its folder exists/,
     );
   });
 

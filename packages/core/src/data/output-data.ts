@@ -139,7 +139,14 @@ export class OutputData {
       );
     }
     const temporary = `${path}.tmp-${randomUUID()}`;
-    const file = await open(temporary, 'wx', PRIVATE_FILE_MODE);
+    const file = await open(temporary, 'wx', PRIVATE_FILE_MODE).catch(
+      (error: NodeJS.ErrnoException) => {
+        throw new ValidationError(
+          `${path} cannot be written (${error.code ?? error.message}): check that its folder exists and is writable`,
+          { cause: error, details: { field: 'path', value: path } },
+        );
+      },
+    );
     try {
       await pipeline(await this.#read(), file.createWriteStream());
       await rename(temporary, path);
