@@ -6,6 +6,7 @@ import {
   DEFAULT_DEADLINE_MS,
   endpointOf,
   type FeatureStoreClientOptions,
+  tlsChannelOptions,
 } from './client-options.js';
 import {
   CancelledError,
@@ -45,11 +46,10 @@ export class CallRunner {
         details: { field: 'oidc' },
       });
     }
-    this.#client = new Client(
-      endpoint,
-      channelCredentialsOf(endpoint, options.tls),
-      options.channelOptions ?? {},
-    );
+    this.#client = new Client(endpoint, channelCredentialsOf(endpoint, options.tls), {
+      ...tlsChannelOptions(options.tls),
+      ...options.channelOptions,
+    });
     if (options.oidc !== undefined) {
       const source = new OidcTokenSource(options.oidc);
       this.#token = () => source.token();

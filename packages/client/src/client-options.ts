@@ -10,6 +10,8 @@ export interface TlsOptions {
   /** A client certificate and its key, for servers that require mutual TLS. */
   cert?: Buffer | string;
   key?: Buffer | string;
+  /** The name the server's certificate must carry, when it is not the endpoint's host. */
+  serverName?: string;
 }
 
 export interface FeatureStoreClientOptions {
@@ -81,4 +83,13 @@ export function channelCredentialsOf(
   const pem = (value: Buffer | string | undefined) =>
     value === undefined ? null : Buffer.from(value);
   return credentials.createSsl(pem(tls?.ca), pem(tls?.key), pem(tls?.cert));
+}
+
+/** The channel options of the `tls` option: the certificate name to check, when given. */
+export function tlsChannelOptions(tls: TlsOptions | false | undefined): ClientOptions {
+  if (!tls || tls.serverName === undefined) return {};
+  return {
+    'grpc.ssl_target_name_override': tls.serverName,
+    'grpc.default_authority': tls.serverName,
+  };
 }
