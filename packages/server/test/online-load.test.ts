@@ -67,7 +67,10 @@ describe.runIf(process.env.FEATURESTORE_LOAD_TEST === '1')(
           features: [
             { name: 'user_id', type: 'int64' },
             { name: 'ts', type: 'timestamp' },
-            ...Array.from({ length: FEATURES }, (_, i) => ({ name: `f${i}`, type: 'float64' })),
+            ...Array.from({ length: FEATURES }, (_, i) => ({
+              name: `f${i}`,
+              type: 'float64' as const,
+            })),
           ],
         })
       ).id;

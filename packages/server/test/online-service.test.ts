@@ -1,4 +1,4 @@
-import { SCALAR_TYPES } from '@featurestore/core';
+import { type FeatureSetDefinition, SCALAR_TYPES } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { RedisOnlineStore } from '@featurestore/driver-redis';
 import { NullValue, type Value } from '@featurestore/protocol/featurestore/v1/online';
@@ -14,14 +14,14 @@ import { tempStore } from './helpers.js';
 import { OnlineTestClient } from './online-client.js';
 
 /** Every scalar type as `v_<type>`, and every list type as `l_<type>`, plus a sensitive one. */
-const schema = {
+const schema: FeatureSetDefinition = {
   primaryKey: ['id'],
   eventTime: 'ts',
   features: [
     { name: 'id', type: 'int64' },
     { name: 'ts', type: 'timestamp' },
     ...SCALAR_TYPES.map((type) => ({ name: `v_${type}`, type })),
-    ...SCALAR_TYPES.map((type) => ({ name: `l_${type}`, type: `list<${type}>` })),
+    ...SCALAR_TYPES.map((type) => ({ name: `l_${type}`, type: `list<${type}>` as const })),
     { name: 'card', type: 'string', sensitive: true },
   ],
 };
