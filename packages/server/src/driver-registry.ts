@@ -87,6 +87,14 @@ const BUILT_IN: readonly BuiltInDriver[] = [
     exportName: 'duckDbDriver',
     load: () => import('@featurestore/driver-duckdb'),
   },
+  {
+    name: 'spark',
+    port: 'compute',
+    schemes: ['spark'],
+    package: '@featurestore/spark-runner',
+    exportName: 'sparkDriver',
+    load: () => import('@featurestore/spark-runner'),
+  },
 ];
 
 type Entry =
