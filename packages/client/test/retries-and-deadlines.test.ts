@@ -3,6 +3,7 @@ import {
   CoreServiceService,
   type Project,
 } from '@featurestore/protocol/featurestore/v1/core';
+import { type Job, JobState } from '@featurestore/protocol/featurestore/v1/data';
 import { Server, ServerCredentials, type sendUnaryData, status } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -23,12 +24,31 @@ const project: Project = {
   revision: 1,
 };
 
+const job: Job = {
+  id: 'j1',
+  type: 'ingest',
+  state: JobState.JOB_STATE_PENDING,
+  progress: 0,
+  message: '',
+  requestJson: '{}',
+  resultJson: '',
+  error: undefined,
+  cancelRequested: false,
+  createdBy: 'u1',
+  projectId: 'p1',
+  createdAt: new Date('2026-01-01T00:00:00Z'),
+  startedAt: undefined,
+  finishedAt: undefined,
+};
+
 /**
  * A bare grpc-js server standing in for a Featurestore server whose backends are down: each
  * RPC answers UNAVAILABLE `failures` times, then succeeds; every attempt is counted.
  */
 class FlakyServer {
   readonly attempts = new Map<string, number>();
+  /** When each attempt arrived (ms since the epoch), by RPC. */
+  readonly arrivals = new Map<string, number[]>();
   failures = 0;
   /** Calls this RPC never answers (until the client gives up). */
   hang = new Set<string>();
@@ -41,6 +61,7 @@ class FlakyServer {
       (_call: unknown, callback: sendUnaryData<unknown>) => {
         const attempt = (this.attempts.get(name) ?? 0) + 1;
         this.attempts.set(name, attempt);
+        this.arrivals.set(name, [...(this.arrivals.get(name) ?? []), Date.now()]);
         if (this.hang.has(name)) return;
         if (attempt <= this.failures) {
           callback({
@@ -55,6 +76,7 @@ class FlakyServer {
       getProject: answer('getProject', () => project),
       createProject: answer('createProject', () => project),
       listProjects: answer('listProjects', () => ({ projects: [project], nextPageToken: '' })),
+      ingest: answer('ingest', () => ({ job })),
     };
     this.#server.addService(CoreServiceService, handlers as CoreServiceServer);
     const port = await new Promise<number>((resolve, reject) =>
@@ -68,6 +90,7 @@ class FlakyServer {
   reset(failures: number): void {
     this.failures = failures;
     this.attempts.clear();
+    this.arrivals.clear();
     this.hang.clear();
   }
 
@@ -115,6 +138,22 @@ describe('retries of idempotent calls and deadlines', () => {
     expect(server.attempts.get('createProject')).toBe(1);
   });
 
+  it('retries an ingestion by URI only when it carries an idempotency key', async () => {
+    server.reset(2);
+    const client = clientOf();
+    const keyed = await client.offline.ingest('fraud', 'payments', 's3://landing/day1.csv', {
+      idempotencyKey: 'day1',
+    });
+    expect(keyed).toMatchObject({ id: 'j1', state: 'pending' });
+    expect(server.attempts.get('ingest')).toBe(3);
+
+    server.reset(2);
+    await expect(
+      client.offline.ingest('fraud', 'payments', 's3://landing/day1.csv'),
+    ).rejects.toBeInstanceOf(UnavailableError);
+    expect(server.attempts.get('ingest')).toBe(1);
+  });
+
   it('gives up after maxAttempts with the last error', async () => {
     server.reset(10);
     const error = await clientOf({ retry: { maxAttempts: 3, initialBackoffMs: 5 } })
@@ -147,9 +186,12 @@ describe('retries of idempotent calls and deadlines', () => {
     const started = Date.now();
     const error = await client.projects.get('fraud').catch((rejected: unknown) => rejected);
     expect(error).toBeInstanceOf(UnavailableError);
-    expect(Date.now() - started).toBeLessThan(300 + 1_000);
-    // With waits below 50 ms and calls taking time, far fewer attempts than allowed fit.
-    expect(server.attempts.get('getProject')).toBeLessThan(1_000);
+    const arrivals = server.arrivals.get('getProject') ?? [];
+    expect(arrivals.length).toBeGreaterThan(1);
+    // Every attempt started within the deadline, none after it however many were allowed
+    // (an attempt reaches the server a little after it starts: 100 ms of slack for a busy CI).
+    for (const arrival of arrivals) expect(arrival - started).toBeLessThan(300 + 100);
+    expect(arrivals.length).toBeLessThan(1_000);
   });
 
   it('an aborted call ends with CancelledError', async () => {
