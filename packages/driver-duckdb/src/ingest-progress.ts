@@ -7,8 +7,8 @@ import { literal } from './sql.js';
 /** The engine's share of an ingestion each phase fills: reading headers, writing, statistics. */
 const WRITE_FROM = 0.02;
 const STATISTICS_FROM = 0.9;
-/** How much of a text file is read to estimate its rows from its size. */
-const SAMPLE_BYTES = 1 << 20;
+/** Bytes of a text file read at each of three places to estimate its rows from its size. */
+const SAMPLE_WINDOW_BYTES = 1 << 18;
 
 interface Sized {
   bytes: number;
@@ -95,7 +95,8 @@ export class IngestProgress {
 
 /**
  * A file's rows: Parquet's footer says; a text file's are its size divided by the bytes per
- * line of its first megabyte (none told for a compressed one, whose size says little).
+ * line of windows at its start, middle and end (none told for a compressed one, whose size
+ * says little).
  */
 async function estimatedRows(
   run: JobRun,
@@ -111,12 +112,19 @@ async function estimatedRows(
   if (await isGzip(file.path)) return undefined;
   const handle = await open(file.path, 'r');
   try {
-    const sample = Buffer.alloc(Math.min(SAMPLE_BYTES, bytes));
-    const { bytesRead } = await handle.read(sample, 0, sample.length, 0);
+    // Windows at the start, the middle and the end: ids and values grow along many files.
+    const window = Math.min(SAMPLE_WINDOW_BYTES, bytes);
+    const starts = [0, Math.floor((bytes - window) / 2), bytes - window];
+    let sampled = 0;
     let lines = 0;
-    for (let i = 0; i < bytesRead; i++) if (sample[i] === 0x0a) lines++;
-    if (lines === 0 || bytesRead === 0) return undefined;
-    const rows = Math.round((bytes * lines) / bytesRead);
+    const buffer = Buffer.alloc(window);
+    for (const start of new Set(starts)) {
+      const { bytesRead } = await handle.read(buffer, 0, window, start);
+      sampled += bytesRead;
+      for (let i = 0; i < bytesRead; i++) if (buffer[i] === 0x0a) lines++;
+    }
+    if (lines === 0 || sampled === 0) return undefined;
+    const rows = Math.round((bytes * lines) / sampled);
     // A CSV's first line is its header.
     return file.format === 'csv' ? Math.max(0, rows - 1) : rows;
   } finally {
