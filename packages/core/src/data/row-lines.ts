@@ -1,8 +1,12 @@
 import { ValidationError } from '../errors.js';
 import type { FeatureSetSchema } from '../model/records.js';
 
-/** One row given to `ingest` in memory: feature name → value. */
-export type IngestRow = Readonly<Record<string, unknown>>;
+/**
+ * One row given to `ingest` in memory: an object of feature name → value. Any object type
+ * (an interface's too, which TypeScript does not let pass for a `Record`); its values are
+ * checked when it is read.
+ */
+export type IngestRow = object;
 
 /** About this many bytes of JSON Lines are handed to storage at a time. */
 const CHUNK_BYTES = 1 << 20;
