@@ -8,7 +8,8 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageData } from '../src/data/staged-data.js';
 import type { FeatureSetSchema } from '../src/index.js';
-import { LocalFileStorage, StagedUploads } from '../src/index.js';
+import { LocalFileStorage } from '../src/index.js';
+import { StagedUploads } from '../src/offline/staged-uploads.js';
 
 // Rows given to `ingest` as an async iterable are staged as they are read: memory holds about
 // a megabyte of JSON Lines at a time, however many rows the source yields.
