@@ -125,6 +125,7 @@ export class FeatureStoreEngine {
         : { maxStalenessMs: drivers.onlineMetadataMaxStalenessMs }),
       ...(drivers.onlineMetadataClock === undefined ? {} : { now: drivers.onlineMetadataClock }),
       ...(drivers.onMetadataOutage === undefined ? {} : { onChange: drivers.onMetadataOutage }),
+      changes,
     });
     this.metadataOutage = lastKnown;
     this.tokens = new TokenIdentityProvider(store, lastKnown);

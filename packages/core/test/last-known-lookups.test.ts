@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UnauthenticatedError, UnavailableError } from '../src/errors.js';
 import { LastKnownLookups, type MetadataOutageEvent } from '../src/metadata/last-known-lookups.js';
+import { MetadataChanges } from '../src/metadata/metadata-changes.js';
+import type { MetadataStore } from '../src/ports/metadata-store.js';
 
 /** A lookup whose answer the test gives when it wants: a hung database until then. */
 function pending<T>(): {
@@ -131,5 +133,33 @@ describe('LastKnownLookups', () => {
     // Refused once the store answered: a later outage does not bring the token back.
     await expect(lastKnown.get('token', 'token', down)).rejects.toThrow(UnavailableError);
     expect(lastKnown.staleServed).toBe(1);
+  });
+
+  it('never serves an answer known from before an access change made by this process', async () => {
+    const changes = { generation: 0 };
+    const lastKnown = new LastKnownLookups({ timeoutMs: 50, changes, onChange: () => {} });
+    await lastKnown.get('token', 'token', async () => 'alice');
+    changes.generation += 1; // this process revoked something
+    await expect(lastKnown.get('token', 'token', down)).rejects.toThrow(UnavailableError);
+    expect(lastKnown.staleServed).toBe(0);
+    // Looked up again after the change: served again through an outage.
+    await lastKnown.get('token', 'token', async () => 'alice');
+    expect(await lastKnown.get('token', 'token', down)).toBe('alice');
+  });
+
+  it('takes a token revocation for an access change, and a token used for none', async () => {
+    const changes = new MetadataChanges();
+    const updates: unknown[] = [];
+    const store = changes.track({
+      async updateToken(_id: string, patch: unknown) {
+        updates.push(patch);
+        return {};
+      },
+    } as unknown as MetadataStore);
+    await store.updateToken('t1', { lastUsedAt: new Date() });
+    expect(changes.generation).toBe(0);
+    await store.updateToken('t1', { revokedAt: new Date() });
+    expect(changes.generation).toBe(1);
+    expect(updates).toHaveLength(2);
   });
 });

@@ -47,11 +47,18 @@ export interface LastKnownLookupsOptions {
   onChange?: (event: MetadataOutageEvent) => void;
   /** Most answers kept (default 10,000); the least recently loaded go first. */
   maxEntries?: number;
+  /**
+   * The access-changing writes of this process (`MetadataChanges`): an answer known from
+   * before one is never served, so what this process revokes applies at once.
+   */
+  changes?: { readonly generation: number };
 }
 
 interface Known {
   value: unknown;
   loadedAt: number;
+  /** `changes.generation` when its lookup began. */
+  generation: number;
 }
 
 /**
@@ -80,7 +87,8 @@ const ANSWERS = new Set<ErrorCode>([
  * database does not pile up waiting queries. The first answer of the store ends the outage,
  * and every answer replaces what was known: a token revoked or a role removed during the
  * outage is refused from the next lookup on. A refusal (`NOT_FOUND`, `PERMISSION_DENIED`,
- * `UNAUTHENTICATED`) forgets the key.
+ * `UNAUTHENTICATED`) forgets the key, and an access change made by this process
+ * (`changes`) retires every answer known before it.
  */
 export class LastKnownLookups implements MetadataOutageStatus {
   readonly #timeoutMs: number;
@@ -88,6 +96,7 @@ export class LastKnownLookups implements MetadataOutageStatus {
   readonly #now: () => number;
   readonly #onChange: (event: MetadataOutageEvent) => void;
   readonly #maxEntries: number;
+  readonly #changes: { readonly generation: number } | undefined;
   readonly #known = new Map<string, Known>();
   #degraded = false;
   #since: number | undefined;
@@ -102,6 +111,7 @@ export class LastKnownLookups implements MetadataOutageStatus {
     this.#now = options.now ?? (() => Date.now());
     this.#onChange = options.onChange ?? ((event) => console.warn(event.message));
     this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#changes = options.changes;
   }
 
   get degraded(): boolean {
@@ -128,11 +138,14 @@ export class LastKnownLookups implements MetadataOutageStatus {
    * @param what Describes the lookup in a refusal: `the token "abc…"`, `feature set p/f`.
    */
   async get<T>(key: string, what: string, load: () => Promise<T>): Promise<T> {
-    const known = this.#known.get(key);
+    const generation = this.#changes?.generation ?? 0;
+    const entry = this.#known.get(key);
+    // An answer from before an access change made here may be one this process revoked.
+    const known = entry?.generation === generation ? entry : undefined;
     if (this.#degraded && this.#probing()) return this.#stale(key, known, what, undefined) as T;
     const loading = load().then(
       (value) => {
-        this.#remember(key, value);
+        this.#remember(key, value, generation);
         this.#reachable();
         return value;
       },
@@ -211,13 +224,13 @@ export class LastKnownLookups implements MetadataOutageStatus {
     return known.value;
   }
 
-  #remember(key: string, value: unknown): void {
+  #remember(key: string, value: unknown, generation: number): void {
     this.#known.delete(key);
     if (this.#known.size >= this.#maxEntries) {
       const oldest = this.#known.keys().next();
       if (!oldest.done) this.#known.delete(oldest.value);
     }
-    this.#known.set(key, { value, loadedAt: this.#now() });
+    this.#known.set(key, { value, loadedAt: this.#now(), generation });
   }
 
   #unreachable(reason: string): void {

@@ -18,6 +18,14 @@ const ACCESS_WRITES = new Set<string>([
 ]);
 
 /**
+ * Writes that change access with some arguments only: a token update that revokes it (the
+ * last known token lookups must not outlive it), not the "last used" time every use writes.
+ */
+const ACCESS_WRITES_IF: Record<string, (args: unknown[]) => boolean> = {
+  updateToken: (args) => (args[1] as { revokedAt?: unknown } | undefined)?.revokedAt !== undefined,
+};
+
+/**
  * Counts the access-changing writes made through one metadata store in this process, so that
  * caches of lookups (`ReadThroughCache`) drop at once whatever such a write may have made
  * stale; writes by other processes reach them when their entries expire.
@@ -29,7 +37,10 @@ export class MetadataChanges {
     return this.#generation;
   }
 
-  /** The same store, counting the writes in `ACCESS_WRITES` (also inside transactions). */
+  /**
+   * The same store, counting the writes in `ACCESS_WRITES` and `ACCESS_WRITES_IF` (also inside
+   * transactions).
+   */
   track<S extends MetadataStore>(store: S): S {
     const count = <O extends object>(operations: O): O =>
       new Proxy(operations, {
@@ -40,8 +51,10 @@ export class MetadataChanges {
             return <T>(work: (tx: MetadataOperations) => Promise<T>) =>
               member.call(target, (tx: MetadataOperations) => work(count(tx)));
           }
-          if (!ACCESS_WRITES.has(String(property))) return member.bind(target);
+          const when = ACCESS_WRITES_IF[String(property)];
+          if (!ACCESS_WRITES.has(String(property)) && !when) return member.bind(target);
           return async (...args: unknown[]) => {
+            if (when && !when(args)) return member.apply(target, args);
             try {
               return await member.apply(target, args);
             } finally {
