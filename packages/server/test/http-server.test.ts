@@ -283,7 +283,7 @@ describe('featurestore serve --http-listen (a child process)', () => {
     await until(
       () => {
         if (child.exitCode !== null) throw new Error(`featurestore serve exited: ${stderr}`);
-        return /serving CoreService on/.test(stdout);
+        return /^featurestore serving .* on \S+ \(/m.test(stdout);
       },
       'featurestore serve to listen',
       60_000,
@@ -293,10 +293,7 @@ describe('featurestore serve --http-listen (a child process)', () => {
 
   it('serves the HTTP port with the gRPC server and closes it on SIGTERM; off serves none', async () => {
     const served = await serve('127.0.0.1:0');
-    const address =
-      /featurestore HTTP \(\/metrics, \/healthz, \/readyz\) on (\S+) \(plaintext\)/.exec(
-        served.stdout(),
-      )?.[1];
+    const address = /^featurestore HTTP \(.*\) on (\S+) \(plaintext\)$/m.exec(served.stdout())?.[1];
     expect(address, served.stdout()).toBeDefined();
     expect((await httpCall(`http://${address}/healthz`)).status).toBe(200);
     expect((await httpCall(`http://${address}/readyz`)).status).toBe(200);

@@ -4,12 +4,15 @@ import { type Command, Option } from 'commander';
 import { createFirstAdminToken } from '../first-admin-token.js';
 import { FeatureStoreServer, type TlsFiles } from '../grpc/featurestore-server.js';
 import { DEFAULT_LISTEN } from '../grpc/listen-address.js';
+import { DEFAULT_MESSAGE_LIMITS } from '../grpc/message-limits.js';
 import { DEFAULT_HTTP_LISTEN } from '../http/http-server.js';
+import { ServerMetrics } from '../observability/server-metrics.js';
 import type { OidcOptions } from '../oidc-identity-provider.js';
 import { PendingApplyRepair } from '../pending-apply-repair.js';
-import { type Logger, workerReports } from '../worker-log.js';
+import { type Logger, type WorkerReports, workerReports } from '../worker-log.js';
 import { type CommandContext, withStore } from './context.js';
 import type { CliIo } from './io.js';
+import { byteSize, positiveCount } from './limit-options.js';
 import { seconds } from './options.js';
 import { loggerFor } from './workers-command.js';
 
@@ -28,6 +31,9 @@ interface ServeOptions {
   httpListen: string;
   logLevel: string;
   workers: boolean;
+  maxReceiveMessageSize: number;
+  maxSendMessageSize: number;
+  maxConcurrentStreams: number;
 }
 
 /** Services by role, as the start line names them. */
@@ -46,8 +52,9 @@ async function startOnlineWorkers(
   online: OnlineEngine,
   store: CommandContext['store'],
   logger: Logger,
+  reports: WorkerReports,
 ): Promise<() => Promise<void>> {
-  await online.startWorker({ offlineSync: true, onDeadLetter: workerReports(logger).onDeadLetter });
+  await online.startWorker({ offlineSync: true, onDeadLetter: reports.onDeadLetter });
   const repair = store.engine.onlineApplies
     ? await PendingApplyRepair.start(store.engine.onlineApplies, logger)
     : undefined;
@@ -136,6 +143,7 @@ function oidcOf(options: ServeOptions): OidcOptions | undefined {
  * then drains the calls in flight and closes the store.
  */
 export function registerServeCommand(program: Command, io: CliIo): void {
+  let observed: { logger: Logger; metrics: ServerMetrics; reports: WorkerReports } | undefined;
   program
     .command('serve')
     .description(
@@ -187,6 +195,24 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (stderr)', 'info')
     .option(
+      '--max-receive-message-size <bytes>',
+      'the largest request message accepted (bytes, or KiB, MiB, GiB); larger: RESOURCE_EXHAUSTED',
+      byteSize('--max-receive-message-size'),
+      DEFAULT_MESSAGE_LIMITS.maxReceiveMessageBytes,
+    )
+    .option(
+      '--max-send-message-size <bytes>',
+      'the largest response message sent (bytes, or KiB, MiB, GiB); larger: RESOURCE_EXHAUSTED',
+      byteSize('--max-send-message-size'),
+      DEFAULT_MESSAGE_LIMITS.maxSendMessageBytes,
+    )
+    .option(
+      '--max-concurrent-streams <count>',
+      'the most calls one client connection may have open at once',
+      positiveCount('--max-concurrent-streams'),
+      DEFAULT_MESSAGE_LIMITS.maxConcurrentStreams,
+    )
+    .option(
       '--no-workers',
       'the online role without its apply and offline-sync workers (featurestore online workers runs them elsewhere)',
     )
@@ -197,67 +223,83 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       30,
     )
     .action(
-      withStore(io, async (ctx, options: ServeOptions) => {
-        const tls = await tlsOf(options);
-        const oidc = oidcOf(options);
-        const { engine } = ctx.store;
-        const logger = loggerFor(options.logLevel);
-        const server = await FeatureStoreServer.start(ctx.store, {
-          listen: options.listen,
-          logger,
-          role: options.role,
-          drainTimeoutMs: options.drainTimeout * 1000,
-          ...(options.httpListen === 'off' ? {} : { httpListen: options.httpListen }),
-          ...(tls === undefined ? {} : { tls }),
-          ...(options.insecure ? { insecure: true } : {}),
-          ...(oidc === undefined ? {} : { oidc }),
-        });
-        const fromEnvironment = process.env.FEATURESTORE_ADMIN_TOKEN || undefined;
-        // After the server is bound, so a refused --listen or TLS file prints no token.
-        const first = await createFirstAdminToken(engine, fromEnvironment).catch(
-          async (error: unknown) => {
-            await server.shutdown();
-            throw error;
-          },
-        );
-        if (first?.generated) {
-          io.stdout(
-            `admin token (shown once, keep it safe; send it as "authorization: Bearer <token>"):\n${first.secret}\n`,
+      withStore(
+        io,
+        async (ctx, options: ServeOptions) => {
+          const tls = await tlsOf(options);
+          const oidc = oidcOf(options);
+          const { engine } = ctx.store;
+          const { logger, metrics, reports } = observed!;
+          const server = await FeatureStoreServer.start(ctx.store, {
+            listen: options.listen,
+            logger,
+            metrics,
+            limits: {
+              maxReceiveMessageBytes: options.maxReceiveMessageSize,
+              maxSendMessageBytes: options.maxSendMessageSize,
+              maxConcurrentStreams: options.maxConcurrentStreams,
+            },
+            role: options.role,
+            drainTimeoutMs: options.drainTimeout * 1000,
+            ...(options.httpListen === 'off' ? {} : { httpListen: options.httpListen }),
+            ...(tls === undefined ? {} : { tls }),
+            ...(options.insecure ? { insecure: true } : {}),
+            ...(oidc === undefined ? {} : { oidc }),
+          });
+          const fromEnvironment = process.env.FEATURESTORE_ADMIN_TOKEN || undefined;
+          // After the server is bound, so a refused --listen or TLS file prints no token.
+          const first = await createFirstAdminToken(engine, fromEnvironment).catch(
+            async (error: unknown) => {
+              await server.shutdown();
+              throw error;
+            },
           );
-        } else if (!first && fromEnvironment !== undefined) {
-          const known = await engine.tokens
-            .authenticate({ kind: 'bearer', token: fromEnvironment })
-            .catch(() => undefined);
-          if (!known) {
-            io.stderr(
-              'warning: FEATURESTORE_ADMIN_TOKEN is not used: the store already has users or an admin token (it only sets up a first start)\n',
+          if (first?.generated) {
+            io.stdout(
+              `admin token (shown once, keep it safe; send it as "authorization: Bearer <token>"):\n${first.secret}\n`,
+            );
+          } else if (!first && fromEnvironment !== undefined) {
+            const known = await engine.tokens
+              .authenticate({ kind: 'bearer', token: fromEnvironment })
+              .catch(() => undefined);
+            if (!known) {
+              io.stderr(
+                'warning: FEATURESTORE_ADMIN_TOKEN is not used: the store already has users or an admin token (it only sets up a first start)\n',
+              );
+            }
+          }
+          const stop = stopRequested();
+          const stopWorkers =
+            options.role !== 'core' && options.workers && engine.online
+              ? await startOnlineWorkers(engine.online, ctx.store, logger, reports).catch(
+                  async (error: unknown) => {
+                    await server.shutdown();
+                    throw error;
+                  },
+                )
+              : undefined;
+          io.stdout(
+            `featurestore serving ${SERVICES_OF[options.role]} on ${server.address} (${tls ? 'TLS' : 'plaintext'}, role ${options.role})\n`,
+          );
+          if (server.httpAddress !== undefined) {
+            io.stdout(
+              `featurestore HTTP (/metrics, /healthz, /readyz${options.role === 'core' ? '' : ', /v1/online'}) on ${server.httpAddress} (${tls ? 'HTTPS' : 'plaintext'})\n`,
             );
           }
-        }
-        const stop = stopRequested();
-        const stopWorkers =
-          options.role !== 'core' && options.workers && engine.online
-            ? await startOnlineWorkers(engine.online, ctx.store, logger).catch(
-                async (error: unknown) => {
-                  await server.shutdown();
-                  throw error;
-                },
-              )
-            : undefined;
-        io.stdout(
-          `featurestore serving ${SERVICES_OF[options.role]} on ${server.address} (${tls ? 'TLS' : 'plaintext'}, role ${options.role})\n`,
-        );
-        if (server.httpAddress !== undefined) {
+          const signal = await stop;
           io.stdout(
-            `featurestore HTTP (/metrics, /healthz, /readyz${options.role === 'core' ? '' : ', /v1/online'}) on ${server.httpAddress} (${tls ? 'HTTPS' : 'plaintext'})\n`,
+            `${signal}: draining calls in flight, then ${stopWorkers ? 'stopping the online workers and ' : ''}closing the store\n`,
           );
-        }
-        const signal = await stop;
-        io.stdout(
-          `${signal}: draining calls in flight, then ${stopWorkers ? 'stopping the online workers and ' : ''}closing the store\n`,
-        );
-        await server.shutdown();
-        await stopWorkers?.();
-      }),
+          await server.shutdown();
+          await stopWorkers?.();
+        },
+        // Made before the store opens: its workers report failed batches to them.
+        (options) => {
+          const logger = loggerFor(options.logLevel);
+          const metrics = new ServerMetrics();
+          observed = { logger, metrics, reports: metrics.countingReports(workerReports(logger)) };
+          return { reports: observed.reports };
+        },
+      ),
     );
 }

@@ -1,5 +1,6 @@
 import { type IdentityProvider, type Principal, UnauthenticatedError } from '@featurestore/core';
 import type { Metadata } from '@grpc/grpc-js';
+import { rememberPrincipal } from '../observability/call-context.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
@@ -16,7 +17,10 @@ export class CallAuthenticator {
     this.#providers = providers;
   }
 
-  /** The caller's principal; UNAUTHENTICATED without a token or with one nobody accepts. */
+  /**
+   * The caller's principal; UNAUTHENTICATED without a token or with one nobody accepts.
+   * The call's context remembers it, for the call log.
+   */
   async authenticate(metadata: Metadata): Promise<Principal> {
     const headers = metadata.get('authorization');
     if (headers.length === 0) {
@@ -33,7 +37,10 @@ export class CallAuthenticator {
     const credentials = { kind: 'bearer' as const, token: match[1]! };
     for (const provider of this.#providers) {
       const principal = await provider.authenticate(credentials);
-      if (principal) return principal;
+      if (principal) {
+        rememberPrincipal(metadata, principal);
+        return principal;
+      }
     }
     throw new UnauthenticatedError(
       `the bearer token is not a Featurestore access token (fst_…)${

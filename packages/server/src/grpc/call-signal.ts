@@ -12,9 +12,21 @@ export function deadlineMs(deadline: Date | number): number {
   return deadline instanceof Date ? deadline.getTime() : deadline;
 }
 
+/**
+ * A cancellation this close to the deadline counts as the deadline: the client's own timer
+ * cancels the call when its deadline passes, which the server may see a little before its
+ * copy of the deadline (network, a busy event loop).
+ */
+const DEADLINE_TOLERANCE_MS = 1000;
+
+/** Whether the deadline passed (or is about to: `DEADLINE_TOLERANCE_MS`). */
+export function deadlinePassed(deadline: Date | number, now = Date.now()): boolean {
+  return now >= deadlineMs(deadline) - DEADLINE_TOLERANCE_MS;
+}
+
 /** Why a call ended before its handler answered, as the engine's error (CANCELLED). */
 export function callAbortReason(deadline: Date | number, now = Date.now()): CancelledError {
-  return now >= deadlineMs(deadline)
+  return deadlinePassed(deadline, now)
     ? new CancelledError(
         'the call’s deadline passed before it finished: the work it started was stopped; retry with a longer deadline',
         { details: { reason: 'deadline' } },

@@ -3,11 +3,13 @@ import { CoreServiceService } from '@featurestore/protocol/featurestore/v1/core'
 import { OnlineServiceService } from '@featurestore/protocol/featurestore/v1/online';
 import { HealthService } from '@featurestore/protocol/grpc/health/v1/health';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
 import { BackendHealth } from '../backend-health.js';
 import { type HttpRoute, type RunningHttpServer, startHttpServer } from '../http/http-server.js';
 import { onlineJsonRoutes } from '../http/online-json-routes.js';
+import { callInterceptor } from '../observability/call-interceptor.js';
+import { callLog } from '../observability/call-log.js';
 import { serverProbes, serverReadiness } from '../observability/readiness.js';
+import { ServerMetrics } from '../observability/server-metrics.js';
 import { OidcIdentityProvider, type OidcOptions } from '../oidc-identity-provider.js';
 import { OnlineOperations } from '../online-operations.js';
 import type { FeatureStore } from '../open-feature-store.js';
@@ -16,6 +18,7 @@ import { CallAuthenticator } from './call-authenticator.js';
 import { coreService } from './core-service.js';
 import { HealthStatus, ServingStatus } from './health-service.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
+import { DEFAULT_MESSAGE_LIMITS, limitOptions, type MessageLimits } from './message-limits.js';
 import { onlineService } from './online-service.js';
 import { RecentPrincipals } from './recent-principals.js';
 
@@ -54,6 +57,13 @@ export interface ServerOptions {
   logger?: Logger;
   /** Time between two probes of the backends `/readyz` reports on (default 5,000 ms). */
   backendProbeIntervalMs?: number;
+  /** Message sizes and concurrent calls per connection (default `DEFAULT_MESSAGE_LIMITS`). */
+  limits?: Partial<MessageLimits>;
+  /**
+   * The metrics served at `/metrics` (default: new ones). Made before the store opens, they
+   * also count the workers' reports (`ServerMetrics.countingReports`).
+   */
+  metrics?: ServerMetrics;
 }
 
 const CORE_SERVICE = 'featurestore.v1.CoreService';
@@ -125,7 +135,13 @@ export class FeatureStoreServer {
       ...(role === 'online' ? [] : [CORE_SERVICE]),
       ...(online ? [ONLINE_SERVICE] : []),
     ]);
-    const server = new Server();
+    const logger = options.logger ?? createLogger();
+    const metrics = options.metrics ?? new ServerMetrics();
+    const server = new Server({
+      ...limitOptions({ ...DEFAULT_MESSAGE_LIMITS, ...options.limits }),
+      // Every call of every service is logged, counted and given its signal.
+      interceptors: [callInterceptor([callLog(logger), metrics])],
+    });
     if (role !== 'online') {
       server.addService(CoreServiceService, coreService(engine, authenticator));
     }
@@ -150,20 +166,21 @@ export class FeatureStoreServer {
       );
     });
     const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-    const logger = options.logger ?? createLogger();
     const backends = BackendHealth.start(serverProbes(engine.drivers), logger, {
       ...(options.backendProbeIntervalMs === undefined
         ? {}
         : { intervalMs: options.backendProbeIntervalMs }),
     });
-    const metrics = new Registry();
+    metrics.observe({ engine, backends });
     let http: RunningHttpServer | undefined;
     if (options.httpListen !== undefined) {
       try {
         http = await startHttpServer({
           listen: options.httpListen,
-          metrics,
-          readiness: serverReadiness(() => health.get('') === ServingStatus.SERVING, backends),
+          metrics: metrics.registry,
+          readiness: serverReadiness(() => health.get('') === ServingStatus.SERVING, backends, {
+            servesOnlineOnly: role === 'online',
+          }),
           drainTimeoutMs,
           ...(options.tls === undefined ? {} : { tls: options.tls }),
           ...(options.insecure ? { insecure: true } : {}),

@@ -22,21 +22,33 @@ export function serverProbes(drivers: EngineDrivers): HealthProbe[] {
 
 /**
  * What `/readyz` answers: ready while the gRPC server says SERVING (not yet draining) and no
- * backend failed its last probe. The probes run in the background (`BackendHealth`), so a
+ * backend failed its last probe; a server of the online service alone stays ready through a
+ * metadata outage, which its reads survive. The probes run in the background (`BackendHealth`), so a
  * probe of `/readyz` every second costs the databases nothing.
  */
 export function serverReadiness(
   serving: () => boolean,
   backends: Pick<BackendHealth, 'down' | 'outages'>,
+  options: { servesOnlineOnly?: boolean } = {},
 ): () => Readiness {
   return () => {
     const down = new Set(backends.down);
+    let ready = serving();
     const checks: Record<string, string> = {
-      grpc: serving() ? 'ok' : 'not serving: the server is draining',
+      grpc: ready ? 'ok' : 'not serving: the server is draining',
     };
     for (const name of Object.keys(backends.outages)) {
-      checks[name] = down.has(name) ? 'unreachable at the last probe' : 'ok';
+      if (!down.has(name)) {
+        checks[name] = 'ok';
+      } else if (name === 'metadata' && options.servesOnlineOnly) {
+        // Online reads go on from the last known lookups: taking every online replica out of
+        // its Service would turn an outage they survive into one they do not.
+        checks[name] = 'unreachable at the last probe: online reads use the last known metadata';
+      } else {
+        checks[name] = 'unreachable at the last probe';
+        ready = false;
+      }
     }
-    return { ready: Object.values(checks).every((check) => check === 'ok'), checks };
+    return { ready, checks };
   };
 }
