@@ -426,6 +426,22 @@ describe('the in-process data API', () => {
     );
   });
 
+  it('reads an empty result as no rows and an empty table with its columns', async () => {
+    const output = await (
+      await fs.engine.offline.retrieve(fs.principal, 'data', 'kinds', {
+        to: new Date('2000-01-01T00:00:00Z'),
+      })
+    ).result;
+    expect(output.rowCount).toBe(0);
+    const rows: unknown[] = [];
+    for await (const row of output.rows()) rows.push(row);
+    expect(rows).toEqual([]);
+    const table = await output.toArrow();
+    expect(table.numRows).toBe(0);
+    expect(table.schema.fields.map((f) => f.name)).toEqual(kinds.features.map((f) => f.name));
+    expect(String(table.schema.fields[4]!.type)).toBe('Int64');
+  });
+
   it('reads a training set as rows and as an Arrow table', async () => {
     await ingest([fullRow('hist-a'), nullRow('hist-b')]);
     const entities = join(store.dir, 'entities.csv');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type RecordBatch, Table } from 'apache-arrow';
 import { NotFoundError, NotSupportedError, ValidationError } from '../errors.js';
@@ -95,16 +95,19 @@ export class OutputData {
     const size = options.rowsPerBatch ?? DEFAULT_BATCH_ROWS;
     let columns: { name: string; type: ColumnType }[] | undefined;
     let pending: unknown[][] = [];
+    let batches = 0;
     for await (const { names, values } of this.#decodedRows((header) => {
       columns = header.map((column) => ({ name: column.name, type: column.type }));
     })) {
       pending.push(values);
       if (pending.length >= size) {
         yield recordBatch(names, pending);
+        batches++;
         pending = [];
       }
     }
-    if (pending.length > 0 || columns === undefined) yield recordBatch(columns ?? [], pending);
+    // No rows at all still makes one (empty) batch: it carries the columns and their types.
+    if (pending.length > 0 || batches === 0) yield recordBatch(columns ?? [], pending);
   }
 
   /**
@@ -177,7 +180,7 @@ export class OutputData {
       );
     }
     let columns: DecodedColumn[] | undefined;
-    for await (const record of csvRecords(Readable.from(await this.#read()))) {
+    for await (const record of csvRecords(await this.#read())) {
       if (columns === undefined) {
         columns = record.map((name) => decodedColumn(name ?? '', this.#types.get(name ?? '')));
         onHeader?.(columns);
