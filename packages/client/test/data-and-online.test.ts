@@ -90,6 +90,9 @@ describe('FeatureStoreClient: data, jobs and online against a real server', () =
     expect(await client.jobs.get(first.id)).toMatchObject({ id: first.id, state: 'succeeded' });
     const jobs = await client.jobs.list({ type: 'ingest' });
     expect(jobs.items.map((job) => job.id)).toContain(first.id);
+    expect((await client.jobs.list({ state: 'failed' })).items).toEqual([]);
+    // Cancelling a job that has ended changes nothing.
+    expect(await client.jobs.cancel(first.id)).toMatchObject({ state: 'succeeded' });
   });
 
   it('retrieves and downloads to a path and to a stream; historical with uploaded entities', async () => {
