@@ -33,11 +33,13 @@ export interface OnlinePushInput {
   rows: readonly unknown[];
   /**
    * How long the feature set lookup is retried while the metadata database is unavailable
-   * and, with `waitApplied`, how long to wait for the rows online (default 30 s).
+   * and, with `waitApplied` or `waitSynced`, how long each wait may take (default 30 s).
    */
   timeoutMs?: number;
   /** Return once every row is readable online. */
   waitApplied?: boolean;
+  /** Return once every row is committed offline (by whichever member of the sync group). */
+  waitSynced?: boolean;
 }
 
 /** A materialization to start. */
@@ -106,7 +108,8 @@ export class OnlineOperations {
   /**
    * Validates and pushes rows as `featurestore online push` does for each batch (every row
    * checked before any is published), and with `waitApplied` waits until they are readable
-   * online. Returns the engine's push result.
+   * online, with `waitSynced` until they are committed offline. Returns the engine's push
+   * result.
    */
   async push(principal: Principal, input: OnlinePushInput): Promise<PushResult> {
     const timeoutMs = input.timeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS;
@@ -122,6 +125,7 @@ export class OnlineOperations {
         { timeoutMs },
       );
     }
+    if (input.waitSynced) await this.#online.waitSynced(result, { timeoutMs });
     return result;
   }
 

@@ -1,4 +1,4 @@
-import { type FeatureSetDefinition, SCALAR_TYPES } from '@featurestore/core';
+import { type FeatureSetDefinition, type PushResult, SCALAR_TYPES } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { RedisOnlineStore } from '@featurestore/driver-redis';
 import { NullValue, type Value } from '@featurestore/protocol/featurestore/v1/online';
@@ -172,12 +172,24 @@ describe.each([
     ];
     const pushed = await client.call(
       'push',
-      { project: 'shop', featureSet: 'all_types', rows, waitApplied: true, timeoutMs: 60_000 },
+      {
+        project: 'shop',
+        featureSet: 'all_types',
+        rows,
+        waitApplied: true,
+        waitSynced: true,
+        timeoutMs: 60_000,
+      },
       admin,
     );
     expect(pushed).toMatchObject({ rows: 3, featureSet: 'shop/all_types' });
     expect(pushed.pushId).toMatch(/^[0-9a-f-]{36}$/);
     expect(pushed.positions).toHaveLength(3);
+    // Committed offline before the call returned: the engine's own wait needs no time at all.
+    await setup.store.engine.online!.waitSynced(
+      { ...pushed, positions: pushed.positions },
+      { timeoutMs: 0 },
+    );
 
     const read = await client.call(
       'getOnlineFeatures',
@@ -371,6 +383,7 @@ describe.each([
           },
         ],
         waitApplied: true,
+        waitSynced: true,
         timeoutMs: 60_000,
       },
       admin,
@@ -378,6 +391,9 @@ describe.each([
     expect(pushed).toMatchObject({
       status: 200,
       body: { rows: 1, featureSet: 'shop/all_types' },
+    });
+    await setup.store.engine.online!.waitSynced(pushed.body as unknown as PushResult, {
+      timeoutMs: 0,
     });
     const read = await post(
       '/v1/online/get',

@@ -29,6 +29,7 @@ export function onlineService(
         rows: request.rows.map((row, index) => engineRowOf(row, `row ${index + 1}`)),
         ...(request.timeoutMs > 0 ? { timeoutMs: request.timeoutMs } : {}),
         waitApplied: request.waitApplied,
+        waitSynced: request.waitSynced ?? false,
       });
       return {
         pushId: result.pushId,

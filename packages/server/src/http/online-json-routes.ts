@@ -56,6 +56,9 @@ export function onlineJsonRoutes(
           ...(body.waitApplied === undefined
             ? {}
             : { waitApplied: booleanOf(body.waitApplied, 'waitApplied') }),
+          ...(body.waitSynced === undefined
+            ? {}
+            : { waitSynced: booleanOf(body.waitSynced, 'waitSynced') }),
         });
         sendJson(response, 200, result);
       },

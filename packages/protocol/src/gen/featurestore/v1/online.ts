@@ -114,11 +114,13 @@ export interface PushRequest {
   rows: Row[];
   /**
    * How long the metadata lookup may be retried while the database is unavailable, and,
-   * with wait_applied, how long to wait for the rows online (0: 30 s).
+   * with wait_applied or wait_synced, how long each wait may take (0: 30 s).
    */
   timeoutMs: number;
   /** Return only once every row is readable online. */
   waitApplied: boolean;
+  /** Return only once every row is committed offline (retrievable and in training sets). */
+  waitSynced?: boolean | undefined;
 }
 
 /** Where a row sits on the queue. */
@@ -758,7 +760,7 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
 };
 
 function createBasePushRequest(): PushRequest {
-  return { project: "", featureSet: "", rows: [], timeoutMs: 0, waitApplied: false };
+  return { project: "", featureSet: "", rows: [], timeoutMs: 0, waitApplied: false, waitSynced: undefined };
 }
 
 export const PushRequest: MessageFns<PushRequest> = {
@@ -777,6 +779,9 @@ export const PushRequest: MessageFns<PushRequest> = {
     }
     if (message.waitApplied !== false) {
       writer.uint32(40).bool(message.waitApplied);
+    }
+    if (message.waitSynced !== undefined) {
+      writer.uint32(48).bool(message.waitSynced);
     }
     return writer;
   },
@@ -834,6 +839,14 @@ export const PushRequest: MessageFns<PushRequest> = {
             message.waitApplied = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.waitSynced = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -856,6 +869,7 @@ export const PushRequest: MessageFns<PushRequest> = {
     message.rows = object.rows?.map((e) => Row.fromPartial(e)) || [];
     message.timeoutMs = object.timeoutMs ?? 0;
     message.waitApplied = object.waitApplied ?? false;
+    message.waitSynced = object.waitSynced ?? undefined;
     return message;
   },
 };
@@ -1180,7 +1194,8 @@ export const OnlineServiceService = {
   },
   /**
    * Rows of one feature set, validated whole (a bad row fails the call, nothing is pushed),
-   * put on the queue; with `wait_applied`, returns once they are readable online.
+   * put on the queue; with `wait_applied`, returns once they are readable online, with
+   * `wait_synced` once they are committed offline (as `featurestore online push` does).
    */
   push: {
     path: "/featurestore.v1.OnlineService/Push" as const,
@@ -1208,7 +1223,8 @@ export interface OnlineServiceServer extends UntypedServiceImplementation {
   getOnlineFeatures: handleUnaryCall<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse>;
   /**
    * Rows of one feature set, validated whole (a bad row fails the call, nothing is pushed),
-   * put on the queue; with `wait_applied`, returns once they are readable online.
+   * put on the queue; with `wait_applied`, returns once they are readable online, with
+   * `wait_synced` once they are committed offline (as `featurestore online push` does).
    */
   push: handleUnaryCall<PushRequest, PushResponse>;
   /** Starts a materialization job (offline data to the online store); returns its id. */
@@ -1234,7 +1250,8 @@ export interface OnlineServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Rows of one feature set, validated whole (a bad row fails the call, nothing is pushed),
-   * put on the queue; with `wait_applied`, returns once they are readable online.
+   * put on the queue; with `wait_applied`, returns once they are readable online, with
+   * `wait_synced` once they are committed offline (as `featurestore online push` does).
    */
   push(request: PushRequest, callback: (error: ServiceError | null, response: PushResponse) => void): ClientUnaryCall;
   push(
