@@ -34,7 +34,8 @@ function exampleDefinitions(): { source: string; definition: unknown }[] {
     .filter(Boolean);
   const examples: { source: string; definition: unknown }[] = [];
   for (const path of new Set(files)) {
-    if (path === SCHEMA_PATH) continue;
+    // Helm requires its chart's values schema to be named values.schema.json: not a feature set.
+    if (path === SCHEMA_PATH || path.endsWith('/values.schema.json')) continue;
     let text: string;
     try {
       text = readFileSync(join(repositoryRoot, path), 'utf8');
