@@ -9,6 +9,7 @@ import type {
   sendUnaryData,
 } from '@grpc/grpc-js';
 import type { CallAuthenticator } from './call-authenticator.js';
+import { callSignal } from './call-signal.js';
 import { toGrpcStatus } from './error-status.js';
 
 /*
@@ -16,23 +17,7 @@ import { toGrpcStatus } from './error-status.js';
  * caller, end the call with its result or with the engine error mapped to a status.
  */
 
-/** What every server call has: a flag and an event for its end before its handler's. */
-interface CancellableCall {
-  readonly cancelled: boolean;
-  once(event: 'cancelled', listener: () => void): unknown;
-}
-
-/**
- * Aborted when the call ends before its handler does: the client cancelled, its deadline
- * passed, or the connection dropped. Work the call started and waits for stops with it.
- */
-export function callSignal(call: CancellableCall): AbortSignal {
-  const controller = new AbortController();
-  if (call.cancelled) controller.abort(new Error('the call was cancelled'));
-  else call.once('cancelled', () => controller.abort(new Error('the call was cancelled')));
-  return controller.signal;
-}
-
+/** A unary call: `method` gets the request and the call's signal (aborted when the call ends). */
 export function unary<Request, Response>(
   authenticator: CallAuthenticator,
   method: (principal: Principal, request: Request, signal: AbortSignal) => Promise<Response>,

@@ -84,13 +84,22 @@ export function dataService(
     return { job: jobMessage(await jobs.get(principal, running.job.id)) };
   };
 
-  /** Runs `start` on a staged upload and removes the staging object once its job ends. */
+  /**
+   * Runs `start` on a staged upload unless the call was cut off meanwhile, and removes the
+   * staging object once its job ends (or at once when it does not start).
+   */
   const withStaged = async <T>(
     staged: StagedUpload,
+    signal: AbortSignal,
     start: () => Promise<RunningJob<T>>,
   ): Promise<RunningJob<T>> => {
     const remove = () => uploads.remove(staged).catch(() => undefined);
-    const running = await start().catch(async (error: unknown) => {
+    const checkedStart = async () => {
+      // A cut-off call may be told only now, once its bytes were written: nothing starts.
+      signal.throwIfAborted();
+      return start();
+    };
+    const running = await checkedStart().catch(async (error: unknown) => {
       await remove();
       throw error;
     });
@@ -121,7 +130,7 @@ export function dataService(
       // Before the bytes: an unknown feature set (or one the caller may not see) fails at once.
       await featureSets.get(principal, header.project, header.featureSet);
       const staged = await uploads.stage(chunks, { format, name: header.fileName, signal });
-      const running = await withStaged(staged, () =>
+      const running = await withStaged(staged, signal, () =>
         offline.ingest(principal, header.project, header.featureSet, staged, {
           ...ingestOptions(header.options),
           format,
@@ -231,7 +240,7 @@ export function dataService(
         name: header.entityFileName,
         signal,
       });
-      const running = await withStaged(staged, () =>
+      const running = await withStaged(staged, signal, () =>
         offline.historical(principal, { ...options, entities: staged, entityFormat }),
       );
       return respond(principal, running, header.wait, signal);
@@ -249,6 +258,7 @@ export function dataService(
       const format = uploadFormatOf(header.format);
       const staged = await uploads.stage(chunks, { format, name: header.fileName, signal });
       try {
+        signal.throwIfAborted();
         const inferred = await schemaInference.infer(principal, header.project, staged, {
           primaryKey: header.primaryKey,
           eventTime: header.eventTime,

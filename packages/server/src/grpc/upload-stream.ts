@@ -1,6 +1,7 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { CancelledError, ValidationError } from '@featurestore/core';
 import type { ServerReadableStream } from '@grpc/grpc-js';
+import { deadlinePassed } from './call-signal.js';
 
 /** A client-streamed upload message: the header first, then chunks of the file's bytes. */
 export interface UploadPart<Header> {
@@ -30,7 +31,7 @@ export async function readUpload<Header>(
   addAbortSignal(signal, call as unknown as Readable);
   const messages = call[Symbol.asyncIterator]() as AsyncIterator<UploadPart<Header>>;
   const cut = (error: unknown): never => {
-    if (signal.aborted) {
+    if (signal.aborted || call.cancelled || deadlinePassed(call.getDeadline())) {
       throw new CancelledError(`${rpc}: the upload was cut off before it ended; nothing was kept`, {
         cause: error,
       });
@@ -47,7 +48,16 @@ export async function readUpload<Header>(
   const chunks = async function* () {
     for (;;) {
       const next = await messages.next().catch(cut);
-      if (next.done) return;
+      if (next.done) {
+        // grpc-js ends the request stream of a call cut off (cancelled, killed, past its
+        // deadline) as it ends a finished one, and tells the cut right after: look once more
+        // before taking the bytes as the whole file.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (signal.aborted || call.cancelled || deadlinePassed(call.getDeadline())) {
+          cut(signal.reason);
+        }
+        return;
+      }
       if (next.value.header !== undefined) {
         throw new ValidationError(
           `${rpc}: a second header arrived after the upload began: send the header once, first`,
