@@ -38,4 +38,17 @@ describe('generated gRPC code', () => {
       expect(actual, `${file} is out of date: run npm run generate`).toBe(expected);
     }
   });
+
+  it('has the descriptor set `npm run generate` builds from proto/ (what server reflection serves)', async () => {
+    const out = join(await scratch, 'descriptor-set.binpb');
+    // The second half of `npm run generate`, writing to the scratch folder.
+    await promisify(execFile)(join(root, 'node_modules/.bin/buf'), ['build', 'proto', '-o', out], {
+      cwd: root,
+    });
+    const committedSet = await readFile(join(root, 'packages/protocol/descriptor-set.binpb'));
+    expect(
+      committedSet.equals(await readFile(out)),
+      'packages/protocol/descriptor-set.binpb is out of date: run npm run generate',
+    ).toBe(true);
+  });
 });

@@ -21,6 +21,7 @@ import { formatListenAddress, parseListenAddress } from './listen-address.js';
 import { DEFAULT_MESSAGE_LIMITS, limitOptions, type MessageLimits } from './message-limits.js';
 import { onlineService } from './online-service.js';
 import { RecentPrincipals } from './recent-principals.js';
+import { addReflection } from './reflection-service.js';
 
 /** The PEM files of `--tls-cert`, `--tls-key` and `--tls-client-ca`. */
 export interface TlsFiles {
@@ -147,6 +148,12 @@ export class FeatureStoreServer {
     }
     if (online) server.addService(OnlineServiceService, onlineService(online, onlineAuthenticator));
     server.addService(HealthService, health.service());
+    // Reflection lists what this role serves, and health checking.
+    addReflection(server, [
+      ...(role === 'online' ? [] : [CORE_SERVICE]),
+      ...(online ? [ONLINE_SERVICE] : []),
+      'grpc.health.v1.Health',
+    ]);
     const credentials = options.tls
       ? ServerCredentials.createSsl(
           options.tls.clientCa ?? null,
