@@ -349,6 +349,9 @@ describe.each<Mode>(['embedded', 'remote'])(
       expect(await json(['jobs', 'get', second.jobId])).toMatchObject({ state: 'succeeded' });
       // --json: the record's last progress message is the job's own business.
       expect(await json(['jobs', 'wait', second.jobId])).toMatchObject({ state: 'succeeded' });
+      expect((await cli(['jobs', 'cancel', second.jobId])).stdout).toBe(
+        `job ${second.jobId} is succeeded\n`,
+      );
 
       const online = await cli(['online', 'get', 'data', 'payments', '--key', 'customer_id=c1']);
       expect(online.stdout).toMatch(/^c1 +11\.5/m);
