@@ -286,8 +286,21 @@ describe('Helm chart deploy/helm/featurestore', () => {
       FEATURESTORE_OIDC_AUDIENCE: 'featurestore',
     });
     expect(container.image).toBe('registry.example.com/ml/featurestore:0.1.0');
+    // The HTTP port speaks the gRPC port's TLS, client certificates included.
     const monitor = find(manifests, 'ServiceMonitor', 'fs-featurestore');
-    expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
+    expect(monitor.spec.endpoints[0]).toMatchObject({
+      port: 'http',
+      path: '/metrics',
+      scheme: 'https',
+      tlsConfig: {
+        serverName: 'fs-featurestore-core.ml.svc',
+        ca: { secret: { name: 'featurestore-tls', key: 'ca.crt' } },
+        cert: { secret: { name: 'featurestore-prometheus-client', key: 'tls.crt' } },
+        keySecret: { name: 'featurestore-prometheus-client', key: 'tls.key' },
+      },
+    });
+    const service = find(manifests, 'Service', 'fs-featurestore-online');
+    expect(service.spec.ports[1]).toMatchObject({ name: 'http', appProtocol: 'https' });
     expect(manifests.filter((m) => m.kind === 'NetworkPolicy')).toHaveLength(3);
     // The workers serve nothing: no admin token, no OIDC, no probes.
     const workers = find(manifests, 'Deployment', 'fs-featurestore-workers').spec.template.spec
@@ -387,6 +400,17 @@ describe('Helm chart deploy/helm/featurestore', () => {
       case: 'a credential URL as a value',
       set: ['config.metadata=postgres://u:p@db/fs'],
       message: /config: Additional property metadata is not allowed/,
+    },
+    {
+      case: 'metrics scraped under mutual TLS without a client certificate',
+      set: [
+        'tls.enabled=true',
+        'tls.existingSecret=tls',
+        'tls.clientCaSecret=ca',
+        'metrics.serviceMonitor.enabled=true',
+      ],
+      message:
+        /metrics\.serviceMonitor with mutual TLS \(tls\.clientCaSecret\) needs metrics\.serviceMonitor\.tlsClientSecret/,
     },
     {
       case: 'autoscaling bounds upside down',

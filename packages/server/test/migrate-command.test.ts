@@ -109,7 +109,8 @@ describe('featurestore migrate', () => {
     ]);
     // The URL is printed without its password.
     expect(runs[0]!.stdout).not.toContain(new URL(url).password || '\u0000');
-  });
+    // Two Node processes from the sources (tsx): slow to start on a busy machine.
+  }, 90_000);
 
   it('again on a current schema: nothing to do, exit 0, the JSON says so', async () => {
     const schema = freshSchema();
@@ -133,7 +134,8 @@ describe('featurestore migrate', () => {
     );
     const opened = await openFeatureStore({ store: dir, migrations: 'require' });
     await opened.close();
-  });
+    // A new PGlite database (initdb) and two opens: slow on a busy machine.
+  }, 120_000);
   it('refuses --endpoint: it migrates the database, not through a server', async () => {
     const result = await cli(store.dir, '--endpoint', '127.0.0.1:1', 'migrate');
     expect(result.code).toBe(1);

@@ -62,6 +62,9 @@ what to set. Included by every workload, so `helm template` and `helm install` s
 {{- if and (not .Values.tls.enabled) (not .Values.server.allowPlaintext) -}}
 {{- fail "the gRPC port has no TLS: set tls.enabled with tls.existingSecret, or server.allowPlaintext=true when a service mesh or TLS-terminating proxy carries the traffic" -}}
 {{- end -}}
+{{- if and .Values.metrics.serviceMonitor.enabled .Values.tls.clientCaSecret (not .Values.metrics.serviceMonitor.tlsClientSecret) -}}
+{{- fail "metrics.serviceMonitor with mutual TLS (tls.clientCaSecret) needs metrics.serviceMonitor.tlsClientSecret: a kubernetes.io/tls Secret with a client certificate the client CA signed, for Prometheus to scrape /metrics" -}}
+{{- end -}}
 {{- if .Values.auth.oidc.enabled -}}
 {{- if not (and .Values.auth.oidc.issuer .Values.auth.oidc.audience .Values.auth.oidc.jwksUri) -}}
 {{- fail "auth.oidc.enabled needs auth.oidc.issuer, auth.oidc.audience and auth.oidc.jwksUri" -}}
