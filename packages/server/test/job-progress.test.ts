@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Job, JobProgress } from '@featurestore/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdWarnings } from '../src/cli/job-progress.js';
+import type { CommandContext } from '../src/cli/context.js';
+import { followJob, holdWarnings } from '../src/cli/job-progress.js';
 import { type FeatureStore, openFeatureStore } from '../src/index.js';
 import { tempStore } from './helpers.js';
 
@@ -116,6 +117,46 @@ describe('job progress: phases, rows/s and ETA, in-process and in the job record
       'join orders (2 of 2)',
     ]);
     expect(phases.at(-1)).toBe('write output');
+  }, 60_000);
+
+  it('the CLI bar comes after warnings raised while setting up, and holds those raised while it is drawn', async () => {
+    const isTTY = Object.getOwnPropertyDescriptor(process.stderr, 'isTTY');
+    const write = process.stderr.write;
+    const out: string[] = [];
+    try {
+      const source = join(dir, 'more-orders.csv');
+      await writeFile(source, 'customer_id,ts,n\nc2,2024-01-01T00:00:00Z,1\n');
+      Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
+      process.stderr.write = ((chunk: unknown) => {
+        out.push(String(chunk));
+        return true;
+      }) as typeof process.stderr.write;
+      // As opening an s3:// source does: the AWS SDK's notice, raised while setting up.
+      process.emitWarning('NodeVersionSupportWarning: raised while the job was set up');
+      const running = await fs.engine.offline.ingest(fs.principal, 'bars', 'orders', source);
+      let raised = false;
+      fs.engine.jobs.watch(running.job.id, (event) => {
+        if (event.phase === 'commit' && !raised) {
+          raised = true;
+          process.emitWarning('raised while the bar is drawn');
+        }
+      });
+      const ctx = { store: fs, options: { json: false } } as unknown as CommandContext;
+      await followJob(ctx, running);
+      expect(raised).toBe(true);
+    } finally {
+      process.stderr.write = write;
+      if (isTTY) Object.defineProperty(process.stderr, 'isTTY', isTTY);
+      else delete (process.stderr as { isTTY?: boolean }).isTTY;
+    }
+    const text = out.join('');
+    const firstFrame = text.indexOf('ingest [');
+    const lastFrame = text.lastIndexOf('ingest [');
+    expect(text).toContain('raised while the job was set up');
+    expect(text).toContain('raised while the bar is drawn');
+    expect(firstFrame).toBeGreaterThan(text.indexOf('raised while the job was set up'));
+    expect(text.indexOf('raised while the bar is drawn')).toBeGreaterThan(lastFrame);
+    expect(text).toMatch(/ingest \[.*\] 100% \| done/);
   }, 60_000);
 });
 

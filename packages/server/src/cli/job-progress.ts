@@ -12,9 +12,9 @@ const POLL_MS = 200;
  * ETA 16 s`, then `statistics`, `commit`, `online apply`; for `historical` one `join` phase
  * per feature set. Ctrl-C cancels the job instead of abandoning it.
  *
- * Process warnings raised while the bar is drawn (the AWS SDK's Node.js version notice, raised
- * when an `s3://` source is first opened) are held and printed once the bar is gone, so they
- * never land in the middle of it. `NODE_NO_WARNINGS=1` silences every process warning, and
+ * Process warnings (the AWS SDK's Node.js version notice, raised when an `s3://` source is
+ * first opened) are printed before the bar starts, or, when raised while it is drawn, held and
+ * printed once it is gone: they never land in the middle of it. `NODE_NO_WARNINGS=1` silences every process warning, and
  * `AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true` that notice alone.
  */
 export async function followJob<T>(ctx: CommandContext, running: RunningJob<T>): Promise<T> {
@@ -30,6 +30,9 @@ export async function followJob<T>(ctx: CommandContext, running: RunningJob<T>):
         Presets.shades_classic,
       )
     : undefined;
+  // Warnings raised while the job was set up (opening an s3:// source) are delivered on the
+  // next tick: let Node print them before the bar, and hold the later ones.
+  if (bar) await new Promise((resolve) => setImmediate(resolve));
   const releaseWarnings = bar ? holdWarnings() : () => undefined;
   bar?.start(100, 0, { message: 'starting' });
   const onInterrupt = () => {
