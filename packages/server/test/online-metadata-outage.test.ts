@@ -84,7 +84,8 @@ describe('online reads while the metadata database is unreachable', () => {
     skewMs += 2000; // past the 1 s lookup cache: every lookup goes to the database
     const started = performance.now();
     expect(await read()).toEqual(EXPECTED);
-    expect(performance.now() - started).toBeLessThan(4000);
+    // Well under the 10 s a lookup waits for its connection to a frozen server.
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(engine.metadataOutage.degraded).toBe(true);
     expect(engine.metadataOutage.since).toBeInstanceOf(Date);
     // The token, the feature set and the sensitive-read permission came from memory.
