@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   ACTION_REQUIREMENTS,
   type Action,
+  type FeatureSetDefinition,
   type FeatureStoreEngine,
   type Principal,
   ROLES,
@@ -22,7 +23,7 @@ import { type FeatureStore, openFeatureStore } from '../src/index.js';
 import { DataClient } from './grpc-data-client.js';
 import { tempStore } from './helpers.js';
 
-const definition = {
+const definition: FeatureSetDefinition = {
   primaryKey: ['id'],
   eventTime: 'ts',
   features: [
