@@ -105,6 +105,31 @@ describe('LastKnownLookups', () => {
     expect(lastKnown.degraded).toBe(false);
   });
 
+  it('while the store is only slow, a lookup with nothing known waits for it (up to ten timeouts)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const { lastKnown } = lookups();
+    await lastKnown.get('known', 'known', async () => 1);
+    // A slow answer for the known key: served from memory, and the store taken for down.
+    const slow = pending<number>();
+    const first = lastKnown.get('known', 'known', slow.load);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await first).toBe(1);
+    expect(lastKnown.degraded).toBe(true);
+    // Lookups never answered before are not refused for that: one the store answers late
+    // gets its answer; one it does not answer within ten timeouts is refused, saying why.
+    const late = pending<string>();
+    const never = pending<string>();
+    const waiting = lastKnown.get('new', 'this access token', late.load);
+    const refused = lastKnown.get('other', 'another token', never.load);
+    const settled = expect(refused).rejects.toThrow(/another token was not looked up before/);
+    await vi.advanceTimersByTimeAsync(300);
+    late.answer('late but right');
+    expect(await waiting).toBe('late but right');
+    await vi.advanceTimersByTimeAsync(200);
+    await settled;
+    expect(lastKnown.staleRefused).toBe(1);
+  });
+
   it('refuses an answer older than the staleness bound, saying so', async () => {
     let now = 1_000_000;
     const { lastKnown } = lookups({ now: () => now, maxStalenessMs: 60_000 });

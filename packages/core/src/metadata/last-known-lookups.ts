@@ -82,7 +82,9 @@ const ANSWERS = new Set<ErrorCode>([
  * `timeoutMs` — so online serving outlives a database outage while the online store is up.
  *
  * Staleness is bounded: an answer older than `maxStalenessMs` is refused (UNAVAILABLE, saying
- * so), as is a lookup never answered before. While degraded, at most one lookup at a time
+ * so), as is a lookup never answered before once the store failed UNAVAILABLE (while it is
+ * only slow, such a lookup waits for it up to ten timeouts: a busy machine's late answers
+ * are not refused). While degraded, at most one lookup at a time
  * goes to the store (the probe); the others are answered from memory at once, so a hung
  * database does not pile up waiting queries. The first answer of the store ends the outage,
  * and every answer replaces what was known: a token revoked or a role removed during the
@@ -99,6 +101,11 @@ export class LastKnownLookups implements MetadataOutageStatus {
   readonly #changes: { readonly generation: number } | undefined;
   readonly #known = new Map<string, Known>();
   #degraded = false;
+  /**
+   * The store said it cannot be reached (`UnavailableError`), rather than only being slow: a
+   * slow store (a busy machine) serves known answers, but a lookup with none waits for it.
+   */
+  #confirmed = false;
   #since: number | undefined;
   /** When the lookup that goes to the store while degraded started (`performance.now()`). */
   #probeStartedAt: number | undefined;
@@ -142,7 +149,11 @@ export class LastKnownLookups implements MetadataOutageStatus {
     const entry = this.#known.get(key);
     // An answer from before an access change made here may be one this process revoked.
     const known = entry?.generation === generation ? entry : undefined;
-    if (this.#degraded && this.#probing()) return this.#stale(key, known, what, undefined) as T;
+    // Nothing known and the store only slow, not down: this lookup waits for it below.
+    const serveFromMemory = known !== undefined || this.#confirmed;
+    if (this.#degraded && this.#probing() && serveFromMemory) {
+      return this.#stale(key, known, what, undefined) as T;
+    }
     const loading = load().then(
       (value) => {
         this.#remember(key, value, generation);
@@ -154,7 +165,7 @@ export class LastKnownLookups implements MetadataOutageStatus {
           this.#known.delete(key);
           this.#reachable();
         } else if (error instanceof UnavailableError) {
-          this.#unreachable(error.message);
+          this.#unreachable(error.message, true);
         }
         throw error;
       },
@@ -162,11 +173,14 @@ export class LastKnownLookups implements MetadataOutageStatus {
     // While degraded, this lookup is the probe: the others don't wait for the store.
     const probing = this.#degraded;
     if (probing) this.#probe(loading);
-    // Nothing to serve instead: wait for the store, unless it is known to be down.
-    if (known === undefined && !this.#degraded) return loading;
+    // Nothing to serve instead and no outage known: wait for the store as long as it takes.
+    if (!serveFromMemory && !this.#degraded) return loading;
+    // Nothing to serve instead while the store is slow (not known down): a slow database on
+    // a busy machine answers late rather than never, so wait longer before refusing.
+    const waitMs = serveFromMemory ? this.#timeoutMs : this.#timeoutMs * PROBE_GIVE_UP_TIMEOUTS;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.#timeoutMs);
+      timer = setTimeout(() => resolve('late'), waitMs);
     });
     try {
       const first = await Promise.race([loading, late]);
@@ -178,7 +192,7 @@ export class LastKnownLookups implements MetadataOutageStatus {
       clearTimeout(timer);
     }
     // The lookup goes on as the probe; what it answers is remembered, a failure is reported.
-    this.#unreachable(`no answer within ${this.#timeoutMs} ms`);
+    this.#unreachable(`no answer within ${waitMs} ms`, false);
     if (!probing) this.#probe(loading);
     return this.#stale(key, known, what, undefined) as T;
   }
@@ -233,7 +247,8 @@ export class LastKnownLookups implements MetadataOutageStatus {
     this.#known.set(key, { value, loadedAt: this.#now(), generation });
   }
 
-  #unreachable(reason: string): void {
+  #unreachable(reason: string, confirmed: boolean): void {
+    this.#confirmed ||= confirmed;
     if (this.#degraded) return;
     this.#degraded = true;
     this.#since = this.#now();
@@ -246,6 +261,7 @@ export class LastKnownLookups implements MetadataOutageStatus {
   }
 
   #reachable(): void {
+    this.#confirmed = false;
     if (!this.#degraded) return;
     this.#degraded = false;
     const since = new Date(this.#since!);
