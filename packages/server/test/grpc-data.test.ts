@@ -425,6 +425,47 @@ describe('CoreService data RPCs on the embedded default', () => {
       code: status.PERMISSION_DENIED,
       message: /may not read source/,
     },
+    {
+      name: 'the server’s own local file as the entity file',
+      call: () =>
+        client.historical(
+          {
+            features: ['bad/payments:amount'],
+            entityTime: 'at',
+            entities: join(folder.dir, 'entities.csv'),
+          },
+          undefined,
+          admin,
+        ),
+      code: status.PERMISSION_DENIED,
+      message: /may not read entity file/,
+    },
+    {
+      name: 'entity bytes after a header that names the entity file',
+      call: () =>
+        client.historical(
+          { features: ['bad/payments:amount'], entityTime: 'at', entities: 's3://landing/e.csv' },
+          ENTITIES,
+          admin,
+        ),
+      code: status.INVALID_ARGUMENT,
+      message: /no bytes may follow/,
+    },
+    {
+      name: 'an uploaded entity file of an unknown feature set',
+      call: () =>
+        client.historical(
+          {
+            features: ['bad/nosuch:amount'],
+            entityTime: 'at',
+            entityFormat: DataFormat.DATA_FORMAT_CSV,
+          },
+          ENTITIES,
+          admin,
+        ),
+      code: status.NOT_FOUND,
+      message: /nosuch/,
+    },
   ];
 
   it.each(badUploads)(
