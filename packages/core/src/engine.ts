@@ -87,6 +87,13 @@ export class FeatureStoreEngine {
    * because the metadata store does not answer, since when, and how many were: for metrics.
    */
   readonly metadataOutage: MetadataOutageStatus;
+  /**
+   * Counts the access-changing writes made through this engine (roles, users, tokens revoked,
+   * feature set versions): a cache outside the engine (a server's) remembers the count with
+   * each entry and drops entries from before a change, so what this process revokes applies
+   * at once.
+   */
+  readonly accessChanges: { readonly generation: number };
   readonly jobs: JobService;
   readonly offline: OfflineEngine;
   /** Present when the drivers include an online store and a queue. */
@@ -105,6 +112,7 @@ export class FeatureStoreEngine {
 
   constructor(drivers: EngineDrivers) {
     const changes = new MetadataChanges();
+    this.accessChanges = changes;
     const store = changes.track(drivers.metadata);
     this.drivers = drivers;
     this.authorizer = new Authorizer(store);

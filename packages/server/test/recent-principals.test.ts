@@ -16,7 +16,20 @@ describe('RecentPrincipals (the online service authenticating from memory)', () 
     await folder?.remove();
   });
 
-  it('answers for a token again within its time without asking, then asks (a revocation applies)', async () => {
+  it('drops what it remembered at an access change made by this process: a revocation here applies at once', async () => {
+    const { engine, principal } = store;
+    const recent = new RecentPrincipals(engine.tokens, {
+      ttlMs: 60_000,
+      changes: engine.accessChanges,
+    });
+    const created = await engine.access.createToken(principal, { name: 'revoked-here' });
+    const bearer = { kind: 'bearer' as const, token: created.secret };
+    expect(await recent.authenticate(bearer)).toMatchObject({ name: principal.name });
+    await engine.access.revokeToken(principal, created.token.id);
+    await expect(recent.authenticate(bearer)).rejects.toThrow('was revoked');
+  });
+
+  it('answers for a token again within its time without asking, then asks (a revocation by another process applies)', async () => {
     const { engine, principal } = store;
     let now = 0;
     const lookups = vi.spyOn(engine.tokens, 'authenticate');

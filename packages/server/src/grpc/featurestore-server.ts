@@ -124,7 +124,10 @@ export class FeatureStoreServer {
     // lookups: a token lookup is two metadata queries, more than the read itself.
     const onlineTtlMs = store.config.onlineMetadataCacheMs ?? 1000;
     const onlineAuthenticator = new CallAuthenticator(
-      providers.map((provider) => new RecentPrincipals(provider, { ttlMs: onlineTtlMs })),
+      providers.map(
+        (provider) =>
+          new RecentPrincipals(provider, { ttlMs: onlineTtlMs, changes: engine.accessChanges }),
+      ),
     );
     const role = options.role ?? 'all';
     // `online` needs an online store (OnlineOperations says how to configure one).

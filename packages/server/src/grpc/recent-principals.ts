@@ -8,28 +8,43 @@ const MAX_TOKENS = 10_000;
  * a token: the online service's reads then pay no metadata round trip to authenticate (a
  * personal access token is two PostgreSQL queries), as the engine's online lookups pay none
  * within `onlineMetadataCacheMs`. The price is the same bounded staleness: a token revoked,
- * expired or of a user whose admin flag changed is still accepted for up to `ttlMs`. Refusals
- * and tokens the provider does not recognise are never remembered.
+ * expired or of a user whose admin flag changed by another process is still accepted for up to
+ * `ttlMs`; an access change made by this process (`changes`) applies at once. Refusals and
+ * tokens the provider does not recognise are never remembered.
  */
 export class RecentPrincipals implements IdentityProvider {
   readonly name: string;
   readonly #provider: IdentityProvider;
   readonly #ttlMs: number;
   readonly #now: () => number;
-  readonly #recent = new Map<string, { principal: Principal; expires: number }>();
+  readonly #changes: { readonly generation: number } | undefined;
+  readonly #recent = new Map<
+    string,
+    { principal: Principal; expires: number; generation: number }
+  >();
 
-  /** `now`: the clock entries expire by, in epoch ms (default `Date.now`). */
-  constructor(provider: IdentityProvider, options: { ttlMs: number; now?: () => number }) {
+  /**
+   * `now`: the clock entries expire by, in epoch ms (default `Date.now`); `changes`: the
+   * engine's `accessChanges`, so that entries from before an access change are not used.
+   */
+  constructor(
+    provider: IdentityProvider,
+    options: { ttlMs: number; now?: () => number; changes?: { readonly generation: number } },
+  ) {
     this.name = provider.name;
     this.#provider = provider;
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
+    this.#changes = options.changes;
   }
 
   async authenticate(credentials: Credentials): Promise<Principal | undefined> {
     const now = this.#now();
+    const generation = this.#changes?.generation ?? 0;
     const recent = this.#recent.get(credentials.token);
-    if (recent && recent.expires > now) return recent.principal;
+    if (recent && recent.expires > now && recent.generation === generation) {
+      return recent.principal;
+    }
     const principal = await this.#provider.authenticate(credentials);
     if (principal === undefined || this.#ttlMs <= 0) {
       this.#recent.delete(credentials.token);
@@ -42,7 +57,7 @@ export class RecentPrincipals implements IdentityProvider {
         if (--drop === 0) break;
       }
     }
-    this.#recent.set(credentials.token, { principal, expires: now + this.#ttlMs });
+    this.#recent.set(credentials.token, { principal, expires: now + this.#ttlMs, generation });
     return principal;
   }
 }
