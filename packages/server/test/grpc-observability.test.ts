@@ -120,9 +120,11 @@ describe('the server’s call log, metrics and limits', () => {
   });
 
   it('serves Prometheus metrics: calls by method and code, latency, jobs, backends, lag, worker errors, process', async () => {
+    await client.core('createProject', { name: 'metered' }, admin);
     for (let call = 0; call < 3; call++) {
-      await client.core('getProject', { name: 'logged' }, admin);
+      await client.core('getProject', { name: 'metered' }, admin);
     }
+    await failure(client.core('getProject', { name: 'unmetered' }, admin));
     // A job still running (as another process would have it) and a pushed row nobody synced.
     await store.engine.drivers.metadata.insertJob({
       id: randomUUID(),
@@ -140,6 +142,19 @@ describe('the server’s call log, metrics and limits', () => {
     const reports = metrics.countingReports(workerReports(createLogger('silent')));
     reports.onError(new Error('the online store refused a batch'));
 
+    // HTTP requests: counted all, logged but for the probes.
+    expect((await httpCall(`http://${server.httpAddress}/healthz`)).status).toBe(200);
+    expect((await httpCall(`http://${server.httpAddress}/wp-login.php`)).status).toBe(404);
+    await expect
+      .poll(() => log.lines.filter((line) => line.msg === 'request'))
+      .toEqual([
+        expect.objectContaining({
+          method: 'GET',
+          path: 'unknown',
+          status: 404,
+          peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        }),
+      ]);
     const answer = await httpCall(`http://${server.httpAddress}/metrics`);
     expect(answer.status).toBe(200);
     const text = answer.body;
@@ -148,16 +163,25 @@ describe('the server’s call log, metrics and limits', () => {
     ).toBeGreaterThanOrEqual(3);
     expect(
       sample(text, `featurestore_grpc_calls_total{method="${GET_PROJECT}",code="NOT_FOUND"}`),
-    ).toBe(1);
+    ).toBeGreaterThanOrEqual(1);
     expect(
       sample(text, `featurestore_grpc_call_duration_seconds_count{method="${CREATE_PROJECT}"}`),
-    ).toBe(1);
+    ).toBeGreaterThanOrEqual(1);
     expect(
       sample(
         text,
         `featurestore_grpc_call_duration_seconds_bucket{le="+Inf",method="${GET_PROJECT}"}`,
       ),
     ).toBeGreaterThanOrEqual(4);
+    expect(
+      sample(text, 'featurestore_http_requests_total{method="GET",path="/healthz",status="200"}'),
+    ).toBe(1);
+    expect(
+      sample(text, 'featurestore_http_requests_total{method="GET",path="unknown",status="404"}'),
+    ).toBe(1);
+    expect(sample(text, 'featurestore_http_request_duration_seconds_count{path="/healthz"}')).toBe(
+      1,
+    );
     expect(sample(text, 'featurestore_jobs{type="materialize",state="running"}')).toBe(1);
     expect(sample(text, 'featurestore_backend_up{backend="metadata"}')).toBe(1);
     expect(sample(text, 'featurestore_backend_up{backend="online store"}')).toBe(1);

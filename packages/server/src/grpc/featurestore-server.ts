@@ -7,7 +7,7 @@ import { BackendHealth } from '../backend-health.js';
 import { type HttpRoute, type RunningHttpServer, startHttpServer } from '../http/http-server.js';
 import { onlineJsonRoutes } from '../http/online-json-routes.js';
 import { callInterceptor } from '../observability/call-interceptor.js';
-import { callLog } from '../observability/call-log.js';
+import { callLog, httpRequestLog } from '../observability/call-log.js';
 import { serverProbes, serverReadiness } from '../observability/readiness.js';
 import { ServerMetrics } from '../observability/server-metrics.js';
 import { OidcIdentityProvider, type OidcOptions } from '../oidc-identity-provider.js';
@@ -188,6 +188,7 @@ export class FeatureStoreServer {
         http = await startHttpServer({
           listen: options.httpListen,
           metrics: metrics.registry,
+          observers: [httpRequestLog(logger), metrics],
           readiness: serverReadiness(() => health.get('') === ServingStatus.SERVING, backends, {
             servesOnlineOnly: role === 'online',
           }),

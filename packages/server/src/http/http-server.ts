@@ -33,6 +33,22 @@ export interface HttpRoute {
   handle(request: IncomingMessage, response: ServerResponse): Promise<void>;
 }
 
+/** One answered HTTP request, as the request log and the metrics see it. */
+export interface HttpRequestRecord {
+  method: string;
+  /** The route's path, or `unknown` for a path the port does not serve (404). */
+  path: string;
+  status: number;
+  durationMs: number;
+  /** Where the request came from, `127.0.0.1:53712`. */
+  peer: string;
+}
+
+/** Told of every HTTP request once its answer was sent (or the connection cut). */
+export interface HttpObserver {
+  onRequestEnd(record: HttpRequestRecord): void;
+}
+
 /** What `/readyz` reports: ready, or which checks failed and why. */
 export interface Readiness {
   ready: boolean;
@@ -55,6 +71,8 @@ export interface HttpServerOptions {
   routes?: readonly HttpRoute[];
   /** How long `close` waits for requests in flight before cutting them (default 30 s). */
   drainTimeoutMs?: number;
+  /** Told of every request (the request log, the metrics). */
+  observers?: readonly HttpObserver[];
 }
 
 /** The HTTP port as started: where it listens, and how to stop it. */
@@ -162,9 +180,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   }
   for (const route of options.routes ?? []) add(route.method, route.path, route.handle);
 
+  const observers = options.observers ?? [];
   const handleRequest = (request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? '/').split('?', 1)[0]!;
     const methods = routes.get(path);
+    if (observers.length > 0) {
+      const started = performance.now();
+      const { remoteAddress, remotePort } = request.socket;
+      response.once('close', () => {
+        const record: HttpRequestRecord = {
+          method: request.method ?? '',
+          // Only known paths: a scanner's every path would be a metric series of its own.
+          path: methods ? path : 'unknown',
+          status: response.writableFinished ? response.statusCode : 499,
+          durationMs: performance.now() - started,
+          peer: `${remoteAddress}:${remotePort}`,
+        };
+        for (const observer of observers) observer.onRequestEnd(record);
+      });
+    }
     const handle = methods?.get(request.method === 'HEAD' ? 'GET' : (request.method ?? ''));
     if (!methods) {
       sendJsonError(response, notFound(path));

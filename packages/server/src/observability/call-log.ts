@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import type { HttpObserver, HttpRequestRecord } from '../http/http-server.js';
 import type { Logger } from '../worker-log.js';
 import type { CallObserver, CallRecord } from './call-interceptor.js';
 
@@ -33,6 +34,31 @@ export function callLog(logger: Logger): CallObserver {
       };
       if (SERVER_FAULTS.has(record.code)) logger.warn(line, 'call');
       else logger.info(line, 'call');
+    },
+  };
+}
+
+/** Paths probed every few seconds: a line each would drown the log. */
+const PROBES = new Set(['/metrics', '/healthz', '/readyz']);
+
+/**
+ * One log line per request of the HTTP port (the JSON API): `method`, `path`, `status`,
+ * `durationMs`, `peer`; warn for a 5xx. Probes of `/metrics`, `/healthz` and `/readyz` are
+ * not logged (their metrics count them).
+ */
+export function httpRequestLog(logger: Logger): HttpObserver {
+  return {
+    onRequestEnd(record: HttpRequestRecord) {
+      if (PROBES.has(record.path)) return;
+      const line = {
+        method: record.method,
+        path: record.path,
+        status: record.status,
+        durationMs: Math.round(record.durationMs * 1000) / 1000,
+        peer: record.peer,
+      };
+      if (record.status >= 500) logger.warn(line, 'request');
+      else logger.info(line, 'request');
     },
   };
 }

@@ -8,6 +8,7 @@ import {
 import { status } from '@grpc/grpc-js';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackendHealth } from '../backend-health.js';
+import type { HttpObserver, HttpRequestRecord } from '../http/http-server.js';
 import type { WorkerReports } from '../worker-log.js';
 import type { CallObserver, CallRecord } from './call-interceptor.js';
 
@@ -37,11 +38,13 @@ const OFFLINE_SYNC_CONSUMER = `${OFFLINE_SYNC_GROUP}/${ONLINE_INGEST_TOPIC}`;
  * `featurestore_nodejs_…`). One registry per server, so two servers in one process (tests)
  * do not mix their counts.
  */
-export class ServerMetrics implements CallObserver {
+export class ServerMetrics implements CallObserver, HttpObserver {
   readonly registry = new Registry();
   readonly #calls: Counter<'method' | 'code'>;
   readonly #latency: Histogram<'method'>;
   readonly #workerErrors: Counter<'kind'>;
+  readonly #httpRequests: Counter<'method' | 'path' | 'status'>;
+  readonly #httpLatency: Histogram<'path'>;
   #sources: MetricSources | undefined;
 
   constructor() {
@@ -61,6 +64,19 @@ export class ServerMetrics implements CallObserver {
       buckets: [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
       ],
+      registers,
+    });
+    this.#httpRequests = new Counter({
+      name: 'featurestore_http_requests_total',
+      help: 'Requests answered by the HTTP port (JSON API, metrics, probes), by method, path (unknown for paths not served) and status',
+      labelNames: ['method', 'path', 'status'],
+      registers,
+    });
+    this.#httpLatency = new Histogram({
+      name: 'featurestore_http_request_duration_seconds',
+      help: 'Time from an HTTP request’s arrival to the end of its answer, by path',
+      labelNames: ['path'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
     this.#workerErrors = new Counter({
@@ -183,6 +199,15 @@ export class ServerMetrics implements CallObserver {
     const code = status[record.code] ?? String(record.code);
     this.#calls.inc({ method: record.method, code });
     this.#latency.observe({ method: record.method }, record.durationMs / 1000);
+  }
+
+  onRequestEnd(record: HttpRequestRecord): void {
+    this.#httpRequests.inc({
+      method: record.method,
+      path: record.path,
+      status: String(record.status),
+    });
+    this.#httpLatency.observe({ path: record.path }, record.durationMs / 1000);
   }
 
   /**
