@@ -302,7 +302,9 @@ sparkLeg(describe)('Spark equals DuckDB on seeded random data (cell for cell)', 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'featurestore-cross-engine-'));
     duck = new DuckDbComputeEngine({ threads: 2, memoryLimit: '1GB' });
-    spark = new SparkComputeEngine(sparkTestOptions({ reuseApplication: true }));
+    spark = new SparkComputeEngine(
+      sparkTestOptions({ master: 'local[2]', reuseApplication: true }),
+    );
   });
   afterAll(async () => {
     await Promise.all([duck?.close(), spark?.close()]);

@@ -14,6 +14,10 @@ export function sparkLeg(suite: typeof describe): typeof describe {
 /**
  * The engine options of the tests: the standalone cluster started by `scripts/services up`
  * (a master and one worker of 2 cores), its spark-submit and Python, and small memory.
+ *
+ * Only the conformance suite submits to the cluster: vitest runs test files at once, and the
+ * worker's 1 GiB holds two 512 MiB executors, so a third application would wait for the
+ * suite's long-lived one to end. The other Spark tests use `local[2]` (`master` in `extra`).
  */
 export function sparkTestOptions(
   extra: Partial<SparkComputeEngineOptions> = {},

@@ -52,7 +52,7 @@ sparkLeg(describe)('spark-submit, one submission per job', () => {
   });
 
   it('runs each job in its own submission, which ends with the job', async () => {
-    const engine = new SparkComputeEngine(sparkTestOptions());
+    const engine = new SparkComputeEngine(sparkTestOptions({ master: 'local[2]' }));
     try {
       const source = join(root, 'one.csv');
       await writeFile(source, 'k,ts,v\na,2024-01-01T00:00:00Z,1\nb,2024-01-02T00:00:00Z,2\n');
@@ -89,7 +89,7 @@ sparkLeg(describe)('spark-submit, one submission per job', () => {
   }, 600_000);
 
   it('a killed spark-submit fails the job with UNAVAILABLE and leaves nothing under the prefix', async () => {
-    const engine = new SparkComputeEngine(sparkTestOptions());
+    const engine = new SparkComputeEngine(sparkTestOptions({ master: 'local[2]' }));
     const source = join(root, 'large.csv');
     const stream = createWriteStream(source);
     stream.write('k,ts,v\n');
