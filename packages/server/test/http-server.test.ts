@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { ValidationError } from '@featurestore/core';
+import { UnavailableError, ValidationError } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureStoreServer } from '../src/grpc/featurestore-server.js';
@@ -48,10 +48,20 @@ describe('the HTTP port of the server', () => {
         });
       },
     };
+    const quotes: HttpRoute = {
+      method: 'GET',
+      path: '/v1/quotes',
+      async handle() {
+        throw new UnavailableError(
+          'redis://:hunter2@cache:6379 does not answer: is Redis running?',
+          { details: { key: 9_007_199_254_740_993n } },
+        );
+      },
+    };
     const server = await FeatureStoreServer.start(store, {
       listen: '127.0.0.1:0',
       httpListen: '127.0.0.1:0',
-      httpRoutes: [echo, refuses],
+      httpRoutes: [echo, refuses, quotes],
       logger: silent,
     });
     try {
@@ -101,6 +111,14 @@ describe('the HTTP port of the server', () => {
         code: 'VALIDATION',
         message: 'the field "keys" is missing: send at least one key',
         details: { field: 'keys' },
+      });
+      // An int64 in the details, a password in the message: a string, and blanked.
+      const quoted = await httpCall(`${base}/v1/quotes`);
+      expect(quoted.status).toBe(503);
+      expect(quoted.json()).toEqual({
+        code: 'UNAVAILABLE',
+        message: 'redis://:***@cache:6379 does not answer: is Redis running?',
+        details: { key: '9007199254740993' },
       });
     } finally {
       await server.shutdown();

@@ -106,11 +106,19 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   INTERNAL: 500,
 };
 
-/** Sends `body` as JSON with `status` (bigints as strings: int64 values). */
-export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_key, value: unknown) =>
+/** JSON text of `body`, bigints as strings (int64 values JSON.stringify refuses). */
+function jsonText(body: unknown): string {
+  return JSON.stringify(body, (_key, value: unknown) =>
     typeof value === 'bigint' ? value.toString() : value,
   );
+}
+
+/** Sends `body` as JSON with `status` (bigints as strings: int64 values). */
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  sendJsonText(response, status, jsonText(body));
+}
+
+function sendJsonText(response: ServerResponse, status: number, text: string): void {
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -131,7 +139,7 @@ export function sendJsonError(response: ServerResponse, error: unknown): void {
         message: `internal error: ${error instanceof Error ? error.message : String(error)}`,
         details: {},
       };
-  sendJson(response, HTTP_STATUS_OF[body.code], JSON.parse(redactSecrets(JSON.stringify(body))));
+  sendJsonText(response, HTTP_STATUS_OF[body.code], redactSecrets(jsonText(body)));
 }
 
 function notFound(path: string): NotFoundError {
