@@ -38,8 +38,9 @@ export class OnlineClient {
 
   /**
    * Pushes rows of one feature set, validated whole (a bad row fails the call and nothing is
-   * pushed); with `waitApplied`, answers once they are readable online. Sent once: a push
-   * whose answer was lost may have been applied.
+   * pushed); with `waitApplied`, answers once they are readable online, with `waitSynced` once
+   * they are committed offline too. Sent once: a push whose answer was lost may have been
+   * applied.
    */
   async push(
     project: string,
@@ -56,6 +57,7 @@ export class OnlineClient {
         rows: rows.map((row, index) => rowMessage(row, `row ${index + 1}`)),
         timeoutMs: pushOptions.timeoutMs ?? 0,
         waitApplied: pushOptions.waitApplied === true,
+        ...(pushOptions.waitSynced ? { waitSynced: true } : {}),
       },
       'once',
       options,

@@ -188,11 +188,13 @@ export interface OnlineFeaturesRequest {
 export interface PushOptions {
   /**
    * How long the server retries the feature set lookup while its database is unavailable,
-   * and with `waitApplied` how long it waits for the rows online (default 30 s).
+   * and with `waitApplied` or `waitSynced` how long each wait may take (default 30 s).
    */
   timeoutMs?: number;
   /** Answer once every row is readable online. */
   waitApplied?: boolean;
+  /** Answer once every row is committed offline too (by the server's offline-sync workers). */
+  waitSynced?: boolean;
 }
 
 export interface PushResult {

@@ -166,7 +166,7 @@ describe('FeatureStoreClient: data, jobs and online against a real server', () =
         },
         { user_id: 8, ts: '2026-02-01T00:00:00Z', amount: 4, seen: null, labels: [] },
       ],
-      { waitApplied: true },
+      { waitApplied: true, waitSynced: true },
     );
     expect(pushed).toMatchObject({ rows: 2, featureSet: 'shop/payments' });
     expect(pushed.positions).toHaveLength(2);
@@ -185,6 +185,9 @@ describe('FeatureStoreClient: data, jobs and online against a real server', () =
       { user_id: 8, payments__amount: 4, payments__seen: null, payments__labels: [] },
       { user_id: 999, payments__amount: null, payments__seen: null, payments__labels: null },
     ]);
+    // waitSynced: the rows are committed offline as well when the push answers.
+    const history = await client.offline.ingestions('shop', 'payments');
+    expect(history.at(-1)).toMatchObject({ rowCount: 2 });
     // The same read in process answers the same rows.
     expect(
       await server.store.engine.online!.getOnlineFeatures(server.store.principal, {

@@ -353,6 +353,16 @@ describe.each<Mode>(['embedded', 'remote'])(
         `job ${second.jobId} is succeeded\n`,
       );
 
+      const pushed = await data(
+        'rows.jsonl',
+        '{"customer_id":"c9","ts":"2026-03-01T00:00:00Z","amount":9.5,"merchants":["m9"]}',
+      );
+      expect((await cli(['online', 'push', 'data', 'payments', pushed])).stdout).toBe(
+        'pushed 1 rows to data/payments; they are readable online and committed offline\n',
+      );
+      expect(
+        (await cli(['online', 'get', 'data', 'payments', '--key', 'customer_id=c9'])).stdout,
+      ).toMatch(/^c9 +9\.5 +\["m9"\]$/m);
       const online = await cli(['online', 'get', 'data', 'payments', '--key', 'customer_id=c1']);
       expect(online.stdout).toMatch(/^c1 +11\.5/m);
       expect((await cli(['revert', 'data', 'payments', second.ingestionId])).stdout).toBe(
@@ -414,25 +424,6 @@ describe.each<Mode>(['embedded', 'remote'])(
           code: 'NOT_SUPPORTED',
           message: expect.stringMatching(/does not offer yet: run it without --endpoint/),
         });
-
-        // A push waits for the offline commit of its rows, which no RPC offers: refused whole.
-        const rows = join(target.dir, 'rows.jsonl');
-        await writeFile(
-          rows,
-          '{"customer_id":"c9","ts":"2026-01-05T00:00:00Z","amount":1,"merchants":[]}\n',
-        );
-        const push = await cli(['--json', 'online', 'push', 'data', 'payments', rows]);
-        expect(JSON.parse(push.stderr)).toMatchObject({ code: 'NOT_SUPPORTED' });
-        const notPushed = await run([
-          ...target.args(),
-          'online',
-          'get',
-          'data',
-          'payments',
-          '--key',
-          'customer_id=c9',
-        ]);
-        expect(notPushed.stdout).toMatch(/^c9 *$/m);
 
         const mixed = await cli(['--json', '--metadata', 'postgres://x/y', 'project', 'list']);
         expect(JSON.parse(mixed.stderr)).toMatchObject({

@@ -198,9 +198,10 @@ export function remoteOutputs(client: FeatureStoreClient) {
 }
 
 /**
- * `online`: reads (the expired columns are not on the wire: none reported) and
- * materializations. A push is refused: the CLI's push waits for the offline commit of its
- * rows, which no RPC offers yet.
+ * `online`: reads (the expired columns are not on the wire: none reported), pushes and
+ * materializations. A push batch answers once its rows are readable online and committed
+ * offline (`waitApplied` and `waitSynced` on the call), so the CLI's own waits after it have
+ * nothing left to wait for.
  */
 export function remoteOnline(client: FeatureStoreClient) {
   const read = (request: {
@@ -222,12 +223,23 @@ export function remoteOnline(client: FeatureStoreClient) {
       const { jobId } = await remote(client.online.materialize(project, featureSet, options));
       return running(client, await remote(client.jobs.get(jobId)));
     },
-    push: () => {
-      throw new NotSupportedError(
-        'online push through a server cannot wait for the offline commit of its rows yet (no RPC does): push where the store opens, or from code with the client (online.push)',
-        { details: { field: 'endpoint' } },
-      );
-    },
+    push: (
+      _principal: unknown,
+      project: string,
+      featureSet: string,
+      rows: readonly Record<string, unknown>[],
+      options: { timeoutMs?: number } = {},
+    ) =>
+      remote(
+        client.online.push(project, featureSet, rows, {
+          ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          waitApplied: true,
+          waitSynced: true,
+        }),
+      ),
+    // Done by each push already (see above).
+    waitApplied: async () => undefined,
+    waitSynced: async () => undefined,
   };
 }
 
