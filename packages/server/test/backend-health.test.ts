@@ -1,4 +1,3 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { ONLINE_INGEST_TOPIC } from '@featurestore/core';
 import { serviceEnv } from '@featurestore/core/testing';
@@ -6,42 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BackendHealth, type HealthProbe, workerProbes } from '../src/backend-health.js';
 import { openFeatureStore } from '../src/index.js';
 import { createLogger } from '../src/worker-log.js';
+import { CuttableProxy } from './cuttable-proxy.js';
 import { tempStore, until } from './helpers.js';
-
-/** A TCP proxy to the test Redis that can be cut and restored on the same port. */
-class CuttableProxy {
-  readonly #target: { host: string; port: number };
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-  port = 0;
-
-  constructor(url: string) {
-    const parsed = new URL(url);
-    this.#target = { host: parsed.hostname, port: Number(parsed.port || 6379) };
-  }
-
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.#target.port, this.#target.host);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => socket.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.#server = server;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise((resolve) => server?.close(resolve));
-  }
-}
 
 describe('the online workers’ backend health watch', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
