@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFirstAdminToken } from '../src/first-admin-token.js';
@@ -9,32 +6,7 @@ import { FeatureStoreServer, type TlsFiles } from '../src/grpc/featurestore-serv
 import { type FeatureStore, openFeatureStore } from '../src/index.js';
 import { ServingStatus, TestClient } from './grpc-client.js';
 import { tempStore } from './helpers.js';
-
-/** A self-signed certificate for `featurestore.test`, usable by the server and by a client (mTLS). */
-async function selfSigned(dir: string): Promise<{ cert: Buffer; key: Buffer }> {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=featurestore.test',
-    '-addext',
-    'subjectAltName=DNS:featurestore.test',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert: await readFile(cert), key: await readFile(key) };
-}
+import { selfSignedCertificate, TEST_SERVER_NAME } from './self-signed-certificate.js';
 
 describe('gRPC server over TLS', () => {
   let folder: Awaited<ReturnType<typeof tempStore>>;
@@ -43,7 +15,7 @@ describe('gRPC server over TLS', () => {
   let admin: string;
   beforeAll(async () => {
     folder = await tempStore();
-    pem = await selfSigned(folder.dir);
+    pem = await selfSignedCertificate(folder.dir);
     store = await openFeatureStore({ store: join(folder.dir, 'store') });
     admin = (await createFirstAdminToken(store.engine, undefined))!.secret;
   });
@@ -53,7 +25,7 @@ describe('gRPC server over TLS', () => {
   });
 
   // Dialled by IP, checked against the certificate's name (TLS takes no IP as server name).
-  const named = { 'grpc.ssl_target_name_override': 'featurestore.test' };
+  const named = { 'grpc.ssl_target_name_override': TEST_SERVER_NAME };
 
   async function withServer(tls: TlsFiles, run: (address: string) => Promise<void>) {
     // With TLS, an address other machines reach needs no --insecure.
