@@ -36,7 +36,7 @@ const SCHEMES: [DriverPort, string, string][] = [
   ['storage', 'abfss://fs@account.dfs.core.windows.net/prefix', 'adls'],
   ['compute', 'duckdb://', 'duckdb'],
   ['compute', 'spark://127.0.0.1:7077', 'spark'],
-  ['compute', 'spark:local[2]', 'spark'],
+  ['compute', 'spark://local[2]', 'spark'],
 ];
 
 describe('driver registry', () => {

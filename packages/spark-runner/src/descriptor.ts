@@ -73,17 +73,21 @@ export const sparkDriverOptions: OptionsSchema<SparkDriverOptions> = {
 };
 
 /**
- * The Spark master a `spark` compute URL names: `spark://host:7077` is a standalone master
- * itself; `spark:local[2]`, `spark:yarn` or `spark:k8s://https://host:443` name any other
- * master after the colon; `spark:` alone leaves it to the options (default `local[*]`).
+ * The Spark master a `spark://` compute URL names. `spark://host:7077` is a standalone master
+ * itself; `spark://local[2]` (or `local`, `local[*]`) and `spark://yarn` name those masters;
+ * `spark://k8s://https://host:443` names any other master after `spark://`; `spark://` alone
+ * leaves it to the options (default `local[*]`). (The configuration takes `scheme://` URLs
+ * only; `spark:local[2]` is read the same way for code that opens the driver itself.)
  */
 export function sparkMasterOf(url: string): string | undefined {
-  if (/^spark:\/\//i.test(url)) return url;
-  const rest = url.replace(/^spark:/i, '');
-  return rest === '' ? undefined : rest;
+  const rest = url.replace(/^spark:(\/\/)?/i, '');
+  if (rest === '') return undefined;
+  if (/^(local(\[[^\]]*\])?|yarn)$/i.test(rest) || /^[a-z][a-z0-9+.-]*:\/\//i.test(rest))
+    return rest;
+  return `spark://${rest}`;
 }
 
-/** The distributed compute engine: `spark://host:7077`, `spark:local[2]`, `spark:yarn`… */
+/** The distributed compute engine: `spark://host:7077`, `spark://local[2]`, `spark://yarn`… */
 export const sparkDriver = defineDriver({
   name: 'spark',
   port: 'compute',

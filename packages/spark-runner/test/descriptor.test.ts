@@ -6,21 +6,24 @@ const context = { storeDir: '/tmp/store', clientId: 'test', metadataSchema: 'fea
 describe('the spark driver descriptor', () => {
   it.each([
     ['spark://10.0.0.5:7077', 'spark://10.0.0.5:7077'],
+    ['spark://local[2]', 'local[2]'],
+    ['spark://local[*]', 'local[*]'],
+    ['spark://local', 'local'],
+    ['spark://yarn', 'yarn'],
+    ['spark://k8s://https://api.example:443', 'k8s://https://api.example:443'],
+    ['spark://', undefined],
     ['spark:local[2]', 'local[2]'],
-    ['spark:yarn', 'yarn'],
-    ['spark:k8s://https://api.example:443', 'k8s://https://api.example:443'],
-    ['spark:', undefined],
   ])('reads the master of %s', (url, master) => {
     expect(sparkMasterOf(url)).toBe(master);
   });
 
   it('opens an engine on the URL’s master, unless drivers.spark.master names another', async () => {
-    const fromUrl = await sparkDriver.open('spark:local[2]', {}, context);
+    const fromUrl = await sparkDriver.open('spark://local[2]', {}, context);
     expect(fromUrl).toBeInstanceOf(SparkComputeEngine);
     expect((fromUrl as SparkComputeEngine).master).toBe('local[2]');
-    const fromOptions = await sparkDriver.open('spark:', { master: 'yarn' }, context);
+    const fromOptions = await sparkDriver.open('spark://', { master: 'yarn' }, context);
     expect((fromOptions as SparkComputeEngine).master).toBe('yarn');
-    const byDefault = await sparkDriver.open('spark:', {}, context);
+    const byDefault = await sparkDriver.open('spark://', {}, context);
     expect((byDefault as SparkComputeEngine).master).toBe('local[*]');
   });
 
