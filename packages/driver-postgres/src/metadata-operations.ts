@@ -584,6 +584,38 @@ export class PostgresMetadataOperations implements MetadataOperations {
     return rows.map(toIngestion);
   }
 
+  async restoreIngestion(ingestion: Ingestion): Promise<Ingestion> {
+    return this.#atomic(async (db) => {
+      // The commit lock too: a commit running meanwhile takes its sequence after this one.
+      await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        INGESTION_LOCK_KEY,
+        this.#t.ingestions,
+      ]);
+      const p = new Params();
+      const rows = await db.query(
+        `INSERT INTO ${this.#t.ingestions} (id, feature_set_id, major, sequence, idempotency_key,
+          source, format, row_count, files, statistics, committed_at, committed_by, job_id, state,
+          reverted_at, reverted_by)
+         VALUES (${p.add(ingestion.id)}, ${p.add(ingestion.featureSetId)}, ${p.add(ingestion.major)},
+          ${p.add(ingestion.sequence)}, ${p.add(ingestion.idempotencyKey)},
+          ${p.add(ingestion.source)}, ${p.add(ingestion.format)}, ${p.add(ingestion.rowCount)},
+          ${p.json(ingestion.files)}, ${p.json(ingestion.statistics)},
+          ${p.add(ingestion.committedAt)}, ${p.add(ingestion.committedBy)},
+          ${p.add(ingestion.jobId)}, ${p.add(ingestion.state)}, ${p.add(ingestion.revertedAt)},
+          ${p.add(ingestion.revertedBy)})
+         RETURNING *`,
+        p.values,
+      );
+      // setval is not undone by a rollback: at worst a later commit skips some numbers.
+      await db.query(
+        `SELECT setval('${this.#t.ingestionSequence}', greatest($1::bigint,
+          (SELECT last_value FROM ${this.#t.ingestionSequence})))`,
+        [ingestion.sequence],
+      );
+      return toIngestion(rows[0]!);
+    });
+  }
+
   async revertIngestion(id: string, at: Date, by: string): Promise<Ingestion> {
     // Only a committed ingestion changes: a second revert (even a racing one, which waits for
     // the first and then matches no row) leaves the first revert's time and author.

@@ -153,6 +153,13 @@ export interface MetadataOperations {
     ingestion: Omit<Ingestion, 'sequence' | 'state'>,
     options?: CommitIngestionOptions,
   ): Promise<Ingestion>;
+  /**
+   * Inserts an ingestion exactly as another store recorded it (`featurestore import`): its
+   * sequence, state and revert fields kept, and the store's sequence moved past it so later
+   * commits still get greater ones. `AlreadyExistsError` when its id, its sequence or its
+   * idempotency key (in its feature set) is taken.
+   */
+  restoreIngestion(ingestion: Ingestion): Promise<Ingestion>;
   getIngestion(id: string): Promise<Ingestion | undefined>;
   getIngestionByIdempotencyKey(featureSetId: string, key: string): Promise<Ingestion | undefined>;
   /** Ingestions of a feature set (of one major version when given), by sequence. */

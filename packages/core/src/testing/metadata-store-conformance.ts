@@ -1040,6 +1040,27 @@ export function metadataStoreConformance(
         await rejectsWith(store.revertIngestion(randomUUID(), at, by), 'NOT_FOUND');
       });
 
+      t.it('restores an ingestion as recorded elsewhere, sequence and revert kept', async () => {
+        const own = await store.insertFeatureSet(newFeatureSet(project));
+        const last = await store.commitIngestion(newIngestion(own));
+        const restored: Ingestion = {
+          ...newIngestion(own, { idempotencyKey: 'restored', jobId: randomUUID() }),
+          sequence: last.sequence + 1000,
+          state: 'reverted',
+          revertedAt: new Date(Date.now() - 1000),
+          revertedBy: own.ownerId,
+        };
+        assert.deepEqual(await store.restoreIngestion(restored), restored);
+        assert.deepEqual(await store.getIngestion(restored.id), restored);
+        const later = await store.commitIngestion(newIngestion(own));
+        assert.ok(later.sequence > restored.sequence, 'later commits follow the restored sequence');
+        const taken = { ...restored, id: randomUUID(), idempotencyKey: 'other' };
+        await rejectsWith(store.restoreIngestion(taken), 'ALREADY_EXISTS');
+        const keyTaken = { ...restored, id: randomUUID(), sequence: later.sequence + 1000 };
+        await rejectsWith(store.restoreIngestion(keyTaken), 'ALREADY_EXISTS');
+        assert.deepEqual(await store.listIngestions(own.id), [last, restored, later]);
+      });
+
       t.it('lists the files of every ingestion of a feature set, reverted ones too', async () => {
         const own = await store.insertFeatureSet(newFeatureSet(project));
         const a = await store.commitIngestion(newIngestion(own));
