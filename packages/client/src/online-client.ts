@@ -2,7 +2,12 @@ import { OnlineServiceService as Online } from '@featurestore/protocol/featurest
 import type { CallRunner } from './call-runner.js';
 import type { CallOptions } from './client-options.js';
 import { resultRow, rowMessage } from './online-values.js';
-import type { OnlineFeaturesRequest, PushOptions, PushResult } from './records.js';
+import type {
+  OnlineFeaturesRequest,
+  OnlineFeaturesResult,
+  PushOptions,
+  PushResult,
+} from './records.js';
 
 /** Online reads, pushes and materializations, as the engine's `online` service. */
 export class OnlineClient {
@@ -21,6 +26,17 @@ export class OnlineClient {
     request: OnlineFeaturesRequest,
     options?: CallOptions,
   ): Promise<Record<string, unknown>[]> {
+    return (await this.readOnlineFeatures(request, options)).rows;
+  }
+
+  /**
+   * `getOnlineFeatures`, saying also which null values are past their feature set's time to
+   * live (an expired value) rather than never written.
+   */
+  async readOnlineFeatures(
+    request: OnlineFeaturesRequest,
+    options?: CallOptions,
+  ): Promise<OnlineFeaturesResult> {
     const entities = request.entities.map((entity) => ({ ...entity }));
     const answer = await this.#calls.unary(
       Online.getOnlineFeatures,
@@ -31,9 +47,12 @@ export class OnlineClient {
       'idempotent',
       options,
     );
-    return answer.rows.map((vector, index) =>
-      resultRow(entities[index] ?? {}, answer.columns, vector.values),
-    );
+    return {
+      rows: answer.rows.map((vector, index) =>
+        resultRow(entities[index] ?? {}, answer.columns, vector.values),
+      ),
+      expired: answer.expired.map(({ row, columns }) => ({ row, columns })),
+    };
   }
 
   /**

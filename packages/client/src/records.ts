@@ -185,6 +185,13 @@ export interface OnlineFeaturesRequest {
   entities: readonly Record<string, unknown>[];
 }
 
+/** `readOnlineFeatures`: the rows, and which of their null values are past their time to live. */
+export interface OnlineFeaturesResult {
+  rows: Record<string, unknown>[];
+  /** The rows (from 0, in request order) with values past their time to live, and those columns. */
+  expired: { row: number; columns: string[] }[];
+}
+
 export interface PushOptions {
   /**
    * How long the server retries the feature set lookup while its database is unavailable,

@@ -144,6 +144,12 @@ export {
   type SourceRole,
 } from './offline/source-access.js';
 export { formatOfPath, type ResolvedSource } from './offline/sources.js';
+export {
+  StagedUpload,
+  StagedUploads,
+  type StageOptions,
+  sourceDescription,
+} from './offline/staged-uploads.js';
 export { StagingComputeEngine } from './offline/staging-compute-engine.js';
 export {
   type CollectedCount,

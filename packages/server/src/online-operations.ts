@@ -24,6 +24,8 @@ export interface OnlineColumn {
 export interface OnlineGetOutput {
   columns: OnlineColumn[];
   rows: Record<string, unknown>[];
+  /** The rows (from 0) with values past their time to live, and those columns. */
+  expired: { row: number; columns: string[] }[];
 }
 
 /** A push: rows of one feature set, as the engine takes them. */
@@ -90,18 +92,19 @@ export class OnlineOperations {
    * refs and sensitive-feature rules (it reads and authorizes; the types come after).
    */
   async get(principal: Principal, input: OnlineGetInput): Promise<OnlineGetOutput> {
-    const rows = await this.#online.getOnlineFeatures(principal, {
+    const { rows, expired } = await this.#online.readOnlineFeatures(principal, {
       features: input.features,
       entities: input.entities,
     });
     const [first] = rows;
-    if (!first) return { columns: [], rows };
+    if (!first) return { columns: [], rows, expired };
     // Each row is the entity's own keys, then the columns (see the engine's `resultRows`).
     const names = Object.keys(first).slice(Object.keys(input.entities[0]!).length);
     const types = await this.#columnTypes(principal, input.features);
     return {
       columns: names.map((name) => ({ name, type: types.get(name) ?? 'string' })),
       rows,
+      expired,
     };
   }
 

@@ -1,7 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openFeatureStore } from '../src/index.js';
+import { createFirstAdminToken } from '../src/first-admin-token.js';
+import { FeatureStoreServer } from '../src/grpc/featurestore-server.js';
+import { openFeatureStore, runCli } from '../src/index.js';
+import { createLogger } from '../src/worker-log.js';
 import { cli, cliJson, tempStore } from './helpers.js';
 
 const DAY = 86_400_000;
@@ -54,15 +57,16 @@ describe('online values past their time to live', () => {
     }
   });
 
+  const keys = [
+    '--key',
+    'customer_id=old',
+    '--key',
+    'customer_id=fresh',
+    '--key',
+    'customer_id=never',
+  ];
+
   it('online get says so under the table, and in --json per row', async () => {
-    const keys = [
-      '--key',
-      'customer_id=old',
-      '--key',
-      'customer_id=fresh',
-      '--key',
-      'customer_id=never',
-    ];
     const human = await cli(store.dir, 'online', 'get', 'ttl', 'customers', ...keys);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(
@@ -79,5 +83,37 @@ describe('online values past their time to live', () => {
     );
     expect(json.items).toHaveLength(3);
     expect(json.expired).toEqual([{ row: 1, columns: ['customers__age'] }]);
+  });
+
+  it('through the server too: the wire carries which values expired (remote online get)', async () => {
+    const fs = await openFeatureStore({ store: store.dir });
+    const admin = (await createFirstAdminToken(fs.engine, undefined))!.secret;
+    const tokenFile = join(store.dir, 'admin.token');
+    await writeFile(tokenFile, `${admin}\n`);
+    const server = await FeatureStoreServer.start(fs, {
+      listen: '127.0.0.1:0',
+      logger: createLogger('silent'),
+    });
+    try {
+      let stdout = '';
+      const remote = ['--endpoint', server.address, '--token-file', tokenFile];
+      const io = {
+        stdout: (text: string) => {
+          stdout += text;
+        },
+        stderr: () => {},
+      };
+      expect(await runCli([...remote, 'online', 'get', 'ttl', 'customers', ...keys], io)).toBe(0);
+      expect(stdout).toContain(
+        'empty because past the time to live (P7D): row 1 (customer_id=old): customers__age',
+      );
+      stdout = '';
+      const args = [...remote, '--json', 'online', 'get', 'ttl', 'customers', ...keys];
+      expect(await runCli(args, io)).toBe(0);
+      expect(JSON.parse(stdout).expired).toEqual([{ row: 1, columns: ['customers__age'] }]);
+    } finally {
+      await server.shutdown();
+      await fs.close();
+    }
   });
 });

@@ -198,7 +198,7 @@ export function remoteOutputs(client: FeatureStoreClient) {
 }
 
 /**
- * `online`: reads (the expired columns are not on the wire: none reported), pushes and
+ * `online`: reads (with the columns past their time to live), pushes and
  * materializations. A push batch answers once its rows are readable online and committed
  * offline (`waitApplied` and `waitSynced` on the call), so the CLI's own waits after it have
  * nothing left to wait for.
@@ -210,10 +210,8 @@ export function remoteOnline(client: FeatureStoreClient) {
   }) => remote(client.online.getOnlineFeatures(request));
   return {
     getOnlineFeatures: (_principal: unknown, request: Parameters<typeof read>[0]) => read(request),
-    readOnlineFeatures: async (_principal: unknown, request: Parameters<typeof read>[0]) => ({
-      rows: await read(request),
-      expired: [],
-    }),
+    readOnlineFeatures: (_principal: unknown, request: Parameters<typeof read>[0]) =>
+      remote(client.online.readOnlineFeatures(request)),
     materialize: async (
       _principal: unknown,
       project: string,

@@ -14,13 +14,13 @@ export function onlineService(
 ): OnlineServiceServer {
   return {
     getOnlineFeatures: unary(authenticator, async (principal, request) => {
-      const { columns, rows } = await operations.get(principal, {
+      const { columns, rows, expired } = await operations.get(principal, {
         features: request.features,
         entities: request.entities.map((entity, index) =>
           engineRowOf(entity, `entity ${index + 1}`),
         ),
       });
-      return { columns, rows: featureVectorsOf(rows, columns) };
+      return { columns, rows: featureVectorsOf(rows, columns), expired };
     }),
     push: unary(authenticator, async (principal, request) => {
       const result = await operations.push(principal, {

@@ -106,6 +106,18 @@ export interface GetOnlineFeaturesResponse {
    * live) holds null_value.
    */
   rows: FeatureVector[];
+  /**
+   * The rows with values past their feature set's time to live (null_value in `rows`), so a
+   * caller can tell "expired" from "never written"; rows without any are not listed.
+   */
+  expired: ExpiredValues[];
+}
+
+/** The columns of one row whose values are past their time to live. */
+export interface ExpiredValues {
+  /** The row's index in `rows` (from 0). */
+  row: number;
+  columns: string[];
 }
 
 export interface PushRequest {
@@ -693,7 +705,7 @@ export const FeatureVector: MessageFns<FeatureVector> = {
 };
 
 function createBaseGetOnlineFeaturesResponse(): GetOnlineFeaturesResponse {
-  return { columns: [], rows: [] };
+  return { columns: [], rows: [], expired: [] };
 }
 
 export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = {
@@ -703,6 +715,9 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
     }
     for (const v of message.rows) {
       FeatureVector.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.expired) {
+      ExpiredValues.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -736,6 +751,14 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
             message.rows.push(FeatureVector.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expired.push(ExpiredValues.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -755,6 +778,74 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
     const message = createBaseGetOnlineFeaturesResponse();
     message.columns = object.columns?.map((e) => FeatureColumn.fromPartial(e)) || [];
     message.rows = object.rows?.map((e) => FeatureVector.fromPartial(e)) || [];
+    message.expired = object.expired?.map((e) => ExpiredValues.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseExpiredValues(): ExpiredValues {
+  return { row: 0, columns: [] };
+}
+
+export const ExpiredValues: MessageFns<ExpiredValues> = {
+  encode(message: ExpiredValues, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.row !== 0) {
+      writer.uint32(8).int32(message.row);
+    }
+    for (const v of message.columns) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpiredValues {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpiredValues();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.row = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.columns.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExpiredValues>, I>>(base?: I): ExpiredValues {
+    return ExpiredValues.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpiredValues>, I>>(object: I): ExpiredValues {
+    const message = createBaseExpiredValues();
+    message.row = object.row ?? 0;
+    message.columns = object.columns?.map((e) => e) || [];
     return message;
   },
 };
