@@ -44,6 +44,8 @@ class Served:
     admin_token: str
     backend: str
     output: list[str] = field(default_factory=list)
+    # The S3 prefix callers may ingest from (sources.roots), on the services backend.
+    landing: str | None = None
 
     def client(self, token: str | None = None, **options: Any) -> Client:
         """A client of this server, as the admin unless ``token`` is given."""
@@ -144,6 +146,7 @@ def services_config() -> dict[str, Any]:
         "queue": f"kafka://{env['FEATURESTORE_TEST_KAFKA_BROKERS']}",
         "queueNamespace": namespace,
         "storage": f"s3://{bucket}/store",
+        "sources": {"roots": [f"s3://{bucket}/landing/"]},
         "s3": {
             "endpoint": env["FEATURESTORE_TEST_S3_ENDPOINT"],
             "region": env.get("FEATURESTORE_TEST_S3_REGION", "us-east-1"),
@@ -162,6 +165,8 @@ def served(request: pytest.FixtureRequest) -> Iterator[Served]:
     folder = Path(tempfile.mkdtemp(prefix="featurestore-pytest-"))
     config = services_config() if request.param == "services" else None
     server = start_serve(folder, config, backend=request.param)
+    if config is not None:
+        server.landing = config["sources"]["roots"][0]
     try:
         yield server
     finally:

@@ -103,13 +103,13 @@ class Client:
         try:
             return method(request, metadata=self._metadata, timeout=self.timeout if timeout == -1.0 else timeout)
         except grpc.RpcError as error:
-            raise error_from_rpc(error) from None
+            raise error_from_rpc(error, self.endpoint) from None
 
     def _stream(self, responses: Iterator[T]) -> Iterator[T]:
         try:
             yield from responses
         except grpc.RpcError as error:
-            raise error_from_rpc(error) from None
+            raise error_from_rpc(error, self.endpoint) from None
 
     def _upload_call(self, method: Any, header_message: Any, upload: Upload) -> Any:
         def requests() -> Iterator[Any]:
@@ -125,7 +125,7 @@ class Client:
                 raise failure from None
             if failure is not None:
                 raise ValidationError(f"could not read the data to upload: {failure}") from failure
-            raise error_from_rpc(error) from None
+            raise error_from_rpc(error, self.endpoint) from None
         finally:
             upload.close()
 

@@ -152,8 +152,11 @@ def error_for_code(code: str, message: str, details: dict[str, str] | None = Non
     return cls(message, code=code, details=details)
 
 
-def error_from_rpc(error: grpc.RpcError) -> FeaturestoreError:
-    """The exception a failed gRPC call stands for, with the server's message and code."""
+def error_from_rpc(error: grpc.RpcError, endpoint: str | None = None) -> FeaturestoreError:
+    """The exception a failed gRPC call stands for, with the server's message and code.
+
+    A status the transport made up (the server unreachable, gone mid-call, or past the
+    deadline) says which server did not answer."""
     grpc_code: grpc.StatusCode | None = error.code() if hasattr(error, "code") else None
     message = (error.details() if hasattr(error, "details") else None) or str(error)
     trailers = _trailers(error)
@@ -171,6 +174,8 @@ def error_from_rpc(error: grpc.RpcError) -> FeaturestoreError:
     if isinstance(engine_code, str) and engine_code in _BY_ENGINE_CODE:
         return _BY_ENGINE_CODE[engine_code](message, details=details, grpc_code=grpc_code)
     cls = _BY_GRPC_CODE.get(grpc_code, InternalError) if grpc_code is not None else InternalError
+    if endpoint and grpc_code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        message = f"the server at {endpoint} did not answer ({message}): check that it is running and reachable, then retry"
     return cls(message, details=details, grpc_code=grpc_code)
 
 
