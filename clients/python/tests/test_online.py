@@ -152,3 +152,17 @@ def test_a_sensitive_feature_is_refused_to_a_consumer(served, admin: Client, pro
         assert "salary" in refused.value.message
         admin.grant(project, user, "sensitive_consumer")
         assert consumer.get_online_features([f"{project}/people:salary"], [{"id": 1}])["people__salary"] == [10.0]
+
+
+def test_an_expired_value_is_none_and_said_to_be_expired(admin: Client, project: str) -> None:
+    schema = {
+        "primaryKey": ["id"],
+        "eventTime": "ts",
+        "features": [{"name": "id", "type": "int64"}, {"name": "ts", "type": "timestamp"}, {"name": "city", "type": "string"}],
+    }
+    admin.register_feature_set(project, "places", schema, time_to_live="P1D")
+    now = dt.datetime.now(UTC)
+    admin.push(project, "places", [{"id": 1, "ts": now - dt.timedelta(days=3), "city": "old"}, {"id": 2, "ts": now, "city": "new"}], wait_applied=True)
+    got = admin.get_online_features([f"{project}/places:city"], [{"id": 1}, {"id": 2}, {"id": 3}])
+    assert got["places__city"] == [None, "new", None]
+    assert got.expired == {0: ["places__city"]}

@@ -113,9 +113,15 @@ class Client:
 
     def _upload_call(self, method: Any, header_message: Any, upload: Upload) -> Any:
         def requests() -> Iterator[Any]:
+            message_type = type(header_message)
             yield header_message
+            total = 0
             for chunk in upload.chunks:
-                yield type(header_message)(chunk=chunk)
+                total += len(chunk)
+                yield message_type(chunk=chunk)
+            # Only a stream that ends with the byte count is taken as whole: a client cut off
+            # mid-upload (killed, or its source failing) leaves nothing on the server.
+            yield message_type(end=data_pb2.UploadEnd(total_bytes=total))
 
         try:
             return method(requests(), metadata=self._metadata)

@@ -47,6 +47,9 @@ class OnlineFeatures(Mapping[str, list[Any]]):
         for row in response.rows:
             for name, value in zip(self.columns, row.values):
                 self._values[name].append(from_value(value))
+        # A None that is past its time to live, told apart from one never written.
+        self.expired: dict[int, list[str]] = {entry.row: list(entry.columns) for entry in response.expired}
+        """Entity index → the columns whose values are None because they expired."""
 
     def __getitem__(self, column: str) -> list[Any]:
         return self._values[column]

@@ -516,12 +516,14 @@ class InferSchemaHeader(_message.Message):
     def __init__(self, project: _Optional[str] = ..., primary_key: _Optional[_Iterable[str]] = ..., event_time: _Optional[str] = ..., format: _Optional[_Union[_data_pb2.DataFormat, str]] = ..., file_name: _Optional[str] = ..., time_to_live: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class InferSchemaRequest(_message.Message):
-    __slots__ = ("header", "chunk")
+    __slots__ = ("header", "chunk", "end")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     header: InferSchemaHeader
     chunk: bytes
-    def __init__(self, header: _Optional[_Union[InferSchemaHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+    end: _data_pb2.UploadEnd
+    def __init__(self, header: _Optional[_Union[InferSchemaHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., end: _Optional[_Union[_data_pb2.UploadEnd, _Mapping]] = ...) -> None: ...
 
 class InferSchemaResponse(_message.Message):
     __slots__ = ("schema", "time_to_live", "description", "tags", "notes", "row_count")

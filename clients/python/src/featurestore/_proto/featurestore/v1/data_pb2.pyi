@@ -129,13 +129,21 @@ class IngestUploadHeader(_message.Message):
     options: IngestOptions
     def __init__(self, project: _Optional[str] = ..., feature_set: _Optional[str] = ..., format: _Optional[_Union[DataFormat, str]] = ..., file_name: _Optional[str] = ..., options: _Optional[_Union[IngestOptions, _Mapping]] = ...) -> None: ...
 
+class UploadEnd(_message.Message):
+    __slots__ = ("total_bytes",)
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    total_bytes: int
+    def __init__(self, total_bytes: _Optional[int] = ...) -> None: ...
+
 class IngestUploadRequest(_message.Message):
-    __slots__ = ("header", "chunk")
+    __slots__ = ("header", "chunk", "end")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     header: IngestUploadHeader
     chunk: bytes
-    def __init__(self, header: _Optional[_Union[IngestUploadHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+    end: UploadEnd
+    def __init__(self, header: _Optional[_Union[IngestUploadHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., end: _Optional[_Union[UploadEnd, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("id",)
@@ -328,12 +336,14 @@ class HistoricalHeader(_message.Message):
     def __init__(self, features: _Optional[_Iterable[str]] = ..., entity_time: _Optional[str] = ..., entities: _Optional[str] = ..., entity_format: _Optional[_Union[DataFormat, str]] = ..., entity_file_name: _Optional[str] = ..., as_of: _Optional[_Union[AsOf, _Mapping]] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., wait: _Optional[bool] = ...) -> None: ...
 
 class HistoricalRequest(_message.Message):
-    __slots__ = ("header", "chunk")
+    __slots__ = ("header", "chunk", "end")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     header: HistoricalHeader
     chunk: bytes
-    def __init__(self, header: _Optional[_Union[HistoricalHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+    end: UploadEnd
+    def __init__(self, header: _Optional[_Union[HistoricalHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., end: _Optional[_Union[UploadEnd, _Mapping]] = ...) -> None: ...
 
 class DownloadOutputRequest(_message.Message):
     __slots__ = ("job_id", "remove_after")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66\x65\x61turestore/v1/online.proto\x12\x0f\x66\x65\x61turestore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n\x05Value\x12\x30\n\nnull_value\x18\x01 \x01(\x0e\x32\x1a.featurestore.v1.NullValueH\x00\x12\x14\n\nbool_value\x18\x02 \x01(\x08H\x00\x12\x19\n\x0bint64_value\x18\x03 \x01(\x12\x42\x02\x30\x01H\x00\x12\x16\n\x0c\x64ouble_value\x18\x04 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x05 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12\x14\n\ndate_value\x18\x07 \x01(\tH\x00\x12\x35\n\x0ftimestamp_value\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x30\n\nlist_value\x18\t \x01(\x0b\x32\x1a.featurestore.v1.ValueListH\x00\x42\x06\n\x04kind\"3\n\tValueList\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.featurestore.v1.Value\"~\n\x03Row\x12\x30\n\x06values\x18\x01 \x03(\x0b\x32 .featurestore.v1.Row.ValuesEntry\x1a\x45\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.featurestore.v1.Value:\x02\x38\x01\"T\n\x18GetOnlineFeaturesRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12&\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x14.featurestore.v1.Row\"+\n\rFeatureColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"7\n\rFeatureVector\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.featurestore.v1.Value\"z\n\x19GetOnlineFeaturesResponse\x12/\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1e.featurestore.v1.FeatureColumn\x12,\n\x04rows\x18\x02 \x03(\x0b\x32\x1e.featurestore.v1.FeatureVector\"\xab\x01\n\x0bPushRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x02 \x01(\t\x12\"\n\x04rows\x18\x03 \x03(\x0b\x32\x14.featurestore.v1.Row\x12\x12\n\ntimeout_ms\x18\x04 \x01(\x05\x12\x14\n\x0cwait_applied\x18\x05 \x01(\x08\x12\x18\n\x0bwait_synced\x18\x06 \x01(\x08H\x00\x88\x01\x01\x42\x0e\n\x0c_wait_synced\"4\n\x0fMessagePosition\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\t\"w\n\x0cPushResponse\x12\x0f\n\x07push_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x05\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x03 \x01(\t\x12\x33\n\tpositions\x18\x04 \x03(\x0b\x32 .featurestore.v1.MessagePosition\"\\\n\x12MaterializeRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07rebuild\x18\x04 \x01(\x08\"%\n\x13MaterializeResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t*\x1b\n\tNullValue\x12\x0e\n\nNULL_VALUE\x10\x00\x32\x9a\x02\n\rOnlineService\x12j\n\x11GetOnlineFeatures\x12).featurestore.v1.GetOnlineFeaturesRequest\x1a*.featurestore.v1.GetOnlineFeaturesResponse\x12\x43\n\x04Push\x12\x1c.featurestore.v1.PushRequest\x1a\x1d.featurestore.v1.PushResponse\x12X\n\x0bMaterialize\x12#.featurestore.v1.MaterializeRequest\x1a$.featurestore.v1.MaterializeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66\x65\x61turestore/v1/online.proto\x12\x0f\x66\x65\x61turestore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n\x05Value\x12\x30\n\nnull_value\x18\x01 \x01(\x0e\x32\x1a.featurestore.v1.NullValueH\x00\x12\x14\n\nbool_value\x18\x02 \x01(\x08H\x00\x12\x19\n\x0bint64_value\x18\x03 \x01(\x12\x42\x02\x30\x01H\x00\x12\x16\n\x0c\x64ouble_value\x18\x04 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x05 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12\x14\n\ndate_value\x18\x07 \x01(\tH\x00\x12\x35\n\x0ftimestamp_value\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x30\n\nlist_value\x18\t \x01(\x0b\x32\x1a.featurestore.v1.ValueListH\x00\x42\x06\n\x04kind\"3\n\tValueList\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.featurestore.v1.Value\"~\n\x03Row\x12\x30\n\x06values\x18\x01 \x03(\x0b\x32 .featurestore.v1.Row.ValuesEntry\x1a\x45\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.featurestore.v1.Value:\x02\x38\x01\"T\n\x18GetOnlineFeaturesRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12&\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x14.featurestore.v1.Row\"+\n\rFeatureColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"7\n\rFeatureVector\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.featurestore.v1.Value\"\xab\x01\n\x19GetOnlineFeaturesResponse\x12/\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1e.featurestore.v1.FeatureColumn\x12,\n\x04rows\x18\x02 \x03(\x0b\x32\x1e.featurestore.v1.FeatureVector\x12/\n\x07\x65xpired\x18\x03 \x03(\x0b\x32\x1e.featurestore.v1.ExpiredValues\"-\n\rExpiredValues\x12\x0b\n\x03row\x18\x01 \x01(\x05\x12\x0f\n\x07\x63olumns\x18\x02 \x03(\t\"\xab\x01\n\x0bPushRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x02 \x01(\t\x12\"\n\x04rows\x18\x03 \x03(\x0b\x32\x14.featurestore.v1.Row\x12\x12\n\ntimeout_ms\x18\x04 \x01(\x05\x12\x14\n\x0cwait_applied\x18\x05 \x01(\x08\x12\x18\n\x0bwait_synced\x18\x06 \x01(\x08H\x00\x88\x01\x01\x42\x0e\n\x0c_wait_synced\"4\n\x0fMessagePosition\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\t\"w\n\x0cPushResponse\x12\x0f\n\x07push_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x05\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x03 \x01(\t\x12\x33\n\tpositions\x18\x04 \x03(\x0b\x32 .featurestore.v1.MessagePosition\"\\\n\x12MaterializeRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07rebuild\x18\x04 \x01(\x08\"%\n\x13MaterializeResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t*\x1b\n\tNullValue\x12\x0e\n\nNULL_VALUE\x10\x00\x32\x9a\x02\n\rOnlineService\x12j\n\x11GetOnlineFeatures\x12).featurestore.v1.GetOnlineFeaturesRequest\x1a*.featurestore.v1.GetOnlineFeaturesResponse\x12\x43\n\x04Push\x12\x1c.featurestore.v1.PushRequest\x1a\x1d.featurestore.v1.PushResponse\x12X\n\x0bMaterialize\x12#.featurestore.v1.MaterializeRequest\x1a$.featurestore.v1.MaterializeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VALUE'].fields_by_name['int64_value']._serialized_options = b'0\001'
   _globals['_ROW_VALUESENTRY']._loaded_options = None
   _globals['_ROW_VALUESENTRY']._serialized_options = b'8\001'
-  _globals['_NULLVALUE']._serialized_start=1372
-  _globals['_NULLVALUE']._serialized_end=1399
+  _globals['_NULLVALUE']._serialized_start=1469
+  _globals['_NULLVALUE']._serialized_end=1496
   _globals['_VALUE']._serialized_start=83
   _globals['_VALUE']._serialized_end=395
   _globals['_VALUELIST']._serialized_start=397
@@ -52,18 +52,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEATURECOLUMN']._serialized_end=707
   _globals['_FEATUREVECTOR']._serialized_start=709
   _globals['_FEATUREVECTOR']._serialized_end=764
-  _globals['_GETONLINEFEATURESRESPONSE']._serialized_start=766
-  _globals['_GETONLINEFEATURESRESPONSE']._serialized_end=888
-  _globals['_PUSHREQUEST']._serialized_start=891
-  _globals['_PUSHREQUEST']._serialized_end=1062
-  _globals['_MESSAGEPOSITION']._serialized_start=1064
-  _globals['_MESSAGEPOSITION']._serialized_end=1116
-  _globals['_PUSHRESPONSE']._serialized_start=1118
-  _globals['_PUSHRESPONSE']._serialized_end=1237
-  _globals['_MATERIALIZEREQUEST']._serialized_start=1239
-  _globals['_MATERIALIZEREQUEST']._serialized_end=1331
-  _globals['_MATERIALIZERESPONSE']._serialized_start=1333
-  _globals['_MATERIALIZERESPONSE']._serialized_end=1370
-  _globals['_ONLINESERVICE']._serialized_start=1402
-  _globals['_ONLINESERVICE']._serialized_end=1684
+  _globals['_GETONLINEFEATURESRESPONSE']._serialized_start=767
+  _globals['_GETONLINEFEATURESRESPONSE']._serialized_end=938
+  _globals['_EXPIREDVALUES']._serialized_start=940
+  _globals['_EXPIREDVALUES']._serialized_end=985
+  _globals['_PUSHREQUEST']._serialized_start=988
+  _globals['_PUSHREQUEST']._serialized_end=1159
+  _globals['_MESSAGEPOSITION']._serialized_start=1161
+  _globals['_MESSAGEPOSITION']._serialized_end=1213
+  _globals['_PUSHRESPONSE']._serialized_start=1215
+  _globals['_PUSHRESPONSE']._serialized_end=1334
+  _globals['_MATERIALIZEREQUEST']._serialized_start=1336
+  _globals['_MATERIALIZEREQUEST']._serialized_end=1428
+  _globals['_MATERIALIZERESPONSE']._serialized_start=1430
+  _globals['_MATERIALIZERESPONSE']._serialized_end=1467
+  _globals['_ONLINESERVICE']._serialized_start=1499
+  _globals['_ONLINESERVICE']._serialized_end=1781
 # @@protoc_insertion_point(module_scope)

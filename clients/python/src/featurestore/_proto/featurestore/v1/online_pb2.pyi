@@ -79,12 +79,22 @@ class FeatureVector(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[Value, _Mapping]]] = ...) -> None: ...
 
 class GetOnlineFeaturesResponse(_message.Message):
-    __slots__ = ("columns", "rows")
+    __slots__ = ("columns", "rows", "expired")
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
     columns: _containers.RepeatedCompositeFieldContainer[FeatureColumn]
     rows: _containers.RepeatedCompositeFieldContainer[FeatureVector]
-    def __init__(self, columns: _Optional[_Iterable[_Union[FeatureColumn, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[FeatureVector, _Mapping]]] = ...) -> None: ...
+    expired: _containers.RepeatedCompositeFieldContainer[ExpiredValues]
+    def __init__(self, columns: _Optional[_Iterable[_Union[FeatureColumn, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[FeatureVector, _Mapping]]] = ..., expired: _Optional[_Iterable[_Union[ExpiredValues, _Mapping]]] = ...) -> None: ...
+
+class ExpiredValues(_message.Message):
+    __slots__ = ("row", "columns")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, row: _Optional[int] = ..., columns: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PushRequest(_message.Message):
     __slots__ = ("project", "feature_set", "rows", "timeout_ms", "wait_applied", "wait_synced")
