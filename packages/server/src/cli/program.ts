@@ -3,9 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { configSchema } from '../config.js';
 import { VERSION } from '../version.js';
 import { registerAccessCommands } from './access-commands.js';
+import { registerExportCommand } from './export-command.js';
 import { registerFeatureSetCommands } from './featureset-commands.js';
 import { registerGcCommand } from './gc-command.js';
 import { registerHealthCommand } from './health-command.js';
+import { registerImportCommand } from './import-command.js';
 import { type CliIo, formatError, formatJsonError, processIo } from './io.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerOfflineCommands } from './offline-commands.js';
@@ -82,6 +84,8 @@ export function buildProgram(io: CliIo, json: boolean): Command {
   registerServeCommand(program, io);
   registerMigrateCommand(program, io);
   registerHealthCommand(program, io);
+  registerExportCommand(program, io);
+  registerImportCommand(program, io);
   return program;
 }
 
