@@ -31,7 +31,7 @@ from pyspark.sql.types import (
 )
 
 from feature_columns import plain_schema, typed_select
-from job_problems import JobProblem, shown_name
+from job_problems import JobProblem
 from parse_values import element_type, is_list
 from row_parsing import ProblemList, parse_file, parse_native
 from feature_statistics import compute_statistics
@@ -294,5 +294,3 @@ def run_ingest(spark, spec, request, report):
     report(1, f"ingested {row_count} rows", "statistics", phaseFraction=1)
     return {"rowCount": row_count, "files": files, "statistics": statistics}
 
-
-__all__ = ["run_ingest", "shown_name"]

@@ -10,7 +10,7 @@ import os
 import shutil
 
 from feature_columns import csv_text, json_value
-from storage_paths import PRIVATE_FILE_MODE, local_path, make_private_folder, spark_path
+from storage_paths import PRIVATE_FILE_MODE, local_path, make_private_folder
 
 _SUFFIX = {"csv": ".csv", "json": ".json", "parquet": ".parquet"}
 
@@ -69,5 +69,3 @@ def spark_path_for_write(path):
     """Spark's writers take a path literally (no globbing)."""
     return "file://" + path
 
-
-__all__ = ["output_columns", "write_output", "spark_path"]

@@ -83,9 +83,13 @@ export class SparkApplication {
 
   /**
    * Submits the application and waits until Spark is up and the application has connected
-   * back. Fails with `UnavailableError` (and Spark's last log lines) when it cannot start.
+   * back. Fails with `UnavailableError` (and Spark's last log lines) when it cannot start;
+   * `signal` kills the submission while it starts (a cancelled job does not wait for Spark).
    */
-  static async start(options: SparkApplicationOptions): Promise<SparkApplication> {
+  static async start(
+    options: SparkApplicationOptions,
+    signal?: AbortSignal,
+  ): Promise<SparkApplication> {
     const server = createServer();
     const host = options.callbackHost ?? '127.0.0.1';
     server.listen(0, host);
@@ -117,7 +121,13 @@ export class SparkApplication {
       );
     });
     await spawned;
-    await application.#connected(options.startTimeoutMs ?? 300_000);
+    const kill = () => void application.kill();
+    signal?.addEventListener('abort', kill, { once: true });
+    try {
+      await application.#connected(options.startTimeoutMs ?? 300_000);
+    } finally {
+      signal?.removeEventListener('abort', kill);
+    }
     return application;
   }
 

@@ -163,7 +163,7 @@ export class SparkComputeEngine implements ComputeEngine {
       };
       report(submitting);
       if (context.signal.aborted) throw new CancelledError(`the ${spec.type} job was cancelled`);
-      application = await this.#applicationFor();
+      application = await this.#applicationFor(context.signal);
       if (context.signal.aborted) {
         await application.kill();
         throw new CancelledError(`the ${spec.type} job was cancelled`);
@@ -204,14 +204,13 @@ export class SparkComputeEngine implements ComputeEngine {
     }
   }
 
-  async #applicationFor(): Promise<SparkApplication> {
+  async #applicationFor(signal: AbortSignal): Promise<SparkApplication> {
     if (this.#application?.alive) return this.#application;
     const conf = { ...DEFAULT_CONF, ...this.#options.conf };
-    const application = await SparkApplication.start({
-      ...this.#options,
-      master: this.master,
-      conf,
-    });
+    const application = await SparkApplication.start(
+      { ...this.#options, master: this.master, conf },
+      signal,
+    );
     if (this.#options.reuseApplication) this.#application = application;
     return application;
   }

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { FeatureSetSchema, JobProgress } from '@featurestore/core/driver';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -87,6 +88,48 @@ sparkLeg(describe)('spark-submit, one submission per job', () => {
     }
     assert.deepEqual(await submissions(), [], 'no submission is left running');
   }, 600_000);
+
+  it('cancels a job while Spark is starting: CANCELLED at once, the submission killed', async () => {
+    // A spark-submit that never comes up (a cluster without free cores looks the same).
+    const hanging = join(root, 'hanging-spark-submit');
+    await writeFile(hanging, '#!/bin/sh\nwhile :; do sleep 1; done\n', { mode: 0o755 });
+    const engine = new SparkComputeEngine({
+      ...sparkTestOptions({ master: 'local[2]' }),
+      sparkSubmit: hanging,
+      startTimeoutMs: 600_000,
+    });
+    const source = join(root, 'cancel.csv');
+    await writeFile(source, 'k,ts,v\na,2024-01-01T00:00:00Z,1\n');
+    const controller = new AbortController();
+    try {
+      await assert.rejects(
+        engine.run(
+          {
+            type: 'ingest',
+            sources: [pathToFileURL(source).href],
+            format: 'csv',
+            schema: SCHEMA,
+            outputPrefix: pathToFileURL(join(root, 'cancelled')).href,
+          },
+          {
+            signal: controller.signal,
+            // Cancelled once the submission is under way, not after the start time-out.
+            reportProgress: () => {
+              void (async () => {
+                while ((await submissions()).length === 0) await setTimeout(20);
+                controller.abort();
+              })();
+            },
+          },
+        ),
+        { code: 'CANCELLED' },
+      );
+      assert.deepEqual(await submissions(), [], 'the submission was killed');
+      assert.deepEqual(await filesUnder(join(root, 'cancelled')), []);
+    } finally {
+      await engine.close();
+    }
+  }, 120_000);
 
   it('a killed spark-submit fails the job with UNAVAILABLE and leaves nothing under the prefix', async () => {
     const engine = new SparkComputeEngine(sparkTestOptions({ master: 'local[2]' }));
