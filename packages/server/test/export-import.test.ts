@@ -279,6 +279,18 @@ describe('featurestore export / import (embedded → PostgreSQL + S3)', () => {
     }
   }, 120_000);
 
+  it('exports for admins only, into a new or empty folder', async () => {
+    const tokenFile = join(work.dir, 'alice.token');
+    await writeFile(tokenFile, `${aliceToken}\n`);
+    const denied = await cli(sourceDir, '--token-file', tokenFile, 'export', join(work.dir, 'x'));
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/alice is not an admin/);
+    await expect(readdir(join(work.dir, 'x'))).rejects.toThrow(/ENOENT/);
+    const taken = await cli(sourceDir, 'export', archive);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain(`export folder ${archive} is not empty`);
+  }, 60_000);
+
   it('refuses a target that is not empty, naming what is there', async () => {
     const again = await cli(
       join(work.dir, 'elsewhere'),
