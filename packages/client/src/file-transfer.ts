@@ -51,8 +51,23 @@ export function uploadName(source: UploadSource): string {
   return source.fileName ?? 'upload';
 }
 
+/**
+ * An upload's messages after its header: the bytes in chunks, then the end saying how many
+ * were sent (without it the server takes the upload for one cut off, and keeps nothing).
+ */
+export async function* uploadParts(
+  source: UploadSource,
+): AsyncGenerator<{ chunk: Buffer } | { end: { totalBytes: number } }> {
+  let totalBytes = 0;
+  for await (const chunk of uploadChunks(source)) {
+    totalBytes += chunk.length;
+    yield { chunk };
+  }
+  yield { end: { totalBytes } };
+}
+
 /** An upload's bytes in chunks, read as they are sent (constant memory for any size). */
-export async function* uploadChunks(source: UploadSource): AsyncGenerator<Buffer> {
+async function* uploadChunks(source: UploadSource): AsyncGenerator<Buffer> {
   const path = 'path' in source ? source.path : undefined;
   const stream =
     'path' in source

@@ -11,9 +11,9 @@ import {
 import {
   type DownloadTarget,
   type UploadSource,
-  uploadChunks,
   uploadFormat,
   uploadName,
+  uploadParts,
   writeDownload,
 } from './file-transfer.js';
 import type { AsOf, DataFormat, Ingestion, Job, OutputFormat } from './records.js';
@@ -110,7 +110,7 @@ export class OfflineClient {
     };
     const messages = async function* () {
       yield { header };
-      for await (const chunk of uploadChunks(source)) yield { chunk };
+      yield* uploadParts(source);
     };
     return jobOf((await this.#calls.clientStream(Core.ingestUpload, messages(), callOptions)).job);
   }
@@ -217,7 +217,7 @@ export class OfflineClient {
     const messages = async function* () {
       yield { header };
       if (uploaded) {
-        for await (const chunk of uploadChunks(entities as UploadSource)) yield { chunk };
+        yield* uploadParts(entities as UploadSource);
       }
     };
     const answer = await this.#calls.clientStream(

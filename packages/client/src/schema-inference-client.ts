@@ -2,7 +2,7 @@ import { CoreServiceService as Core } from '@featurestore/protocol/featurestore/
 import type { CallRunner } from './call-runner.js';
 import type { CallOptions } from './client-options.js';
 import { dataFormatMessage } from './data-messages.js';
-import { type UploadSource, uploadChunks, uploadFormat, uploadName } from './file-transfer.js';
+import { type UploadSource, uploadFormat, uploadName, uploadParts } from './file-transfer.js';
 import type { DataFormat, FeatureSetDefinition, Tags } from './records.js';
 
 export interface InferOptions {
@@ -48,7 +48,7 @@ export class SchemaInferenceClient {
     };
     const messages = async function* () {
       yield { header };
-      for await (const chunk of uploadChunks(sample)) yield { chunk };
+      yield* uploadParts(sample);
     };
     const answer = await this.#calls.clientStream(Core.inferSchema, messages(), options);
     const schema = answer.schema;

@@ -84,7 +84,7 @@ export class DataClient {
   ): Promise<JobResponse> {
     const { stream, response } = this.openIngestUpload(header, token, options);
     for (const chunk of chunksOf(bytes)) stream.write({ chunk });
-    stream.end();
+    stream.end({ end: { totalBytes: bytes.length } });
     return response;
   }
 
@@ -99,8 +99,12 @@ export class DataClient {
         error ? reject(error) : resolve(value),
       );
       stream.write(HistoricalRequest.fromPartial({ header }));
-      for (const chunk of bytes === undefined ? [] : chunksOf(bytes)) stream.write({ chunk });
-      stream.end();
+      if (bytes === undefined) {
+        stream.end();
+      } else {
+        for (const chunk of chunksOf(bytes)) stream.write({ chunk });
+        stream.end({ end: { totalBytes: bytes.length } });
+      }
     });
   }
 
@@ -125,7 +129,7 @@ export class DataClient {
           header: { timeToLive: '', description: '', tags: {}, fileName: '', ...header },
         });
         for (const chunk of chunksOf(bytes)) stream.write({ chunk });
-        stream.end();
+        stream.end({ end: { totalBytes: bytes.length } });
       },
     );
   }

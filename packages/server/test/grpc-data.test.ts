@@ -381,6 +381,35 @@ describe('CoreService data RPCs on the embedded default', () => {
       message: /the first message must hold the header/,
     },
     {
+      // What a killed client can look like: its bytes, then the stream's end, no UploadEnd.
+      name: 'an upload whose stream ends without its end message',
+      call: () => {
+        const { stream, response } = client.openIngestUpload(
+          { project: 'bad', featureSet: 'payments', format: DataFormat.DATA_FORMAT_CSV },
+          admin,
+        );
+        stream.write({ chunk: DAY1.subarray(0, DAY1.length - 5) });
+        stream.end();
+        return response;
+      },
+      code: status.CANCELLED,
+      message: /without its end message \(UploadEnd\): it was cut off/,
+    },
+    {
+      name: 'an end message counting other bytes than arrived',
+      call: () => {
+        const { stream, response } = client.openIngestUpload(
+          { project: 'bad', featureSet: 'payments', format: DataFormat.DATA_FORMAT_CSV },
+          admin,
+        );
+        stream.write({ chunk: DAY1 });
+        stream.end({ end: { totalBytes: DAY1.length + 1 } });
+        return response;
+      },
+      code: status.INVALID_ARGUMENT,
+      message: /end message says \d+ bytes were sent, but \d+ arrived/,
+    },
+    {
       name: 'a row the schema refuses (waiting for the job)',
       call: () =>
         client.ingestUpload(
@@ -516,8 +545,9 @@ describe('CoreService data RPCs on the embedded default', () => {
       },
       admin,
     );
-    for (const chunk of chunksOf(Buffer.from(rows.join('\n')))) stream.write({ chunk });
-    stream.end();
+    const bytes = Buffer.from(rows.join('\n'));
+    for (const chunk of chunksOf(bytes)) stream.write({ chunk });
+    stream.end({ end: { totalBytes: bytes.length } });
     let running: Job | undefined;
     await until(
       async () => {

@@ -77,13 +77,15 @@ describe('IngestUpload memory', () => {
     const row = '1,2026-01-01T00:00:00Z\n';
     const block = Buffer.from(row.repeat(Math.floor((256 * 1024) / row.length)));
     stream.write({ chunk: Buffer.from('id,ts\n') });
+    let totalBytes = 'id,ts\n'.length;
     for (let sent = 0; sent < size; sent += block.length) {
       // A fresh buffer per message, as a file read delivers them.
+      totalBytes += block.length;
       if (!stream.write({ chunk: Buffer.from(block) })) {
         await Promise.race([once(stream, 'drain'), response]);
       }
     }
-    stream.end();
+    stream.end({ end: { totalBytes } });
     await response;
   }
 

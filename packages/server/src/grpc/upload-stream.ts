@@ -3,10 +3,14 @@ import { CancelledError, ValidationError } from '@featurestore/core';
 import type { ServerReadableStream } from '@grpc/grpc-js';
 import { deadlinePassed } from './call-signal.js';
 
-/** A client-streamed upload message: the header first, then chunks of the file's bytes. */
+/**
+ * A client-streamed upload message: the header first, then chunks of the file's bytes, then
+ * the end saying how many bytes were sent.
+ */
 export interface UploadPart<Header> {
   header?: Header | undefined;
   chunk?: Buffer | undefined;
+  end?: { totalBytes: number } | undefined;
 }
 
 /** An upload's header and the iterable of its bytes, read once, as they arrive. */
@@ -46,15 +50,33 @@ export async function readUpload<Header>(
     );
   }
   const chunks = async function* () {
+    let received = 0;
     for (;;) {
       const next = await messages.next().catch(cut);
       if (next.done) {
-        // grpc-js ends the request stream of a call cut off (cancelled, killed, past its
-        // deadline) as it ends a finished one, and tells the cut right after: look once more
-        // before taking the bytes as the whole file.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (signal.aborted || call.cancelled || deadlinePassed(call.getDeadline())) {
-          cut(signal.reason);
+        // A client cut off (killed, cancelled, past its deadline) may end the request stream
+        // as a finished one does (grpc-js sends the end before the reset): only the end
+        // message says the bytes are whole. A stream of no bytes at all (a header naming a
+        // file elsewhere) needs none.
+        if (received === 0) return;
+        throw new CancelledError(
+          `${rpc}: the upload stopped after ${received} bytes without its end message (UploadEnd): it was cut off, and nothing of it was kept`,
+          { details: { receivedBytes: received } },
+        );
+      }
+      if (next.value.end !== undefined) {
+        const declared = Number(next.value.end.totalBytes);
+        if (declared !== received) {
+          throw new ValidationError(
+            `${rpc}: the upload's end message says ${declared} bytes were sent, but ${received} arrived: nothing of it was kept; send it again`,
+            { details: { field: 'end.total_bytes', value: declared, receivedBytes: received } },
+          );
+        }
+        const after = await messages.next().catch(cut);
+        if (!after.done) {
+          throw new ValidationError(`${rpc}: a message arrived after the upload's end message`, {
+            details: { field: 'end' },
+          });
         }
         return;
       }
@@ -64,7 +86,10 @@ export async function readUpload<Header>(
           { details: { field: 'header' } },
         );
       }
-      if (next.value.chunk !== undefined && next.value.chunk.length > 0) yield next.value.chunk;
+      if (next.value.chunk !== undefined && next.value.chunk.length > 0) {
+        received += next.value.chunk.length;
+        yield next.value.chunk;
+      }
     }
   };
   return { header: first.value.header, chunks: chunks() };

@@ -43,6 +43,7 @@ import {
   ListJobsResponse,
   RetrieveRequest,
   RevertIngestionRequest,
+  UploadEnd,
   WatchJobRequest,
 } from "./data.js";
 
@@ -382,10 +383,11 @@ export interface InferSchemaHeader_TagsEntry {
   value: string;
 }
 
-/** The header first, then the sample file's bytes in chunks. */
+/** The header first, then the sample file's bytes in chunks, then the UploadEnd. */
 export interface InferSchemaRequest {
   header?: InferSchemaHeader | undefined;
   chunk?: Buffer | undefined;
+  end?: UploadEnd | undefined;
 }
 
 export interface InferSchemaResponse {
@@ -4619,7 +4621,7 @@ export const InferSchemaHeader_TagsEntry: MessageFns<InferSchemaHeader_TagsEntry
 };
 
 function createBaseInferSchemaRequest(): InferSchemaRequest {
-  return { header: undefined, chunk: undefined };
+  return { header: undefined, chunk: undefined, end: undefined };
 }
 
 export const InferSchemaRequest: MessageFns<InferSchemaRequest> = {
@@ -4629,6 +4631,9 @@ export const InferSchemaRequest: MessageFns<InferSchemaRequest> = {
     }
     if (message.chunk !== undefined) {
       writer.uint32(18).bytes(message.chunk);
+    }
+    if (message.end !== undefined) {
+      UploadEnd.encode(message.end, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -4662,6 +4667,14 @@ export const InferSchemaRequest: MessageFns<InferSchemaRequest> = {
             message.chunk = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.end = UploadEnd.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4683,6 +4696,7 @@ export const InferSchemaRequest: MessageFns<InferSchemaRequest> = {
       ? InferSchemaHeader.fromPartial(object.header)
       : undefined;
     message.chunk = object.chunk ?? undefined;
+    message.end = (object.end !== undefined && object.end !== null) ? UploadEnd.fromPartial(object.end) : undefined;
     return message;
   },
 };

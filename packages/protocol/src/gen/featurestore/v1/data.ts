@@ -20,7 +20,8 @@ export const protobufFileName = "featurestore/v1/data.proto";
  *
  * Uploads are client streams: a first message with the header, then the file's bytes in chunks
  * (any size; the server streams them into a staging object, so memory stays bounded on both
- * sides). Downloads are server streams of chunks.
+ * sides), then an `UploadEnd` saying how many bytes were sent. Downloads are server streams of
+ * chunks.
  */
 
 /** The format of a file's bytes. */
@@ -123,10 +124,24 @@ export interface IngestUploadHeader {
   options: IngestOptions | undefined;
 }
 
-/** The first message holds the header, every later one a chunk of the file's bytes. */
+/**
+ * The last message of an upload that sent bytes. A client cut off (killed, cancelled, past
+ * its deadline) can look to the server like one that finished; an upload whose stream ends
+ * without this message, or whose count differs from the bytes received, is refused and
+ * nothing of it is kept.
+ */
+export interface UploadEnd {
+  totalBytes: number;
+}
+
+/**
+ * The first message holds the header, the next ones chunks of the file's bytes, the last the
+ * UploadEnd.
+ */
 export interface IngestUploadRequest {
   header?: IngestUploadHeader | undefined;
   chunk?: Buffer | undefined;
+  end?: UploadEnd | undefined;
 }
 
 export interface GetJobRequest {
@@ -257,10 +272,14 @@ export interface HistoricalHeader {
   wait: boolean;
 }
 
-/** The header first, then (unless it names `entities`) the entity file's bytes in chunks. */
+/**
+ * The header first, then (unless it names `entities`) the entity file's bytes in chunks and
+ * the UploadEnd.
+ */
 export interface HistoricalRequest {
   header?: HistoricalHeader | undefined;
   chunk?: Buffer | undefined;
+  end?: UploadEnd | undefined;
 }
 
 export interface DownloadOutputRequest {
@@ -912,8 +931,63 @@ export const IngestUploadHeader: MessageFns<IngestUploadHeader> = {
   },
 };
 
+function createBaseUploadEnd(): UploadEnd {
+  return { totalBytes: 0 };
+}
+
+export const UploadEnd: MessageFns<UploadEnd> = {
+  encode(message: UploadEnd, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totalBytes !== 0) {
+      writer.uint32(8).int64(message.totalBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadEnd {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadEnd();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.totalBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<UploadEnd>, I>>(base?: I): UploadEnd {
+    return UploadEnd.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadEnd>, I>>(object: I): UploadEnd {
+    const message = createBaseUploadEnd();
+    message.totalBytes = object.totalBytes ?? 0;
+    return message;
+  },
+};
+
 function createBaseIngestUploadRequest(): IngestUploadRequest {
-  return { header: undefined, chunk: undefined };
+  return { header: undefined, chunk: undefined, end: undefined };
 }
 
 export const IngestUploadRequest: MessageFns<IngestUploadRequest> = {
@@ -923,6 +997,9 @@ export const IngestUploadRequest: MessageFns<IngestUploadRequest> = {
     }
     if (message.chunk !== undefined) {
       writer.uint32(18).bytes(message.chunk);
+    }
+    if (message.end !== undefined) {
+      UploadEnd.encode(message.end, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -956,6 +1033,14 @@ export const IngestUploadRequest: MessageFns<IngestUploadRequest> = {
             message.chunk = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.end = UploadEnd.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -977,6 +1062,7 @@ export const IngestUploadRequest: MessageFns<IngestUploadRequest> = {
       ? IngestUploadHeader.fromPartial(object.header)
       : undefined;
     message.chunk = object.chunk ?? undefined;
+    message.end = (object.end !== undefined && object.end !== null) ? UploadEnd.fromPartial(object.end) : undefined;
     return message;
   },
 };
@@ -2493,7 +2579,7 @@ export const HistoricalHeader: MessageFns<HistoricalHeader> = {
 };
 
 function createBaseHistoricalRequest(): HistoricalRequest {
-  return { header: undefined, chunk: undefined };
+  return { header: undefined, chunk: undefined, end: undefined };
 }
 
 export const HistoricalRequest: MessageFns<HistoricalRequest> = {
@@ -2503,6 +2589,9 @@ export const HistoricalRequest: MessageFns<HistoricalRequest> = {
     }
     if (message.chunk !== undefined) {
       writer.uint32(18).bytes(message.chunk);
+    }
+    if (message.end !== undefined) {
+      UploadEnd.encode(message.end, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2536,6 +2625,14 @@ export const HistoricalRequest: MessageFns<HistoricalRequest> = {
             message.chunk = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.end = UploadEnd.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2557,6 +2654,7 @@ export const HistoricalRequest: MessageFns<HistoricalRequest> = {
       ? HistoricalHeader.fromPartial(object.header)
       : undefined;
     message.chunk = object.chunk ?? undefined;
+    message.end = (object.end !== undefined && object.end !== null) ? UploadEnd.fromPartial(object.end) : undefined;
     return message;
   },
 };
