@@ -178,3 +178,19 @@ def test_ingest_from_a_storage_uri(served, admin: Client, project: str) -> None:
     job = admin.ingest(project, "payments", uri, progress=False)
     assert job.result["rowCount"] == 1
     assert admin.ingestions(project, "payments")[0].source == uri
+
+
+def test_materialize_jobs_listed_and_a_training_set_not_waited_for(admin: Client, project: str) -> None:
+    admin.register_feature_set(project, "payments", PAYMENTS)
+    ingested = admin.ingest(project, "payments", _day1(), progress=False)
+    assert ingested.id in [job.id for job in admin.list_jobs(type="ingest")]
+    assert ingested.id in [job.id for job in admin.list_jobs(state="succeeded")]
+    materialized = admin.materialize(project, "payments", progress=False)
+    assert materialized.type == "materialize" and materialized.state == "succeeded"
+    online = admin.get_online_features([f"{project}/payments:merchant"], [{"user_id": 3}, {"user_id": 1}])
+    assert online["payments__merchant"] == ["m3", "m1"]
+    entities = pd.DataFrame({"user_id": [2], "at": pd.to_datetime(["2026-01-03T00:00:00Z"])})
+    pending = admin.get_historical_features(entities, [f"{project}/payments:amount"], wait=False)
+    assert pending.job.id  # returned at once; reading it waits for the job
+    assert pending.to_pandas()["payments__amount"].tolist() == [20.0]
+    assert pending.job.state == "succeeded"

@@ -13,6 +13,7 @@ import pytest
 from featurestore import (
     AlreadyExistsError,
     Client,
+    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     UnauthenticatedError,
@@ -44,6 +45,9 @@ def test_projects_create_get_list_update_delete(admin: Client) -> None:
     with pytest.raises(AlreadyExistsError) as exists:
         admin.create_project(name)
     assert exists.value.code == "ALREADY_EXISTS" and name in exists.value.message
+    with pytest.raises(ConflictError) as stale:
+        admin.update_project(name, description="third", expected_revision=created.revision)
+    assert stale.value.code == "CONFLICT" and stale.value.grpc_code is not None and stale.value.grpc_code.name == "ABORTED"
     admin.delete_project(name)
     with pytest.raises(NotFoundError) as missing:
         admin.get_project(name)

@@ -99,6 +99,8 @@ class OutputData:
 
     def _file(self) -> Path:
         if self._local is None:
+            # A job started with wait=False: its output exists once it has ended.
+            self.job.wait(progress=False)
             self._folder = tempfile.TemporaryDirectory(prefix="featurestore-")
             path = Path(self._folder.name) / "output.parquet"
             self._download(self.job.id, path)
