@@ -93,7 +93,11 @@ const RPCS: {
         {
           project: f.project,
           name: f.fresh,
-          schema: FeatureSetSchema.fromPartial(definition),
+          schema: FeatureSetSchema.fromPartial({
+            primaryKey: [...definition.primaryKey],
+            eventTime: definition.eventTime,
+            features: definition.features.map((feature) => ({ ...feature })),
+          }),
         },
         f.token,
       ),
