@@ -327,4 +327,23 @@ describe('authentication through the wire against a real OpenID provider (oidc-p
       ),
     });
   });
+  it("signing keys that cannot be fetched are UNAVAILABLE (the caller may retry), not the token's fault", async () => {
+    // A port that was just listened on and closed: nothing answers there.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unreachable = new OidcIdentityProvider(
+      { issuer: provider.issuer, audience, jwksUri: `http://127.0.0.1:${port}/jwks` },
+      store.engine.access,
+    );
+    await expect(
+      unreachable.authenticate({ kind: 'bearer', token: await handMade('keys-probe') }),
+    ).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(
+        /signing keys of the OIDC provider http:\/\/127\.0\.0\.1:\d+ could not be read/,
+      ),
+    });
+  });
 });
