@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -272,7 +272,7 @@ async function insertRecords(tx: MetadataOperations, records: Records): Promise<
   for (const job of records.jobs) await tx.insertJob(job);
 }
 
-/** `NOT_FOUND`-free refusal naming what the target already holds. */
+/** Refuses a target that already holds records, naming some of them. */
 async function requireEmptyMetadata(tx: MetadataOperations): Promise<void> {
   const present: string[] = [];
   const users = (await tx.listUsers({ pageSize: 5 })).items;
@@ -322,6 +322,15 @@ async function readManifest(dir: string): Promise<ArchiveManifest> {
       { details: { field: 'manifest.json', value: manifest.formatVersion } },
     );
   }
+  const complete =
+    Array.isArray(manifest.data) &&
+    RECORD_KINDS.every((kind) => typeof manifest.records?.[kind]?.sha256 === 'string');
+  if (!complete) {
+    throw new ValidationError(
+      `${path} lacks the data list or the checksum of a record file (${RECORD_KINDS.join(', ')}): it was edited or is damaged; export the store again`,
+      { details: { field: 'manifest.json', value: path } },
+    );
+  }
   for (const file of manifest.data) dataPath(dir, file.key);
   return manifest;
 }
@@ -331,7 +340,7 @@ async function verifyFiles(dir: string, manifest: ArchiveManifest): Promise<void
   const files = [
     ...RECORD_KINDS.map((kind) => ({
       ...manifest.records[kind],
-      path: join(dir, manifest.records[kind].key),
+      path: join(dir, `${kind}.jsonl`),
     })),
     ...manifest.data.map((file) => ({ ...file, path: dataPath(dir, file.key) })),
   ];
@@ -359,7 +368,7 @@ async function verifyFiles(dir: string, manifest: ArchiveManifest): Promise<void
 async function parseRecords(dir: string, manifest: ArchiveManifest): Promise<Records> {
   const records = {} as Record<RecordKind, unknown[]>;
   for (const kind of RECORD_KINDS) {
-    const file = join(dir, manifest.records[kind].key);
+    const file = join(dir, `${kind}.jsonl`);
     const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
     records[kind] = lines.map((line) => {
       const record = JSON.parse(line) as Record<string, unknown>;
@@ -398,10 +407,19 @@ function dataPath(dir: string, key: string): string {
 }
 
 async function requireEmptyFolder(dir: string): Promise<void> {
-  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  });
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') {
+      throw new ValidationError(
+        `export folder ${dir} cannot be used (${(error as Error).message}): give a new or empty folder`,
+        { cause: error, details: { field: 'DIR', value: dir } },
+      );
+    }
+    entries = [];
+  }
   if (entries.length > 0) {
     throw new AlreadyExistsError(
       `export folder ${dir} is not empty (it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): give a new or empty folder`,
@@ -409,11 +427,6 @@ async function requireEmptyFolder(dir: string): Promise<void> {
     );
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (!(await stat(dir)).isDirectory()) {
-    throw new ValidationError(`export target ${dir} is not a folder`, {
-      details: { field: 'DIR', value: dir },
-    });
-  }
 }
 
 function summaryOf(manifest: ArchiveManifest): ArchiveSummary {
