@@ -119,6 +119,24 @@ describe('featurestore serve (a child process)', () => {
     }
   });
 
+  it('takes OIDC from an issuer and an audience alone (the keys from its discovery document), and refuses an issuer without an audience', async () => {
+    const other = await tempStore();
+    try {
+      const refused = await cli(other.dir, 'serve', '--oidc-issuer', 'https://idp.example.com');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('OIDC needs --oidc-issuer and --oidc-audience');
+      // The discovery document is read at the first OIDC token, not at the start.
+      const served = await serve(other.dir, {
+        FEATURESTORE_OIDC_ISSUER: 'https://idp.example.com',
+        FEATURESTORE_OIDC_AUDIENCE: 'featurestore',
+      });
+      running.push(served);
+      expect(await stop(served)).toBe(0);
+    } finally {
+      await other.remove();
+    }
+  }, 120_000);
+
   it('refuses plaintext off loopback before any token is made or printed', async () => {
     const other = await tempStore();
     try {

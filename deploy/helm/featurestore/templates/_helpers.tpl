@@ -66,8 +66,8 @@ what to set. Included by every workload, so `helm template` and `helm install` s
 {{- fail "metrics.serviceMonitor with mutual TLS (tls.clientCaSecret) needs metrics.serviceMonitor.tlsClientSecret: a kubernetes.io/tls Secret with a client certificate the client CA signed, for Prometheus to scrape /metrics" -}}
 {{- end -}}
 {{- if .Values.auth.oidc.enabled -}}
-{{- if not (and .Values.auth.oidc.issuer .Values.auth.oidc.audience .Values.auth.oidc.jwksUri) -}}
-{{- fail "auth.oidc.enabled needs auth.oidc.issuer, auth.oidc.audience and auth.oidc.jwksUri" -}}
+{{- if not (and .Values.auth.oidc.issuer .Values.auth.oidc.audience) -}}
+{{- fail "auth.oidc.enabled needs auth.oidc.issuer and auth.oidc.audience (auth.oidc.jwksUri is optional: the issuer's discovery document names its keys)" -}}
 {{- end -}}
 {{- end -}}
 {{- if and (hasPrefix "s3://" .Values.config.storage) .Values.objectStorage.azure.existingSecret -}}
@@ -156,8 +156,10 @@ what to set. Included by every workload, so `helm template` and `helm install` s
   value: {{ .Values.auth.oidc.issuer | quote }}
 - name: FEATURESTORE_OIDC_AUDIENCE
   value: {{ .Values.auth.oidc.audience | quote }}
+{{- with .Values.auth.oidc.jwksUri }}
 - name: FEATURESTORE_OIDC_JWKS_URI
-  value: {{ .Values.auth.oidc.jwksUri | quote }}
+  value: {{ . | quote }}
+{{- end }}
 {{- with .Values.auth.oidc.adminGroup }}
 - name: FEATURESTORE_OIDC_ADMIN_GROUP
   value: {{ . | quote }}

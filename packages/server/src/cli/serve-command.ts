@@ -114,25 +114,16 @@ async function tlsOf(options: ServeOptions): Promise<TlsFiles | undefined> {
 function oidcOf(options: ServeOptions): OidcOptions | undefined {
   const { oidcIssuer: issuer, oidcAudience: audience, oidcJwksUri: jwksUri } = options;
   if (issuer === undefined && audience === undefined && jwksUri === undefined) return undefined;
-  if (issuer === undefined || audience === undefined || jwksUri === undefined) {
+  if (issuer === undefined || audience === undefined) {
     throw new ValidationError(
-      'OIDC needs --oidc-issuer, --oidc-audience and --oidc-jwks-uri together (or their FEATURESTORE_OIDC_* variables)',
-      {
-        details: {
-          field:
-            issuer === undefined
-              ? '--oidc-issuer'
-              : audience === undefined
-                ? '--oidc-audience'
-                : '--oidc-jwks-uri',
-        },
-      },
+      "OIDC needs --oidc-issuer and --oidc-audience together (or their FEATURESTORE_OIDC_* variables); --oidc-jwks-uri is optional (default: the jwks_uri of the issuer's discovery document)",
+      { details: { field: issuer === undefined ? '--oidc-issuer' : '--oidc-audience' } },
     );
   }
   return {
     issuer,
     audience,
-    jwksUri,
+    ...(jwksUri === undefined ? {} : { jwksUri }),
     ...(options.oidcAdminGroup === undefined ? {} : { adminGroup: options.oidcAdminGroup }),
   };
 }
@@ -179,9 +170,10 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       ),
     )
     .addOption(
-      new Option('--oidc-jwks-uri <url>', "the issuer's signing keys (JWKS)").env(
-        'FEATURESTORE_OIDC_JWKS_URI',
-      ),
+      new Option(
+        '--oidc-jwks-uri <url>',
+        "the issuer's signing keys (JWKS; default: the jwks_uri of its discovery document)",
+      ).env('FEATURESTORE_OIDC_JWKS_URI'),
     )
     .addOption(
       new Option('--oidc-admin-group <group>', 'members of this groups claim are admins').env(
