@@ -8,6 +8,7 @@ from FEATURESTORE_ADMIN_TOKEN and says where it listens on stdout.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import json
 import pytest
 
 from featurestore import Client

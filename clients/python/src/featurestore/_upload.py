@@ -196,7 +196,6 @@ class _ParquetProducer:
     """Writes record batches as one Parquet file into a bounded queue, on its own thread."""
 
     def __init__(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch], types: Mapping[str, str] | None):
-        self._source_schema = schema
         self._schema = _target_schema(schema, types)
         self._batches = batches
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=4)

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -17,9 +17,6 @@ from featurestore.jobs import Job
 from featurestore.results import OnlineFeatures, OutputData
 from featurestore.schema import schema_from
 from featurestore.types import to_row
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -373,7 +370,9 @@ class Client:
         if is_uri(source):
             request = data_pb2.IngestRequest(project=project, feature_set=feature_set, source=source, options=options)
             return self._job(self._call(self._core.Ingest, request), wait, progress)
-        types = None if isinstance(source, (str, Path)) else self._feature_types(project, feature_set)
+        # A local file goes as it is; anything read here is cast to the features' types.
+        is_file = isinstance(source, (str, Path)) and Path(source).is_file()
+        types = None if is_file else self._feature_types(project, feature_set)
         upload = upload_of(source, types, name=feature_set)
         header = data_pb2.IngestUploadHeader(project=project, feature_set=feature_set, format=upload.format, file_name=upload.file_name, options=options)
         response = self._upload_call(self._core.IngestUpload, data_pb2.IngestUploadRequest(header=header), upload)

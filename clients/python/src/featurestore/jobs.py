@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from featurestore._proto.featurestore.v1 import data_pb2
@@ -114,8 +113,3 @@ def _progress_bar(description: str, enabled: bool) -> Any:
         return None
     return tqdm(total=100, desc=description, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}{postfix}]")
 
-
-def iterate_final(events: Iterator[data_pb2.JobEvent]) -> Iterator[data_pb2.Job]:
-    """The jobs of a WatchJob stream."""
-    for event in events:
-        yield event.job
