@@ -204,6 +204,7 @@ class _ParquetProducer:
         self._thread = threading.Thread(target=self._run, name="featurestore-parquet-upload", daemon=True)
 
     def chunks(self) -> Iterator[bytes]:
+        """The Parquet file's bytes in chunks; re-raises what stopped the writer."""
         self._thread.start()
         while True:
             item = self._queue.get()
@@ -214,6 +215,7 @@ class _ParquetProducer:
             yield item
 
     def stop(self) -> None:
+        """Makes the writer thread give up (the call ended before reading every chunk)."""
         self._stopped.set()
 
     def _run(self) -> None:
