@@ -141,6 +141,11 @@ def test_ingest_a_csv_file_a_folder_and_a_job_not_waited_for(admin: Client, proj
     assert running.wait(progress=False).result["rowCount"] == 2
     sources = [i.source for i in admin.ingestions(project, "payments")]
     assert sources == ["upload:day1.csv", "upload:days.parquet"]
+    # Entities from a local file, sent as it is.
+    entities = tmp_path / "entities.csv"
+    entities.write_text("user_id,at\n3,2026-01-04T00:00:00Z\n1,2026-01-04T00:00:00Z\n")
+    training = admin.get_historical_features(entities, [f"{project}/payments:amount"], entity_time="at", progress=False)
+    assert training.to_pandas()["payments__amount"].tolist() == [3.0, 1.5]
 
 
 def test_a_progress_bar_shows_unless_turned_off(admin: Client, project: str, capsys: pytest.CaptureFixture[str]) -> None:
