@@ -71,7 +71,13 @@ def service_env() -> dict[str, str]:
     return values
 
 
-def start_serve(store: Path, config: dict[str, Any] | None = None, admin_token: str | None = None, backend: str = "embedded") -> Served:
+def start_serve(
+    store: Path,
+    config: dict[str, Any] | None = None,
+    admin_token: str | None = None,
+    backend: str = "embedded",
+    serve_args: tuple[str, ...] = (),
+) -> Served:
     """Starts `featurestore serve` on free loopback ports and waits until it listens."""
     admin_token = admin_token or f"fst_{secrets.token_urlsafe(32)}"
     args = ["--store", str(store)]
@@ -92,6 +98,7 @@ def start_serve(store: Path, config: dict[str, Any] | None = None, admin_token: 
             "127.0.0.1:0",
             "--http-listen",
             "127.0.0.1:0",
+            *serve_args,
         ],
         cwd=REPOSITORY,
         env={**os.environ, "FEATURESTORE_ADMIN_TOKEN": admin_token},
