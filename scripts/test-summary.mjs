@@ -4,7 +4,14 @@
 // service that is not reachable in CI is a failure, never a skip.
 import { existsSync, readFileSync } from 'node:fs';
 
-const SERVICES = ['driver-postgres', 'driver-redis', 'driver-kafka', 'driver-s3', 'driver-adls'];
+const SERVICES = [
+  'driver-postgres',
+  'driver-redis',
+  'driver-kafka',
+  'driver-s3',
+  'driver-adls',
+  'spark-runner',
+];
 let passed = 0;
 let failed = 0;
 let skipped = 0;

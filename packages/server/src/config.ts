@@ -166,6 +166,7 @@ const ENVIRONMENT: Record<string, string> = {
   FEATURESTORE_MIGRATIONS: 'migrations',
   FEATURESTORE_MIGRATION_WAIT_SECONDS: 'migrationWaitSeconds',
   FEATURESTORE_STORAGE_URL: 'storage',
+  FEATURESTORE_COMPUTE_URL: 'compute',
   FEATURESTORE_ONLINE_URL: 'online',
   FEATURESTORE_QUEUE_URL: 'queue',
   FEATURESTORE_QUEUE_NAMESPACE: 'queueNamespace',
