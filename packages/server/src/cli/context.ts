@@ -13,6 +13,7 @@ export interface GlobalOptions {
   config?: string;
   metadata?: string;
   storage?: string;
+  compute?: string;
   online?: string;
   queue?: string;
   plugin?: string[];
@@ -96,6 +97,7 @@ async function openLocal(
       store: options.store,
       metadata: options.metadata,
       storage: options.storage,
+      compute: options.compute,
       online: options.online,
       queue: options.queue,
       // Paths on the command line are relative to where the command runs.

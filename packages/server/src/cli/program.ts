@@ -41,6 +41,10 @@ export function buildProgram(io: CliIo, json: boolean): Command {
       'kafka://broker1,broker2 or kafkas://… (TLS) (default: a durable local log in the store)',
     )
     .option(
+      '--compute <url>',
+      'where jobs run: duckdb:// (default, in this process) or spark://MASTER (spark://local[2], spark://host:7077, spark://yarn; docs/spark.md)',
+    )
+    .option(
       '--plugin <module>',
       'load drivers from a module (a package name or a path; repeatable): their URL schemes then work in every option',
       (value: string, previous: string[] = []) => [...previous, value],

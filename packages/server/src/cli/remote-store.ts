@@ -32,6 +32,7 @@ const LOCAL_OPTIONS = {
   storage: '--storage',
   online: '--online',
   queue: '--queue',
+  compute: '--compute',
   plugin: '--plugin',
   rebind: '--rebind',
 } as const;
