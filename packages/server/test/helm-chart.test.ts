@@ -302,13 +302,20 @@ describe('Helm chart deploy/helm/featurestore', () => {
     const service = find(manifests, 'Service', 'fs-featurestore-online');
     expect(service.spec.ports[1]).toMatchObject({ name: 'http', appProtocol: 'https' });
     expect(manifests.filter((m) => m.kind === 'NetworkPolicy')).toHaveLength(3);
-    // The workers serve nothing: no admin token, no OIDC, no probes.
+    // The workers serve no API: no admin token, no OIDC; their HTTP port has metrics and
+    // probes only, which the network policy lets in (and nothing on the gRPC port).
     const workers = find(manifests, 'Deployment', 'fs-featurestore-workers').spec.template.spec
       .containers[0];
     expect(workers.env.map((v: { name: string }) => v.name)).not.toContain(
       'FEATURESTORE_ADMIN_TOKEN',
     );
-    expect(workers.readinessProbe).toBeUndefined();
+    expect(workers.args).toEqual(expect.arrayContaining(['--http-listen', '0.0.0.0:8080']));
+    expect(workers.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'http' } });
+    expect(workers.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
+    const workersPolicy = find(manifests, 'NetworkPolicy', 'fs-featurestore-workers');
+    expect(
+      workersPolicy.spec.ingress.map((rule: { ports: { port: number }[] }) => rule.ports[0]!.port),
+    ).toEqual([8080]);
   });
 
   it('spark-operator: RBAC for SparkApplications in one namespace, workers in the online pods', () => {

@@ -2,6 +2,9 @@ import { ONLINE_INGEST_TOPIC, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { BackendHealth, workerProbes } from '../backend-health.js';
+import { type RunningHttpServer, startHttpServer } from '../http/http-server.js';
+import { serverReadiness } from '../observability/readiness.js';
+import { ServerMetrics } from '../observability/server-metrics.js';
 import { PendingApplyRepair } from '../pending-apply-repair.js';
 import { createLogger, type Logger, type WorkerReports, workerReports } from '../worker-log.js';
 import { onlineOf, withStore } from './context.js';
@@ -42,6 +45,7 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
   // Made from the command's options before the store opens, whose workers report to it.
   let logger: Logger | undefined;
   let reports: WorkerReports | undefined;
+  let metrics: ServerMetrics | undefined;
   online
     .command('workers')
     .description(
@@ -55,10 +59,17 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
       seconds('--health-interval'),
       5,
     )
+    .option(
+      '--http-listen <host:port>',
+      'serve /metrics (Prometheus), /healthz and /readyz over HTTP here, for probes and scrapes (none by default); any address: they carry no data and take no token',
+    )
     .action(
       withStore(
         io,
-        async (ctx, opts: { offlineSync: boolean; healthInterval: number }) => {
+        async (
+          ctx,
+          opts: { offlineSync: boolean; healthInterval: number; httpListen?: string },
+        ) => {
           const engine = onlineOf(ctx);
           const log = logger!;
           await engine.startWorker({
@@ -78,6 +89,18 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
             log,
             { intervalMs: opts.healthInterval * 1000 },
           );
+          let stopping = false;
+          let http: RunningHttpServer | undefined;
+          if (metrics && opts.httpListen !== undefined) {
+            metrics.observe({ engine: ctx.store.engine, backends: health });
+            http = await startHttpServer({
+              listen: opts.httpListen,
+              // Plaintext off loopback is refused where tokens travel; no request here has one.
+              insecure: true,
+              metrics: metrics.registry,
+              readiness: serverReadiness(() => !stopping, health),
+            });
+          }
           // Schemes only: URLs may carry credentials.
           const scheme = (url: string | undefined, otherwise: string) =>
             url === undefined ? otherwise : url.slice(0, url.indexOf(':'));
@@ -87,11 +110,14 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
               queue: scheme(config.queue, 'local log'),
               online: scheme(config.online, 'metadata database'),
               offlineSync: opts.offlineSync,
+              ...(http ? { http: http.address } : {}),
             },
             'online workers started',
           );
           const signal = await stopRequested();
           log.info({ signal }, 'stopping: uncommitted batches go to the other members');
+          stopping = true;
+          await http?.close();
           await health.stop();
           await repair.stop();
           await engine.stopWorker();
@@ -105,7 +131,10 @@ export function registerWorkersCommand(online: Command, io: CliIo): void {
         },
         (options) => {
           logger = loggerFor(options.logLevel);
+          metrics = options.httpListen === undefined ? undefined : new ServerMetrics();
           reports = workerReports(logger);
+          // Failed batches and dead letters counted for /metrics before they are logged.
+          if (metrics) reports = metrics.countingReports(reports);
           return { reports };
         },
       ),
