@@ -138,44 +138,81 @@ export async function computeStatistics(
   const facts = schema.features.map((feature) =>
     footers ? footerFacts(feature.type, feature.name, footers) : undefined,
   );
-  const scan: string[] = footers ? [] : ['count(*) AS __rows'];
-  const fromFooters: string[] = [];
-  schema.features.forEach((feature, i) => {
-    const column = ident(feature.name);
-    const scalar = elementType(feature.type);
-    const known = facts[i];
-    if (!known) scan.push(`count(${column}) AS c${i}`);
-    // HyperLogLog hashes every value: the most expensive statistic by far.
-    if (full) scan.push(`approx_count_distinct(${column}) AS d${i}`);
-    // NaN and ±infinity have no place in JSON statistics and make the mean and stddev
-    // meaningless (DuckDB's stddev even fails): the numbers describe the finite values.
-    // (A CASE, not a FILTER clause: four filtered aggregates cost a third more.)
-    // When the footers show no NaN and finite bounds, every value is finite: no test needed.
-    const value =
-      FLOATS.has(scalar) && !known ? `CASE WHEN isfinite(${column}) THEN ${column} END` : column;
-    if (full && NUMERIC.has(scalar) && !isList(feature.type)) {
-      scan.push(`avg(${value}) AS mean${i}`, `stddev_samp(${value}) AS sd${i}`);
-    }
-    if (!known) {
-      const sql = boundsSql(feature.type, value);
-      if (sql) scan.push(`${sql[0]} AS lo${i}`, `${sql[1]} AS hi${i}`);
-      return;
-    }
-    const sql = boundsSql(feature.type, '__v');
-    if (!sql || known.bounds.length === 0) return;
-    // The footer texts typed as the column, then min and max as the scan would take them.
-    const type = sqlType(feature.type);
-    const minima = known.bounds.map((b) => `(CAST(${literal(b.min)} AS ${type}))`).join(', ');
-    const maxima = known.bounds.map((b) => `(CAST(${literal(b.max)} AS ${type}))`).join(', ');
-    fromFooters.push(
-      `(SELECT ${sql[0]} FROM (VALUES ${minima}) AS t(__v)) AS lo${i}`,
-      `(SELECT ${sql[1]} FROM (VALUES ${maxima}) AS t(__v)) AS hi${i}`,
+  // Each float feature's largest magnitude, when the mean and stddev must be taken of the
+  // values scaled down by it (see below); none on the first try.
+  const build = (scales: ReadonlyMap<number, string> = new Map()) => {
+    const scan: string[] = footers ? [] : ['count(*) AS __rows'];
+    const fromFooters: string[] = [];
+    schema.features.forEach((feature, i) => {
+      const column = ident(feature.name);
+      const scalar = elementType(feature.type);
+      const known = facts[i];
+      if (!known) scan.push(`count(${column}) AS c${i}`);
+      // HyperLogLog hashes every value: the most expensive statistic by far.
+      if (full) scan.push(`approx_count_distinct(${column}) AS d${i}`);
+      // NaN and ±infinity have no place in JSON statistics and make the mean and stddev
+      // meaningless (DuckDB's stddev even fails): the numbers describe the finite values.
+      // (A CASE, not a FILTER clause: four filtered aggregates cost a third more.)
+      // When the footers show no NaN and finite bounds, every value is finite: no test needed.
+      const value =
+        FLOATS.has(scalar) && !known ? `CASE WHEN isfinite(${column}) THEN ${column} END` : column;
+      if (full && NUMERIC.has(scalar) && !isList(feature.type)) {
+        const scale = scales.get(i);
+        scan.push(
+          scale === undefined
+            ? `avg(${value}) AS mean${i}`
+            : `avg(${value} / ${scale}) * ${scale} AS mean${i}`,
+          scale === undefined
+            ? `stddev_samp(${value}) AS sd${i}`
+            : `stddev_samp(${value} / ${scale}) * ${scale} AS sd${i}`,
+        );
+      }
+      if (!known) {
+        const sql = boundsSql(feature.type, value);
+        if (sql) scan.push(`${sql[0]} AS lo${i}`, `${sql[1]} AS hi${i}`);
+        return;
+      }
+      const sql = boundsSql(feature.type, '__v');
+      if (!sql || known.bounds.length === 0) return;
+      // The footer texts typed as the column, then min and max as the scan would take them.
+      const type = sqlType(feature.type);
+      const minima = known.bounds.map((b) => `(CAST(${literal(b.min)} AS ${type}))`).join(', ');
+      const maxima = known.bounds.map((b) => `(CAST(${literal(b.max)} AS ${type}))`).join(', ');
+      fromFooters.push(
+        `(SELECT ${sql[0]} FROM (VALUES ${minima}) AS t(__v)) AS lo${i}`,
+        `(SELECT ${sql[1]} FROM (VALUES ${maxima}) AS t(__v)) AS hi${i}`,
+      );
+    });
+    return { scan, fromFooters };
+  };
+  let { scan, fromFooters } = build();
+  const source = `read_parquet(${fileListLiteral(paths)})`;
+  let scanned: Row = {};
+  try {
+    [scanned = {}] =
+      scan.length > 0 ? await run.query(`SELECT ${scan.join(', ')} FROM ${source}`) : [];
+  } catch (error) {
+    // Finite doubles beyond ~1e154 overflow the sums of squares behind stddev (DuckDB: "STDDEV_SAMP
+    // is out of range") and the mean's sum: take both of the values divided by the largest
+    // magnitude, which keeps every quotient within ±1, and scale the results back.
+    if (!/out of range/i.test((error as Error).message)) throw error;
+    const floats = schema.features.flatMap((feature, i) =>
+      FLOATS.has(elementType(feature.type)) && !isList(feature.type) ? [i] : [],
     );
-  });
-  const [scanned = {}] =
-    scan.length > 0
-      ? await run.query(`SELECT ${scan.join(', ')} FROM read_parquet(${fileListLiteral(paths)})`)
-      : [];
+    const column = (i: number) => ident(schema.features[i]!.name);
+    const [magnitudes = {}] = await run.query(
+      `SELECT ${floats
+        .map((i) => `max(abs(CASE WHEN isfinite(${column(i)}) THEN ${column(i)} END)) AS m${i}`)
+        .join(', ')} FROM ${source}`,
+    );
+    const scales = new Map<number, string>();
+    for (const i of floats) {
+      const magnitude = toNumber(magnitudes[`m${i}`]);
+      if (typeof magnitude === 'number' && magnitude > 0) scales.set(i, String(magnitude));
+    }
+    ({ scan, fromFooters } = build(scales));
+    [scanned = {}] = await run.query(`SELECT ${scan.join(', ')} FROM ${source}`);
+  }
   const [bounded = {}] =
     fromFooters.length > 0 ? await run.query(`SELECT ${fromFooters.join(', ')}`) : [];
   const row: Row = { ...scanned, ...bounded };

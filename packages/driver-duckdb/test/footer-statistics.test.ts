@@ -206,3 +206,34 @@ function roundSums<T>(result: T): T {
       : value,
   ) as T;
 }
+
+describe('mean and stddev of finite doubles beyond 1e154', () => {
+  it('are taken of the values scaled down, not refused (DuckDB: STDDEV_SAMP is out of range)', async () => {
+    const schema: FeatureSetSchema = {
+      primaryKey: ['k'],
+      eventTime: 'k',
+      features: [
+        { name: 'k', type: 'int64' },
+        { name: 'v', type: 'float64' },
+        { name: 'small', type: 'float64' },
+      ],
+    };
+    const folder = await mkdtemp(join(root, 'huge-'));
+    const path = join(folder, 'part-0.parquet');
+    const [result] = await newRun().query(
+      `COPY (SELECT * FROM (VALUES (0, 1e300::DOUBLE, 1e-300::DOUBLE), (1, -1e300::DOUBLE, 3e-300::DOUBLE), ` +
+        `(2, 3.0::DOUBLE, NULL)) AS t(k, v, small)) TO ${literal(path)} (FORMAT parquet, RETURN_STATS)`,
+    );
+    for (const written of [undefined, [writtenPartOf(result)]]) {
+      const { statistics } = await computeStatistics(newRun(), [path], schema, 'full', written);
+      const v = statistics.v!;
+      expect(v).toMatchObject({ count: 3, min: -1e300, max: 1e300 });
+      expect(v.mean).toBeCloseTo(1, 6);
+      // The sample stddev of ±1e300 and 3: sqrt((2 × 1e600) / 2) = 1e300, to 12 digits.
+      expect(Number(v.stddev!.toPrecision(12))).toBe(1e300);
+      // The other float column keeps its own precision (its own scale).
+      expect(statistics.small!.mean! / 2e-300).toBeCloseTo(1, 9);
+      expect(statistics.small!.stddev! / (Math.SQRT2 * 1e-300)).toBeCloseTo(1, 9);
+    }
+  });
+});
