@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type RecordBatch, Table } from 'apache-arrow';
-import { NotFoundError, NotSupportedError, ValidationError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import type { Job } from '../model/offline-records.js';
 import { outputRemovedError } from '../offline/job-outputs.js';
 import { formatOfPath } from '../offline/sources.js';
@@ -12,6 +12,7 @@ import { PRIVATE_FILE_MODE } from '../storage/private-modes.js';
 import { recordBatch } from './arrow-columns.js';
 import { csvRecords } from './csv-records.js';
 import { type ColumnType, cellDecoder, rowValueOf } from './output-values.js';
+import { parquetRows } from './parquet-rows.js';
 
 /** A row of a result: column name → value (see `OutputData.rows`). */
 export type OutputRow = Record<string, unknown>;
@@ -73,8 +74,10 @@ export class OutputData {
    * Values by feature type: `bool` boolean, `int32`/`float32`/`float64` number (NaN and
    * ±Infinity included), `int64` bigint, `string` string, `bytes` Uint8Array, `date` and
    * `timestamp` Date (UTC; microseconds are cut to milliseconds: `toArrow` keeps them),
-   * `list<…>` arrays; null for a missing value. An entity file's columns (in a training set)
-   * are strings as the file had them.
+   * `list<…>` arrays; null for a missing value; a float32 as the shortest decimal that is the
+   * same float32. An entity file's columns (in a training set) are strings as the file had
+   * them. CSV and Parquet outputs of the same job give the same rows (a Parquet output is read
+   * a row group at a time; its ZSTD pages need Node 22.15 or later, `NotSupportedError` before).
    *
    * @example
    * for await (const row of output.rows()) model.train(row);
@@ -173,11 +176,9 @@ export class OutputData {
     names: DecodedColumn[];
     values: unknown[];
   }> {
-    if (this.format !== 'csv') {
-      throw new NotSupportedError(
-        `rows() and toArrow() read CSV outputs, and this output is ${this.format}: run the job with format 'csv' (the default), or writeTo('….parquet') and read the file with a Parquet reader`,
-        { details: { field: 'format', value: this.format } },
-      );
+    if (this.format === 'parquet') {
+      yield* this.#parquetRows(onHeader);
+      return;
     }
     let columns: DecodedColumn[] | undefined;
     for await (const record of csvRecords(await this.#read())) {
@@ -188,6 +189,25 @@ export class OutputData {
       }
       const values = record.map((text, c) => (text === null ? null : columns![c]!.decode(text)));
       yield { names: columns, values };
+    }
+  }
+  /** The rows of a Parquet output, decoded to the values a CSV output of the same job gives. */
+  async *#parquetRows(onHeader?: (header: DecodedColumn[]) => void): AsyncGenerator<{
+    names: DecodedColumn[];
+    values: unknown[];
+  }> {
+    const info = await this.#storage.head(this.outputKey);
+    if (info === undefined) throw outputRemovedError(this.#job);
+    let columns: DecodedColumn[] = [];
+    const rows = parquetRows(this.#storage, this.outputKey, info.size, this.#types, (header) => {
+      columns = header.map((column) => decodedColumn(column.name, column.type));
+      onHeader?.(columns);
+    });
+    try {
+      for await (const values of rows) yield { names: columns, values };
+    } catch (error) {
+      if (error instanceof NotFoundError) throw outputRemovedError(this.#job);
+      throw error;
     }
   }
 }

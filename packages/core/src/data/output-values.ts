@@ -41,6 +41,21 @@ function floatOf(text: string): number {
   }
 }
 
+/**
+ * The shortest decimal that is the same float32 (0.1 rather than 0.10000000149011612): what
+ * was ingested, whichever way the output wrote the value (the engine writes a float32 list's
+ * items at double precision, its scalars at float32's).
+ */
+export function float32Decimal(value: number): number {
+  if (!Number.isFinite(value)) return value;
+  const single = Math.fround(value);
+  for (let digits = 1; digits < 9; digits++) {
+    const decimal = Number(single.toPrecision(digits));
+    if (Math.fround(decimal) === single) return decimal;
+  }
+  return Number(single.toPrecision(9));
+}
+
 function scalarOf(type: ScalarType, text: string): unknown {
   switch (type) {
     case 'bool':
@@ -50,6 +65,7 @@ function scalarOf(type: ScalarType, text: string): unknown {
     case 'int64':
       return BigInt(text);
     case 'float32':
+      return float32Decimal(floatOf(text));
     case 'float64':
       return floatOf(text);
     case 'string':
