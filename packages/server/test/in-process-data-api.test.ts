@@ -468,6 +468,17 @@ describe('the in-process data API', () => {
     },
   );
 
+  it('says a removed Parquet output was removed, naming its job', async () => {
+    const { job, result } = await fs.engine.offline.retrieve(fs.principal, 'data', 'kinds', {
+      format: 'parquet',
+    });
+    const output = await result;
+    await fs.engine.outputs.remove(fs.principal, output.jobId);
+    await expect(output.toArrow()).rejects.toThrow(
+      new RegExp(`the output of job ${job.id} was removed.*run the job again`),
+    );
+  });
+
   it('reads a retrieve as rows, an Arrow table and a file, with the old fields kept', async () => {
     await ingest([fullRow('out-a'), nullRow('out-b')]);
     const { job, result } = await fs.engine.offline.retrieve(fs.principal, 'data', 'kinds', {
