@@ -1,4 +1,5 @@
 import * as zlib from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
 import {
   type AsyncBuffer,
   type Compressors,
@@ -23,8 +24,9 @@ import { type ColumnType, float32Decimal } from './output-values.js';
  */
 
 /**
- * The decompressors Node has beyond hyparquet's own (snappy, uncompressed). ZSTD (what the
- * DuckDB engine writes) comes from `node:zlib`, which has it from Node 22.15 and 23.8 on.
+ * The decompressors beyond hyparquet's own (snappy, uncompressed). ZSTD (what the DuckDB
+ * engine writes) comes from `node:zlib` where Node has it (22.15 and 23.8 on), and from
+ * fzstd (pure JavaScript) on older Node.
  */
 function nodeCompressors(): Compressors {
   const compressors: Compressors = {
@@ -32,7 +34,9 @@ function nodeCompressors(): Compressors {
     BROTLI: (input) => new Uint8Array(zlib.brotliDecompressSync(input)),
   };
   const zstd = (zlib as { zstdDecompressSync?: (input: Uint8Array) => Buffer }).zstdDecompressSync;
-  if (zstd) compressors.ZSTD = (input) => new Uint8Array(zstd(input));
+  compressors.ZSTD = zstd
+    ? (input) => new Uint8Array(zstd(input))
+    : (input, outputLength) => zstdDecompress(input, new Uint8Array(outputLength));
   return compressors;
 }
 
@@ -151,7 +155,7 @@ export async function* parquetRows(
       const codec = chunk.meta_data?.codec;
       if (codec && !BUILT_IN_CODECS.has(codec) && !COMPRESSORS[codec]) {
         throw new NotSupportedError(
-          `${key} is compressed with ${codec}, which Node ${process.version} cannot decompress (ZSTD needs Node 22.15 or later): run the job with format 'csv' to read it in process, or writeTo('….parquet') and read the file with another Parquet reader`,
+          `${key} is compressed with ${codec}, which this reader cannot decompress: run the job with format 'csv' to read it in process, or writeTo('….parquet') and read the file with another Parquet reader`,
           { details: { field: 'format', value: 'parquet', codec } },
         );
       }
