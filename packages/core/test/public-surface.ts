@@ -517,6 +517,7 @@ export const PUBLIC_SURFACE: Record<string, { values: string[]; types: string[] 
     values: [
       'DEFAULT_SCHEMA',
       'MIGRATIONS',
+      'MIGRATIONS_PENDING',
       'ONLINE_MIGRATIONS',
       'PostgresMetadataStore',
       'PostgresOnlineStore',
@@ -527,6 +528,7 @@ export const PUBLIC_SURFACE: Record<string, { values: string[]; types: string[] 
     ],
     types: [
       'Migration',
+      'MigrationPolicy',
       'PGliteLike',
       'PGliteTransactionLike',
       'PgPoolClientLike',
@@ -631,7 +633,22 @@ export const PUBLIC_SURFACE: Record<string, { values: string[]; types: string[] 
     ],
   },
   '@featurestore/spark-runner': {
-    values: [],
-    types: [],
+    values: [
+      'PYTHON_FOLDER',
+      'SparkApplication',
+      'SparkComputeEngine',
+      'jobError',
+      'sparkDriver',
+      'sparkDriverOptions',
+      'sparkMasterOf',
+      'sparkSubmitArguments',
+    ],
+    types: [
+      'JobErrorDocument',
+      'SparkApplicationOptions',
+      'SparkComputeEngineOptions',
+      'SparkDriverOptions',
+      'SparkRequest',
+    ],
   },
 };

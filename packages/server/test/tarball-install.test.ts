@@ -17,6 +17,7 @@ const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const PACKAGES = [
   '@featurestore/core',
   '@featurestore/protocol',
+  '@featurestore/client',
   '@featurestore/driver-postgres',
   '@featurestore/driver-duckdb',
   '@featurestore/server',
