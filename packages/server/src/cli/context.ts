@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type OnlineEngine, ValidationError } from '@featurestore/core';
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { type FeatureStoreConfig, loadConfig } from '../config.js';
 import { type FeatureStore, type OpenOptions, openFeatureStore } from '../open-feature-store.js';
 import type { CliIo } from './io.js';
 import { formatRecord, formatTable } from './io.js';
@@ -85,13 +85,12 @@ export function withStore<A extends unknown[]>(
   };
 }
 
-/** The store of the command's options: embedded or self-hosted, opened in this process. */
-async function openLocal(
-  options: GlobalOptions,
-  io: CliIo,
-  openOptions: ((options: Record<string, unknown>) => OpenOptions) | undefined,
-): Promise<FeatureStore> {
-  const config = await loadConfig({
+/**
+ * The configuration of the command's options: the config file, then the environment, then
+ * the flags (paths of `--plugin` relative to where the command runs).
+ */
+export function configOf(options: GlobalOptions): Promise<FeatureStoreConfig> {
+  return loadConfig({
     ...(options.config === undefined ? {} : { file: options.config }),
     overrides: {
       store: options.store,
@@ -100,12 +99,20 @@ async function openLocal(
       compute: options.compute,
       online: options.online,
       queue: options.queue,
-      // Paths on the command line are relative to where the command runs.
       plugins: options.plugin?.map((plugin) =>
         /^\.{1,2}[\\/]/.test(plugin) ? resolve(plugin) : plugin,
       ),
     },
   });
+}
+
+/** The store of the command's options: embedded or self-hosted, opened in this process. */
+async function openLocal(
+  options: GlobalOptions,
+  io: CliIo,
+  openOptions: ((options: Record<string, unknown>) => OpenOptions) | undefined,
+): Promise<FeatureStore> {
+  const config = await configOf(options);
   const token = await tokenOf(options, io);
   return openFeatureStore(config, {
     ...openOptions?.(options as Record<string, unknown>),

@@ -9,12 +9,12 @@ import {
 } from '@featurestore/core';
 import { PostgresMetadataStore } from '@featurestore/driver-postgres';
 import type { Command } from 'commander';
-import { driverOptions, type FeatureStoreConfig, loadConfig } from '../config.js';
+import { driverOptions, type FeatureStoreConfig } from '../config.js';
 import { DriverRegistry } from '../driver-registry.js';
 import { defaultStorageUrl } from '../storage-urls.js';
 import { type ArchiveSummary, importStore } from '../store-archive.js';
 import { StoreLock } from '../store-lock.js';
-import type { GlobalOptions } from './context.js';
+import { configOf, type GlobalOptions } from './context.js';
 import { describeArchive } from './export-command.js';
 import type { CliIo } from './io.js';
 
@@ -115,17 +115,7 @@ export function registerImportCommand(program: Command, io: CliIo): void {
           { details: { field: '--endpoint', value: options.endpoint } },
         );
       }
-      const config = await loadConfig({
-        ...(options.config === undefined ? {} : { file: options.config }),
-        overrides: {
-          store: options.store,
-          metadata: options.metadata,
-          storage: options.storage,
-          plugins: options.plugin?.map((plugin) =>
-            /^\.{1,2}[\\/]/.test(plugin) ? resolve(plugin) : plugin,
-          ),
-        },
-      });
+      const config = await configOf(options);
       const source = resolve(dir);
       const summary = await importArchive(config, source);
       if (options.json) {

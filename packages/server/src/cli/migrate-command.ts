@@ -3,11 +3,11 @@ import { PGlite } from '@electric-sql/pglite';
 import { makePrivateFolder, tightenModes, ValidationError } from '@featurestore/core';
 import { PostgresMetadataStore, PostgresOnlineStore } from '@featurestore/driver-postgres';
 import type { Command } from 'commander';
-import { driverOptions, type FeatureStoreConfig, loadConfig } from '../config.js';
+import { driverOptions, type FeatureStoreConfig } from '../config.js';
 import { DriverRegistry } from '../driver-registry.js';
 import { redactSecrets } from '../redact-secrets.js';
 import { StoreLock } from '../store-lock.js';
-import type { GlobalOptions } from './context.js';
+import { configOf, type GlobalOptions } from './context.js';
 import type { CliIo } from './io.js';
 
 /** What `featurestore migrate` did to one part's schema. */
@@ -123,17 +123,7 @@ export function registerMigrateCommand(program: Command, io: CliIo): void {
           { details: { field: '--endpoint', value: options.endpoint } },
         );
       }
-      const config = await loadConfig({
-        ...(options.config === undefined ? {} : { file: options.config }),
-        overrides: {
-          store: options.store,
-          metadata: options.metadata,
-          online: options.online,
-          plugins: options.plugin?.map((plugin) =>
-            /^\.{1,2}[\\/]/.test(plugin) ? resolve(plugin) : plugin,
-          ),
-        },
-      });
+      const config = await configOf(options);
       const results = await migrateStore(config);
       if (options.json) {
         io.stdout(`${JSON.stringify({ items: results }, null, 2)}\n`);
